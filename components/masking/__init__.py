@@ -1,0 +1,1 @@
+"""De-identification at ingestion: the masking ExampleGen and the TF ops it (and serving) runs."""

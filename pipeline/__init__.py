@@ -1,0 +1,2 @@
+"""pipeline stage of privrec."""
+import privrec  # noqa: F401  (runtime switches)

@@ -1,0 +1,87 @@
+"""Every setting of privrec in one place (pipeline, masking, model, DP, evaluation, serving).
+
+Build one with `PipelineConfig(...)` / `dataclasses.replace`; everything else reads from it.
+"""
+import dataclasses
+import os
+from typing import Dict, List, Optional
+
+import privrec  # noqa: F401  (runtime switches)
+
+PIPELINE_NAME = "privrec"
+MODEL_NAME = "privrec"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerConfig:
+    """Model and DP-SGD hyperparameters; passed to the Trainer as custom_config."""
+    embedding_dim: int = 32
+    query_max_tokens: int = 16
+    title_max_tokens: int = 16
+    history_length: int = 5
+    bert_layers: int = 2
+    bert_heads: int = 2
+    bert_hidden: int = 32
+    bert_intermediate: int = 64
+    negatives_per_step: int = 64    # uniform catalog negatives, shared by the batch
+    batch_size: int = 64
+    epochs: int = 1
+    learning_rate: float = 3e-3
+    l2_norm_clip: float = 1.0
+    noise_multiplier: float = 0.8
+    delta: Optional[float] = None   # None: 1 / number of training examples
+    top_k: int = 10                 # items returned by the serving signature
+    eval_ks: tuple = (10, 50)       # Recall@K computed by the eval signature
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    data_dir: str                       # holds catalog.csv and interactions/*.csv
+    pipeline_root: str
+    serving_root: str                   # Pusher writes <serving_root>/<model_name>/<version>/
+    metadata_path: str
+    model_name: str = MODEL_NAME
+    pipeline_name: str = PIPELINE_NAME
+    eval_fraction_buckets: tuple = (9, 1)  # train:eval share of the time range (latest = eval)
+    allow_dev_key: bool = False         # pseudonymise with a public dev key (never in production)
+    trainer: TrainerConfig = TrainerConfig()
+    train_steps: Optional[int] = None   # None: trainer.epochs over the training split
+    recall_metric: str = "recall_at_50"
+    recall_floor: float = 0.05          # Evaluator blesses only models at or above this
+    beam_pipeline_args: List[str] = dataclasses.field(
+        default_factory=lambda: ["--direct_running_mode=in_memory", "--direct_num_workers=1"])
+    kubeflow_image: str = "privrec:latest"
+
+    @property
+    def catalog_path(self) -> str:
+        return os.path.join(self.data_dir, "catalog.csv")
+
+    @property
+    def interactions_dir(self) -> str:
+        return os.path.join(self.data_dir, "interactions")
+
+    @property
+    def push_dir(self) -> str:
+        return os.path.join(self.serving_root, self.model_name)
+
+
+def local_config(work_dir: str, data_dir: Optional[str] = None, **overrides) -> PipelineConfig:
+    """A config that keeps every output below work_dir (data in <work_dir>/data by default)."""
+    work_dir = os.path.abspath(work_dir)
+    return PipelineConfig(
+        data_dir=os.path.abspath(data_dir or os.path.join(work_dir, "data")),
+        pipeline_root=os.path.join(work_dir, "pipeline_root"),
+        serving_root=os.path.join(work_dir, "serving"),
+        metadata_path=os.path.join(work_dir, "metadata.sqlite"),
+        **overrides)
+
+
+def trainer_custom_config(config: PipelineConfig) -> Dict:
+    """The Trainer's / Transform's custom_config: JSON-serialisable, recorded in MLMD."""
+    return {"catalog_path": config.catalog_path, **dataclasses.asdict(config.trainer)}
+
+
+# Serving
+SERVING_PORT = 8500
+SERVING_SIGNATURE = "serving_default"
+EVAL_SIGNATURE = "eval"

@@ -1,0 +1,21 @@
+"""Compiles the pipeline into a Kubeflow Pipelines v2 spec (JSON) with KubeflowV2DagRunner.
+
+The container image must have privrec installed and TF_USE_LEGACY_KERAS=1 in its environment.
+Beam runner settings come from `PipelineConfig.beam_pipeline_args` (e.g. --runner=DataflowRunner).
+"""
+import os
+
+from tfx import v1 as tfx
+
+from pipeline import configs
+from pipeline.pipeline import create_pipeline
+
+
+def compile_pipeline(config: configs.PipelineConfig, output_file: str) -> str:
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=config.kubeflow_image),
+        output_dir=os.path.dirname(os.path.abspath(output_file)),
+        output_filename=os.path.basename(output_file))
+    runner.run(create_pipeline(config))
+    return os.path.abspath(output_file)

@@ -1,0 +1,69 @@
+"""Reads what the latest run produced from MLMD: metrics, blessing, push, privacy report."""
+import dataclasses
+import os
+from typing import Dict, Optional
+
+import ml_metadata as mlmd
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+
+from pipeline import configs
+from trainer import export
+
+
+@dataclasses.dataclass
+class RunSummary:
+    pipeline_root: str
+    metrics: Dict[str, float]
+    blessed: bool
+    pushed: bool
+    pushed_version: Optional[str]
+    pushed_destination: Optional[str]
+    privacy: Dict
+
+    def lines(self):
+        yield f"pipeline root : {self.pipeline_root}"
+        for name, value in sorted(self.metrics.items()):
+            yield f"eval {name:<9}: {value:.4f}"
+        yield (f"privacy       : ε = {self.privacy['epsilon']:.3f} at δ = "
+               f"{self.privacy['delta']:.2e} ({self.privacy['privacy_unit']}; "
+               f"{self.privacy['accountant']})")
+        yield f"blessed       : {'yes' if self.blessed else 'no'}"
+        yield (f"pushed        : version {self.pushed_version} -> {self.pushed_destination}"
+               if self.pushed else "pushed        : no (model not blessed)")
+
+
+def _latest(store: mlmd.MetadataStore, type_name: str):
+    artifacts = store.get_artifacts_by_type(type_name)
+    if not artifacts:
+        raise LookupError(f"no {type_name} artifact in MLMD: did the pipeline run?")
+    return max(artifacts, key=lambda a: a.id)
+
+
+def _property(artifact, name: str):
+    value = artifact.custom_properties.get(name)
+    if value is None:
+        return None
+    return value.string_value or value.int_value
+
+
+def read(config: configs.PipelineConfig) -> RunSummary:
+    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+    store = mlmd.MetadataStore(connection)
+    evaluation = _latest(store, "ModelEvaluation")
+    metrics = {}
+    for slice_metrics in tfma.load_metrics(evaluation.uri):
+        if not slice_metrics.slice_key.single_slice_keys:  # the overall slice
+            for key in slice_metrics.metric_keys_and_values:
+                if key.key.name.startswith("recall_at_"):
+                    metrics[key.key.name] = key.value.double_value.value
+    blessing = _latest(store, "ModelBlessing")
+    pushed = _latest(store, "PushedModel")
+    model = _latest(store, "Model")
+    return RunSummary(
+        pipeline_root=config.pipeline_root, metrics=metrics,
+        blessed=_property(blessing, "blessed") == 1,
+        pushed=_property(pushed, "pushed") == 1,
+        pushed_version=_property(pushed, "pushed_version"),
+        pushed_destination=_property(pushed, "pushed_destination"),
+        privacy=export.read_privacy_report(os.path.join(model.uri, "Format-Serving")))

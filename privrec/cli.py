@@ -1,0 +1,175 @@
+"""`privrec` command line: one sub-command per stage."""
+import argparse
+import csv
+import os
+import sys
+
+import privrec  # noqa: F401  (runtime switches, before anything imports TensorFlow)
+
+DEFAULT_WORK_DIR = "out"
+
+
+def _config(args):
+    from pipeline import configs
+    overrides = {"allow_dev_key": args.dev_key}
+    if args.train_steps:
+        overrides["train_steps"] = args.train_steps
+    return configs.local_config(args.work_dir, args.data_dir, **overrides)
+
+
+def cmd_keygen(args):
+    from components.masking import pseudonymizer
+    if os.path.exists(args.path):
+        sys.exit(f"{args.path} exists; refusing to overwrite a key (pseudonyms would change)")
+    os.makedirs(os.path.dirname(os.path.abspath(args.path)), exist_ok=True)
+    fd = os.open(args.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(pseudonymizer.new_key_hex() + "\n")
+    print(f"wrote a new 128-bit pseudonymisation key to {args.path} (mode 600); "
+          f"export {pseudonymizer.KEY_FILE_ENV}={os.path.abspath(args.path)}")
+
+
+def cmd_generate(args):
+    from privrec.data import generator
+    generator.write_dataset(args.out, args.size, args.seed)
+    print(f"wrote the '{args.size}' data set to {args.out}")
+
+
+def cmd_movielens(args):
+    from privrec.data import movielens
+    movielens.write_dataset(args.ml_dir, args.out)
+    print(f"converted {args.ml_dir} to {args.out}")
+
+
+def _example_request(config):
+    """The latest interaction of the most active user in the eval period, and a typed query."""
+    from privrec.data import schema
+    path = os.path.join(config.interactions_dir, sorted(os.listdir(config.interactions_dir))[0])
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    last = max(rows, key=lambda r: (len(r[schema.RECENT_ITEM_IDS]), int(r[schema.TIMESTAMP])))
+    return last[schema.USER_ID], "wireless headphones", last[schema.RECENT_ITEM_IDS].split()
+
+
+def cmd_run(args):
+    from pipeline import local_runner, run_summary
+    from privrec.data import generator
+    from serving import client, server
+    config = _config(args)
+    if args.data_dir is None and not os.path.exists(config.catalog_path):
+        print(f"[privrec] generating the '{args.size}' data set in {config.data_dir}")
+        generator.write_dataset(config.data_dir, args.size)
+    local_runner.run(config)
+    summary = run_summary.read(config)
+    model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
+    address, version = model_server.start()
+    print(f"[privrec] gRPC server on {address} serving version {version}")
+    try:
+        user_id, query, recent = _example_request(config)
+        served_version, items = client.recommend(address, user_id, query, recent,
+                                                 config.model_name)
+    finally:
+        model_server.stop()
+    print("\n==== privrec run summary ====")
+    for line in summary.lines():
+        print(line)
+    print(f"recommendations (over gRPC, version {served_version}) for a user with recent items "
+          f"{' '.join(recent) or '(none)'} and query {query!r}:")
+    for rank, (item, score) in enumerate(items, 1):
+        print(f"  {rank:>2}. {item}  score {score:.3f}")
+
+
+def cmd_serve(args):
+    from pipeline import configs
+    from serving import server
+    base_path = os.path.join(args.serving_root, args.model_name)
+    model_server = server.ModelServer(args.model_name, base_path, port=args.port, host=args.host)
+    address, version = model_server.start()
+    if version is None:
+        print(f"warning: no version under {base_path} yet; polling for one", file=sys.stderr)
+    print(f"serving {args.model_name} (version {version}) from {base_path} on {address}; "
+          f"signature '{configs.SERVING_SIGNATURE}'", flush=True)
+    try:
+        model_server.wait()
+    except KeyboardInterrupt:
+        model_server.stop()
+
+
+def cmd_recommend(args):
+    from serving import client
+    version, items = client.recommend(args.target, args.user_id, args.query,
+                                      args.recent_item_ids.split(), args.model_name)
+    print(f"version {version}")
+    for rank, (item, score) in enumerate(items, 1):
+        print(f"{rank:>2}. {item}  {score:.3f}")
+
+
+def cmd_compile(args):
+    from pipeline import kubeflow_v2_runner
+    path = kubeflow_v2_runner.compile_pipeline(_config(args), args.output)
+    print(f"wrote the Kubeflow V2 pipeline spec to {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="privrec", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def pipeline_args(p):
+        p.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
+                       help="pipeline root, MLMD, serving dir and generated data go here")
+        p.add_argument("--data-dir", help="existing data (catalog.csv, interactions/*.csv); "
+                       "default: generate into <work-dir>/data")
+        p.add_argument("--dev-key", action="store_true",
+                       help="pseudonymise with a PUBLIC development key (no protection)")
+        p.add_argument("--train-steps", type=int, help="override the number of DP-SGD steps")
+
+    p = sub.add_parser("keygen", help="write a new secret pseudonymisation key file")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("generate", help="write the embedded synthetic e-commerce data set")
+    p.add_argument("--size", default="default", choices=["tiny", "small", "default"])
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("movielens", help="convert MovieLens 100K into privrec's input layout")
+    p.add_argument("--ml-dir", default="../shared/data/movielens-100k")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_movielens)
+
+    p = sub.add_parser("run", help="run the whole pipeline locally, then serve and query it")
+    pipeline_args(p)
+    p.add_argument("--size", default="default", choices=["tiny", "small", "default"])
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("serve", help="serve the pushed model over TF Serving's gRPC API")
+    p.add_argument("--serving-root", default=os.path.join(DEFAULT_WORK_DIR, "serving"))
+    p.add_argument("--model-name", default="privrec")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8500)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("recommend", help="ask a running server (privrec or TF Serving)")
+    p.add_argument("--target", default="127.0.0.1:8500")
+    p.add_argument("--model-name", default="privrec")
+    p.add_argument("--user-id", default="")
+    p.add_argument("--query", default="")
+    p.add_argument("--recent-item-ids", default="", help="space-separated item ids")
+    p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser("compile", help="compile the pipeline for an orchestrator")
+    pipeline_args(p)
+    p.add_argument("--target", choices=["kubeflow"], default="kubeflow")
+    p.add_argument("--output", default="privrec_kubeflow_v2.json")
+    p.set_defaults(func=cmd_compile)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Input data: the raw schema, the embedded generator and the MovieLens loader."""

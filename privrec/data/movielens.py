@@ -1,0 +1,60 @@
+"""Loads the MovieLens 100K layout (u.data, u.item, u.user) into privrec's raw input schema.
+
+MovieLens has no direct identifiers and no search queries: those columns are left empty.
+Ratings of 4-5 become 'purchase' events, the others 'click'. Read the data from where it lies
+(e.g. ../shared/data/movielens-100k); its licence forbids copying it into the repository.
+"""
+import collections
+import os
+from typing import Dict, List
+
+from privrec.data import generator, schema
+
+GENRES = ["unknown", "action", "adventure", "animation", "children", "comedy", "crime",
+          "documentary", "drama", "fantasy", "film-noir", "horror", "musical", "mystery",
+          "romance", "sci-fi", "thriller", "war", "western"]
+DATA_YEAR = 1998  # MovieLens 100K was collected 1997-1998; ages are converted to birth years then
+
+
+def _read(path: str, sep: str) -> List[List[str]]:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: expected the MovieLens 100K layout "
+                                "(u.data, u.item, u.user) in that folder")
+    with open(path, encoding="latin-1") as f:
+        return [line.rstrip("\n").split(sep) for line in f if line.strip()]
+
+
+def load(ml_dir: str) -> Dict[str, List[Dict[str, str]]]:
+    """Returns {'catalog': rows, 'interactions': rows} in the schema of privrec.data.schema."""
+    catalog = []
+    for fields in _read(os.path.join(ml_dir, "u.item"), "|"):
+        genres = [g for g, flag in zip(GENRES, fields[5:24]) if flag == "1"] or ["unknown"]
+        year = fields[2][-4:] if fields[2] else ""
+        catalog.append({"item_id": f"m{fields[0]}", "title": fields[1],
+                        "description": " ".join(genres), "category": genres[0],
+                        "brand": year, "price": "0.00"})
+    users = {}
+    for uid, age, gender, occupation, zip_code in _read(os.path.join(ml_dir, "u.user"), "|"):
+        users[uid] = {"birth_date": f"{DATA_YEAR - int(age)}-01-01", "gender": gender,
+                      "city": f"zip{zip_code[:3]}"}
+    ratings = sorted((int(t), u, i, int(r)) for u, i, r, t in
+                     _read(os.path.join(ml_dir, "u.data"), "\t"))
+    history = collections.defaultdict(list)
+    rows = []
+    for t, uid, iid, rating in ratings:
+        rows.append({"timestamp": str(t), "user_id": uid, "name": "", "phone": "", "email": "",
+                     "address": "", **users[uid], "query": "",
+                     "recent_item_ids": " ".join(history[uid][-5:]), "item_id": f"m{iid}",
+                     "event_type": "purchase" if rating >= 4 else "click"})
+        history[uid].append(f"m{iid}")
+    return {"catalog": catalog, "interactions": rows}
+
+
+def write_dataset(ml_dir: str, data_dir: str) -> str:
+    """Converts MovieLens at ml_dir into <data_dir>/catalog.csv and interactions/data.csv."""
+    data = load(ml_dir)
+    generator.write_csv(os.path.join(data_dir, schema.CATALOG_FILE), data["catalog"],
+                        schema.CATALOG_COLUMNS)
+    generator.write_csv(os.path.join(data_dir, schema.INTERACTIONS_DIR, "data.csv"),
+                        data["interactions"], schema.INTERACTION_COLUMNS)
+    return data_dir

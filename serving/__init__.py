@@ -1,0 +1,2 @@
+"""serving stage of privrec."""
+import privrec  # noqa: F401  (runtime switches)

@@ -1,0 +1,2 @@
+"""trainer stage of privrec."""
+import privrec  # noqa: F401  (runtime switches)

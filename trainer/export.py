@@ -1,0 +1,85 @@
+"""The exported SavedModel: raw request features in, top-k catalog items out.
+
+`serving_default` takes the raw request (user_id, query, recent_item_ids), runs the transform
+graph (which scrubs the query with the masking ops and tokenises it), the query tower and a
+TFRS brute-force index over the whole catalog. `eval` takes serialized masked tf.Examples and
+returns per-example hits at each K for the Evaluator. Only core TF and old TF Text ops are used.
+
+The user id is accepted for TF Serving API compatibility but does not reach the model: there is
+no per-user embedding by design (see trainer/model.py); the request's recent items are the user.
+"""
+import json
+import os
+from typing import Dict
+
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+import tensorflow_transform as tft
+
+from pipeline import configs
+from privrec.data import schema
+from trainer import catalog as catalog_lib, features
+from trainer.model import TwoTowerModel
+
+PRIVACY_FILE = "privacy.json"
+
+
+class ExportModule(tf.Module):
+    def __init__(self, model: TwoTowerModel, tft_output: tft.TFTransformOutput,
+                 catalog: catalog_lib.Catalog, config: Dict):
+        super().__init__()
+        self.model = model
+        self.tft_layer = tft_output.transform_features_layer()
+        self.raw_spec = tft_output.raw_feature_spec()
+        self.top_k = config["top_k"]
+        self.eval_ks = sorted(config["eval_ks"])
+        indices = tf.range(catalog_lib.FIRST_ITEM_INDEX, catalog.num_indices, dtype=tf.int64)
+        self.index = tfrs.layers.factorized_top_k.BruteForce(k=max(self.eval_ks + [self.top_k]))
+        self.index.index(model.candidate_embedding(indices), tf.constant(catalog.item_ids))
+
+    def _as_raw(self, name: str, values: tf.Tensor) -> tf.Tensor:
+        """Shapes a [batch] tensor like the raw feature spec expects ([batch] or [batch, 1])."""
+        shape = self.raw_spec[name].shape
+        return tf.reshape(values, [-1, 1]) if len(shape) == 1 else tf.reshape(values, [-1])
+
+    def query_embedding(self, query: tf.Tensor, recent_item_ids: tf.Tensor) -> tf.Tensor:
+        transformed = self.tft_layer({
+            schema.QUERY: self._as_raw(schema.QUERY, query),
+            schema.RECENT_ITEM_IDS: self._as_raw(schema.RECENT_ITEM_IDS, recent_item_ids)})
+        return self.model.query_embedding(transformed)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="user_id"),
+                                  tf.TensorSpec([None], tf.string, name="query"),
+                                  tf.TensorSpec([None], tf.string, name="recent_item_ids")])
+    def serve(self, user_id, query, recent_item_ids):
+        del user_id  # accepted for API compatibility; no per-user state by design
+        scores, item_ids = self.index(self.query_embedding(query, recent_item_ids), k=self.top_k)
+        return {"item_ids": item_ids, "scores": scores}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def evaluate(self, examples):
+        names = (schema.QUERY, schema.RECENT_ITEM_IDS, schema.ITEM_ID)
+        raw = tf.io.parse_example(examples, {n: self.raw_spec[n] for n in names})
+        raw = {n: tf.reshape(v, [-1]) for n, v in raw.items()}
+        _, item_ids = self.index(self.query_embedding(raw[schema.QUERY],
+                                                      raw[schema.RECENT_ITEM_IDS]),
+                                 k=max(self.eval_ks))
+        hits = tf.cast(tf.equal(item_ids, raw[schema.ITEM_ID][:, tf.newaxis]), tf.float32)
+        return {f"hit_at_{k}": tf.reduce_max(hits[:, :k], axis=1, keepdims=True)
+                for k in self.eval_ks}
+
+
+def export(module: ExportModule, directory: str, privacy_report: Dict) -> None:
+    """Writes the SavedModel with both signatures and the privacy report in assets.extra/."""
+    tf.saved_model.save(module, directory, signatures={
+        configs.SERVING_SIGNATURE: module.serve.get_concrete_function(),
+        configs.EVAL_SIGNATURE: module.evaluate.get_concrete_function()})
+    extra = os.path.join(directory, "assets.extra")
+    tf.io.gfile.makedirs(extra)
+    with tf.io.gfile.GFile(os.path.join(extra, PRIVACY_FILE), "w") as f:
+        json.dump(privacy_report, f, indent=2)
+
+
+def read_privacy_report(model_dir: str) -> Dict:
+    with tf.io.gfile.GFile(os.path.join(model_dir, "assets.extra", PRIVACY_FILE)) as f:
+        return json.load(f)

@@ -1,0 +1,112 @@
+"""The two-tower retrieval model (TFRS) with a keras-nlp BERT text encoder, trained with DP-SGD.
+
+Why the loss is per-example and uses catalog negatives: DP-SGD clips each example's gradient,
+which bounds one example's influence only if that example's loss depends on it alone. TFRS's
+default in-batch softmax scores each query against the *other* examples' positives, so one
+example's data enters everyone's loss and the clipping bound no longer holds. Here each step
+draws negatives uniformly from the public catalog (a distribution that does not depend on
+private data), shares them across the batch, masks accidental hits (negative == positive) and
+computes a softmax loss per example: [own positive, shared negatives]. Uniform sampling needs
+no log-Q correction.
+
+There is no user-id embedding: it would memorise individuals and cannot serve new users. The
+user is represented by the query text and the recent items carried in each request.
+"""
+from typing import Dict
+
+import keras_nlp
+import numpy as np
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from trainer import features
+
+TEMPERATURE = 0.1  # cosine similarities / temperature = logits
+_MASKED_LOGIT = -1e9
+
+
+def _masked_mean(sequence: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    mask = tf.cast(mask, sequence.dtype)[..., tf.newaxis]
+    return tf.reduce_sum(sequence * mask, axis=-2) / tf.maximum(tf.reduce_sum(mask, axis=-2), 1.0)
+
+
+class TextEncoder(tf.keras.layers.Layer):
+    """BertBackbone over WordPiece ids, mean-pooled over real tokens (the sentence embedding)."""
+
+    def __init__(self, vocabulary_size: int, config: Dict, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = keras_nlp.models.BertBackbone(
+            vocabulary_size=vocabulary_size, num_layers=config["bert_layers"],
+            num_heads=config["bert_heads"], hidden_dim=config["bert_hidden"],
+            intermediate_dim=config["bert_intermediate"], dropout=0.0,
+            max_sequence_length=max(config["query_max_tokens"], config["title_max_tokens"]))
+
+    def call(self, token_ids):
+        padding_mask = tf.not_equal(token_ids, 0)
+        outputs = self.backbone({"token_ids": token_ids, "padding_mask": padding_mask,
+                                 "segment_ids": tf.zeros_like(token_ids)})
+        return _masked_mean(outputs["sequence_output"], padding_mask)
+
+
+class TwoTowerModel(tfrs.Model):
+    """Query tower: query text + recent items. Candidate tower: item id, category, title."""
+
+    def __init__(self, config: Dict, num_items: int, vocabulary_size: int,
+                 item_category: np.ndarray, item_title_tokens: np.ndarray):
+        super().__init__()
+        dim = config["embedding_dim"]
+        self.num_items = num_items
+        self.negatives_per_step = config["negatives_per_step"]
+        self.text_encoder = TextEncoder(vocabulary_size, config)
+        self.item_embedding = tf.keras.layers.Embedding(num_items, dim)
+        self.category_embedding = tf.keras.layers.Embedding(int(item_category.max()) + 1, 8)
+        self.item_category = tf.constant(item_category, tf.int64)
+        self.item_title_tokens = tf.constant(item_title_tokens, tf.int64)
+        self.query_mlp = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
+                                              tf.keras.layers.Dense(dim)])
+        self.candidate_mlp = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
+                                                  tf.keras.layers.Dense(dim)])
+
+    def query_embedding(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
+        history = inputs[features.HISTORY]
+        history_vec = _masked_mean(self.item_embedding(history), tf.not_equal(history, 0))
+        text_vec = self.text_encoder(inputs[features.QUERY_TOKENS])
+        return tf.math.l2_normalize(self.query_mlp(tf.concat([text_vec, history_vec], -1)), -1)
+
+    def candidate_embedding(self, item_idx: tf.Tensor) -> tf.Tensor:
+        # Titles share the query's BERT, which learns through the query side only: a gradient
+        # through every negative's title would make each per-example Jacobian (DP-SGD) cost a
+        # BERT backward pass per negative.
+        text_vec = tf.stop_gradient(self.text_encoder(tf.gather(self.item_title_tokens, item_idx)))
+        category_vec = self.category_embedding(tf.gather(self.item_category, item_idx))
+        joint = tf.concat([self.item_embedding(item_idx), category_vec, text_vec], -1)
+        return tf.math.l2_normalize(self.candidate_mlp(joint), -1)
+
+    def sample_negatives(self) -> tf.Tensor:
+        """Uniform over catalog items (indices 2..): independent of any private data."""
+        return tf.random.uniform([self.negatives_per_step], 2, self.num_items, dtype=tf.int64)
+
+    def per_example_loss(self, inputs: Dict[str, tf.Tensor], negatives: tf.Tensor) -> tf.Tensor:
+        """[batch] softmax cross-entropy of each positive against the shared negatives."""
+        labels = tf.reshape(inputs[features.LABEL], [-1])
+        query = self.query_embedding(inputs)
+        positive = tf.reduce_sum(query * self.candidate_embedding(labels), -1, keepdims=True)
+        negative = tf.matmul(query, self.candidate_embedding(negatives), transpose_b=True)
+        accidental_hit = tf.equal(labels[:, tf.newaxis], negatives[tf.newaxis, :])
+        negative = tf.where(accidental_hit, _MASKED_LOGIT, negative / TEMPERATURE)
+        logits = tf.concat([positive / TEMPERATURE, negative], axis=1)
+        return tf.reduce_logsumexp(logits, axis=1) - logits[:, 0]
+
+    def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
+        return tf.reduce_mean(self.per_example_loss(inputs, self.sample_negatives()))
+
+    def train_step(self, inputs):
+        """DP step: the optimizer gets the per-example loss vector and clips each gradient."""
+        negatives = self.sample_negatives()
+        with tf.GradientTape() as tape:
+            loss = self.per_example_loss(inputs, negatives)
+        self.optimizer.minimize(loss, self.trainable_variables, tape=tape)
+        return {"loss": tf.reduce_mean(loss)}
+
+    def test_step(self, inputs):
+        return {"loss": tf.reduce_mean(self.per_example_loss(inputs, self.sample_negatives()))}
