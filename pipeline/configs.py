@@ -46,7 +46,7 @@ class PipelineConfig:
     allow_dev_key: bool = False         # pseudonymise with a public dev key (never in production)
     trainer: TrainerConfig = TrainerConfig()
     train_steps: Optional[int] = None   # None: trainer.epochs over the training split
-    recall_metric: str = "recall_at_50"
+    recall_metric: str = "recall_at_10"
     recall_floor: float = 0.05          # Evaluator blesses only models at or above this
     beam_pipeline_args: List[str] = dataclasses.field(
         default_factory=lambda: ["--direct_running_mode=in_memory", "--direct_num_workers=1"])

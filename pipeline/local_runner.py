@@ -32,7 +32,7 @@ class _ProgressWatcher(threading.Thread):
 
     def poll(self):
         store = mlmd.MetadataStore(self._connection_config)
-        executions = store.get_executions()
+        executions = sorted(store.get_executions(), key=lambda e: e.id)
         if self._known_before is None:
             self._known_before = {e.id for e in executions}
         for execution in executions:
