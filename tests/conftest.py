@@ -1,5 +1,6 @@
 """Shared fixtures: one real pipeline run on the tiny generated data set, reused by tests."""
 import os
+import sys
 
 import privrec  # noqa: F401  (runtime switches, before TensorFlow)
 import pytest
@@ -7,6 +8,10 @@ import pytest
 from components.masking import pseudonymizer
 
 TINY_TRAIN_STEPS = 40
+
+# TFX's Beam executors parse sys.argv with absl flags, where pytest's own `-v` means
+# --verbosity: hand them a clean command line.
+sys.argv = sys.argv[:1]
 
 
 @pytest.fixture(scope="session")

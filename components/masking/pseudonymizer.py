@@ -60,8 +60,9 @@ def load_key(allow_dev_key: bool = False) -> PseudonymKey:
             f"no pseudonymisation key: set ${KEY_ENV} (32 hex digits) or ${KEY_FILE_ENV} (a file "
             "holding them; `privrec keygen PATH` makes one). For local development only, "
             "--dev-key uses a public key that protects nothing.")
+    words = _parse(hex_key, source)
     fingerprint = hashlib.sha256(bytes.fromhex(hex_key.strip())).hexdigest()[:16]
-    return PseudonymKey(_parse(hex_key, source), fingerprint, False)
+    return PseudonymKey(words, fingerprint, False)
 
 
 def new_key_hex() -> str:
