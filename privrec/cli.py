@@ -75,8 +75,10 @@ def cmd_run(args):
         print(line)
     print(f"recommendations (over gRPC, version {served_version}) for a user with recent items "
           f"{' '.join(recent) or '(none)'} and query {query!r}:")
+    with open(config.catalog_path, newline="", encoding="utf-8") as f:
+        titles = {r["item_id"]: r["title"] for r in csv.DictReader(f)}
     for rank, (item, score) in enumerate(items, 1):
-        print(f"  {rank:>2}. {item}  score {score:.3f}")
+        print(f"  {rank:>2}. {item}  score {score:.3f}  {titles.get(item, '')}")
 
 
 def cmd_serve(args):

@@ -115,3 +115,27 @@ def test_summary_has_metrics_blessing_push_and_computed_epsilon(tiny_run):
         with open(os.path.join(pushed, "assets.extra", "privacy.json")) as f:
             assert json.load(f)["epsilon"] == privacy["epsilon"]
     assert any(line.startswith("privacy") for line in summary.lines())
+
+
+def test_pushed_graph_has_only_ops_tf_serving_has(tiny_run):
+    from serving import graph_ops
+    config, _ = tiny_run
+    version = server.list_versions(config.push_dir)[-1]
+    model_dir = os.path.join(config.push_dir, str(version))
+    ops = graph_ops.saved_model_ops(model_dir)
+    assert "WordpieceTokenizeWithOffsets" in ops and "RegexReplace" in ops  # tokenise + scrub
+    assert graph_ops.ops_tf_serving_lacks(model_dir) == set()
+
+
+def test_serving_masks_the_request_like_ingestion(tiny_run):
+    """A phone number or email typed into the query is scrubbed inside the serving graph."""
+    config, _ = tiny_run
+    model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
+    address, _ = model_server.start()
+    try:
+        ask = lambda q: client.recommend(address, "", q, ["p00003"], config.model_name)[1]
+        assert ask("send to 13812345678 kettle") == ask("send to [PHONE] kettle")
+        assert ask("mail a.b@example.com kettle") == ask("mail [EMAIL] kettle")
+        assert ask("send to 13812345678 kettle") != ask("kettle")  # the placeholder is seen
+    finally:
+        model_server.stop()
