@@ -16,7 +16,7 @@ import privrec  # noqa: F401  (runtime switches)
 import tensorflow as tf
 
 from components.masking import pseudonymizer, text_scrubber
-from components.masking.ptransform import make_mask_fn, _TEXT_INPUTS
+from components.masking.ptransform import make_mask_fn, RAW_TEXT_COLUMNS
 from privrec.data import generator
 
 
@@ -38,7 +38,7 @@ def tf_masking(mask_fn, rows, batch_size=1024):
     out = []
     for start in range(0, len(rows), batch_size):
         batch = rows[start:start + batch_size]
-        inputs = {c: tf.constant([r[c] for r in batch]) for c in _TEXT_INPUTS}
+        inputs = {c: tf.constant([r[c] for r in batch]) for c in RAW_TEXT_COLUMNS}
         out.extend(mask_fn(inputs)["query"].numpy())
     return out
 

@@ -123,7 +123,7 @@ def test_pushed_graph_has_only_ops_tf_serving_has(tiny_run):
     version = server.list_versions(config.push_dir)[-1]
     model_dir = os.path.join(config.push_dir, str(version))
     ops = graph_ops.saved_model_ops(model_dir)
-    assert "WordpieceTokenizeWithOffsets" in ops and "RegexReplace" in ops  # tokenise + scrub
+    assert "WordpieceTokenizeWithOffsets" in ops and "StaticRegexReplace" in ops  # tokenise, scrub
     assert graph_ops.ops_tf_serving_lacks(model_dir) == set()
 
 

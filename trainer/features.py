@@ -16,7 +16,6 @@ from trainer import catalog as catalog_lib
 QUERY_TOKENS = "query_token_ids"
 HISTORY = "history_item_idx"
 LABEL = "item_idx"
-RAW_REQUEST_FEATURES = (schema.USER_ID, schema.QUERY, schema.RECENT_ITEM_IDS)
 
 
 def _dense(x: tf.Tensor) -> tf.Tensor:

@@ -17,14 +17,14 @@ from privrec.data import schema
 STRING_FEATURES = (schema.USER_ID, schema.QUERY, schema.RECENT_ITEM_IDS, schema.ITEM_ID,
                    schema.EVENT_TYPE, "gender", "city", "birth_decade")
 INT_FEATURES = (schema.TIMESTAMP,)
-_TEXT_INPUTS = (schema.USER_ID, "name", schema.QUERY, schema.RECENT_ITEM_IDS, schema.ITEM_ID,
+RAW_TEXT_COLUMNS = (schema.USER_ID, "name", schema.QUERY, schema.RECENT_ITEM_IDS, schema.ITEM_ID,
                 schema.EVENT_TYPE, "gender", "city", "birth_date")
 
 
 def make_mask_fn(key: pseudonymizer.PseudonymKey):
     """A tf.function mapping a dict of 1-D raw string tensors to the masked string features."""
 
-    @tf.function(input_signature=[{c: tf.TensorSpec([None], tf.string) for c in _TEXT_INPUTS}])
+    @tf.function(input_signature=[{c: tf.TensorSpec([None], tf.string) for c in RAW_TEXT_COLUMNS}])
     def mask(rows):
         query = text_scrubber.scrub_text(text_scrubber.scrub_own_name(rows[schema.QUERY], rows["name"]))
         birth = rows["birth_date"]
@@ -53,7 +53,7 @@ class _MaskBatch(beam.DoFn):
         self._mask = make_mask_fn(self._key)
 
     def process(self, rows: List[Dict]) -> Iterable[Tuple[int, bytes]]:
-        inputs = {c: tf.constant([r[c] for r in rows], tf.string) for c in _TEXT_INPUTS}
+        inputs = {c: tf.constant([r[c] for r in rows], tf.string) for c in RAW_TEXT_COLUMNS}
         masked = {k: v.numpy() for k, v in self._mask(inputs).items()}
         for i, row in enumerate(rows):
             feature = {k: tf.train.Feature(bytes_list=tf.train.BytesList(value=[masked[k][i]]))
