@@ -20,6 +20,7 @@ def test_rows_have_the_schema_and_pii_typed_into_queries():
     assert any("@" in q for q in queries), "no email in queries"
     assert any(re.search(r"\d{17}[\dX]", q) for q in queries), "no ID number in queries"
     assert any(r["name"] in r["query"] for r in rows), "no buyer name in queries"
+    assert any(re.search(r"\b62\d{14}\b", q) for q in queries), "no bank card in queries"
     catalog_ids = {item["item_id"] for item in data["catalog"]}
     assert {r["item_id"] for r in rows} <= catalog_ids
 

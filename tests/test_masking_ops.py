@@ -17,7 +17,10 @@ def scrub(texts):
     ("tel 010-12345678", "tel [PHONE]"),
     ("call +1 415 555 0100 about shoes", "call [PHONE] about shoes"),
     ("contact me at wei.zhang3@example-mail.com", "contact me at [EMAIL]"),
-    ("invoice id 11010119900307001X", "invoice id [ID_NUMBER]"),
+    ("invoice id 11010519491231002X", "invoice id [ID_NUMBER]"),
+    ("身份证号11010519491231002x。", "身份证号[ID_NUMBER]。"),
+    ("card 4111 1111 1111 1111 pay", "card [BANK_CARD] pay"),
+    ("卡号6011000990139424", "卡号[BANK_CARD]"),
 ])
 def test_pii_is_replaced_by_typed_placeholders(text, expected):
     assert scrub([text]) == [expected]
@@ -25,10 +28,21 @@ def test_pii_is_replaced_by_typed_placeholders(text, expected):
 
 @pytest.mark.parametrize("text", [
     "iPhone 15 Pro 256GB", "2019 running shoes", "order 2013812345678901", "size 42.5 EU",
+    "order 110105194912310021",      # ID-shaped, wrong GB 11643 check digit
+    "sku 4111111111111112",          # card-shaped, fails Luhn
     "Acme wireless headphones X200",
 ])
 def test_product_text_survives(text):
     assert scrub([text]) == [text]
+
+
+def test_generated_id_numbers_all_pass_the_checksum():
+    import numpy as np
+    from privrec.data import generator
+    rng = np.random.default_rng(0)
+    ids = [generator._id_number(rng, "1990-03-07") for _ in range(200)]
+    assert text_scrubber.is_valid_id_number(tf.constant(ids)).numpy().all()
+    assert scrub(ids) == [text_scrubber.ID_NUMBER] * 200
 
 
 def test_scrubbing_is_idempotent():

@@ -47,7 +47,7 @@ def test_no_raw_pii_anywhere_under_the_pipeline_root_mlmd_or_serving_dir(tiny_ru
     needles = set()
     for r in rows:
         needles.update({r["name"], r["phone"], r["email"], r["address"], r["user_id"]})
-        needles.update(re.findall(r"\d{17}[\dX]", r["query"]))
+        needles.update(re.findall(r"\d{17}[\dX]|\b62\d{14}\b", r["query"]))
     needles = {n.encode() for n in needles if n}
     assert any(r["phone"] in r["query"] for r in rows), "the tiny data must plant PII in queries"
     roots = [config.pipeline_root, config.serving_root]

@@ -61,6 +61,7 @@ CITIES = [("Shanghai", "Pudong Ave"), ("Beijing", "Chaoyang Rd"), ("Shenzhen", "
 PII_QUERY_TEMPLATES = [
     "send to {phone}", "{words} deliver to {name} {phone}", "contact me at {email}",
     "{words} invoice id {id_number}", "call {phone} about {words}", "{words} for {name}",
+    "{words} pay with card {card}",
 ]
 
 
@@ -70,6 +71,14 @@ def _id_number(rng: np.random.Generator, birth: str) -> str:
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
     return body + check
+
+
+def _bank_card(rng: np.random.Generator) -> str:
+    """A 16-digit UnionPay-style card number with a valid Luhn check digit."""
+    body = "62" + "".join(str(d) for d in rng.integers(0, 10, 13))
+    total = sum(d if i % 2 else (2 * d - 9 if 2 * d > 9 else 2 * d)
+                for i, d in enumerate(int(c) for c in reversed(body)))
+    return body + str(-total % 10)
 
 
 def _catalog(rng: np.random.Generator, n_items: int) -> List[Dict[str, str]]:
@@ -153,7 +162,8 @@ def generate(size: Size, seed: int = 7) -> Dict[str, List[Dict[str, str]]]:
             if rng.random() < 0.12:
                 template = PII_QUERY_TEMPLATES[rng.integers(len(PII_QUERY_TEMPLATES))]
                 query = template.format(phone=user["phone"], email=user["email"], name=user["name"],
-                                        id_number=_id_number(rng, user["birth_date"]), words=words)
+                                        id_number=_id_number(rng, user["birth_date"]),
+                                        card=_bank_card(rng), words=words)
         past = history.setdefault(u, [])
         rows.append({
             "timestamp": str(int(t)), **user, "query": query,
