@@ -1,6 +1,7 @@
 """`privrec` command line: one sub-command per stage."""
 import argparse
 import csv
+import gc
 import os
 import sys
 
@@ -63,6 +64,11 @@ def cmd_run(args):
     summary = run_summary.read(config)
     model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
     address, version = model_server.start()
+    if version is None:
+        model_server.stop()
+        print("\n==== privrec run summary ====\n" + "\n".join(summary.lines()))
+        sys.exit(f"no model has ever been pushed to {config.push_dir} (this one was not "
+                 "blessed), so there is nothing to serve")
     print(f"[privrec] gRPC server on {address} serving version {version}")
     try:
         user_id, query, recent = _example_request(config)
@@ -70,9 +76,7 @@ def cmd_run(args):
                                                  config.model_name)
     finally:
         model_server.stop()
-    print("\n==== privrec run summary ====")
-    for line in summary.lines():
-        print(line)
+    print("\n==== privrec run summary ====\n" + "\n".join(summary.lines()))
     print(f"recommendations (over gRPC, version {served_version}) for a user with recent items "
           f"{' '.join(recent) or '(none)'} and query {query!r}:")
     with open(config.catalog_path, newline="", encoding="utf-8") as f:
@@ -171,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None):
     args = build_parser().parse_args(argv)
     args.func(args)
+    gc.collect()  # release TF functions now, not during interpreter teardown (noisy __del__)
 
 
 if __name__ == "__main__":
