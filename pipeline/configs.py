@@ -48,6 +48,7 @@ class PipelineConfig:
     train_steps: Optional[int] = None   # None: trainer.epochs over the training split
     recall_metric: str = "recall_at_10"
     recall_floor: float = 0.05          # Evaluator blesses only models at or above this
+    recall_max_regression: float = 0.01  # ... that lose at most this much vs. the last blessed
     beam_pipeline_args: List[str] = dataclasses.field(
         default_factory=lambda: ["--direct_running_mode=in_memory", "--direct_num_workers=1"])
     kubeflow_image: str = "privrec:latest"

@@ -7,19 +7,29 @@ from pipeline import configs
 
 
 def eval_config(config: configs.PipelineConfig) -> tfma.EvalConfig:
-    """Recall@K per example comes from the model's `eval` signature; TFMA averages it."""
+    """Recall@K (trainer/retrieval_metrics.py) for the candidate and the last blessed model.
+
+    Blessed when the gated recall is above the absolute floor and has not dropped by more than
+    `recall_max_regression` from the baseline (the first model has no baseline: floor only).
+    """
     metrics = [tfma.MetricConfig(class_name="ExampleCount")]
     for k in config.trainer.eval_ks:
         name = f"recall_at_{k}"
         threshold = None
         if name == config.recall_metric:
-            threshold = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
-                lower_bound={"value": config.recall_floor}))
-        metrics.append(tfma.MetricConfig(
-            class_name="Mean", threshold=threshold,
-            config=f'{{"feature_key_path": ["predictions", "hit_at_{k}"], "name": "{name}"}}'))
+            threshold = tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(
+                    lower_bound={"value": config.recall_floor}),
+                change_threshold=tfma.GenericChangeThreshold(
+                    direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                    absolute={"value": -config.recall_max_regression}))
+        metrics.append(tfma.MetricConfig(class_name="RecallAtK",
+                                         module="trainer.retrieval_metrics",
+                                         config=f'{{"k": {k}}}', threshold=threshold))
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name=configs.EVAL_SIGNATURE)],
+        model_specs=[tfma.ModelSpec(name="candidate", signature_name=configs.EVAL_SIGNATURE),
+                     tfma.ModelSpec(name="baseline", signature_name=configs.EVAL_SIGNATURE,
+                                    is_baseline=True)],
         slicing_specs=[tfma.SlicingSpec()],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
@@ -45,9 +55,14 @@ def create_pipeline(config: configs.PipelineConfig,
         train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=5),
         custom_config=custom_config)
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("LatestBlessedModelResolver")
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
-        eval_config=eval_config(config))
+        baseline_model=baseline.outputs["model"], eval_config=eval_config(config))
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
@@ -55,6 +70,6 @@ def create_pipeline(config: configs.PipelineConfig,
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
-                    trainer, evaluator, pusher],
+                    trainer, baseline, evaluator, pusher],
         enable_cache=False, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args)

@@ -10,6 +10,8 @@ from tfx import v1 as tfx
 from pipeline import configs
 from trainer import export
 
+CANDIDATE = "candidate"  # the model spec name in pipeline.eval_config
+
 
 @dataclasses.dataclass
 class RunSummary:
@@ -55,7 +57,8 @@ def read(config: configs.PipelineConfig) -> RunSummary:
     for slice_metrics in tfma.load_metrics(evaluation.uri):
         if not slice_metrics.slice_key.single_slice_keys:  # the overall slice
             for key in slice_metrics.metric_keys_and_values:
-                if key.key.name.startswith("recall_at_"):
+                if key.key.name.startswith("recall_at_") and not key.key.is_diff and \
+                        key.key.model_name in ("", CANDIDATE):
                     metrics[key.key.name] = key.value.double_value.value
     blessing = _latest(store, "ModelBlessing")
     pushed = _latest(store, "PushedModel")
