@@ -5,7 +5,6 @@ shows whatever any library does to logging verbosity.
 """
 import os
 import threading
-import time
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2

@@ -1,5 +1,4 @@
 """Bad input stops the run at ingestion with a message naming the column, before training."""
-import csv
 import os
 
 import pytest

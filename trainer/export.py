@@ -18,7 +18,7 @@ import tensorflow_transform as tft
 
 from pipeline import configs
 from privrec.data import schema
-from trainer import catalog as catalog_lib, features
+from trainer import catalog as catalog_lib
 from trainer.model import TwoTowerModel
 
 PRIVACY_FILE = "privacy.json"
