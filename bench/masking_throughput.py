@@ -21,7 +21,8 @@ from privrec.data import generator
 
 
 def python_baseline(rows):
-    patterns = [(re.compile(p), ph) for ph, p in text_scrubber.PATTERNS]
+    patterns = [(re.compile(text_scrubber.EMAIL_PATTERN), text_scrubber.EMAIL)] + [
+        (re.compile(p), text_scrubber.PHONE) for p in text_scrubber.PHONE_PATTERNS]
     out = []
     for row in rows:
         query = row["query"]

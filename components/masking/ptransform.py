@@ -9,14 +9,12 @@ from typing import Dict, Iterable, List, Tuple
 import apache_beam as beam
 import tensorflow as tf
 
-
 from components.masking import pseudonymizer, text_scrubber
 from privrec.data import schema
 
 # Masked example features (everything downstream sees; nothing else leaves ingestion).
 STRING_FEATURES = (schema.USER_ID, schema.QUERY, schema.RECENT_ITEM_IDS, schema.ITEM_ID,
                    schema.EVENT_TYPE, "gender", "city", "birth_decade")
-INT_FEATURES = (schema.TIMESTAMP,)
 RAW_TEXT_COLUMNS = (schema.USER_ID, "name", schema.QUERY, schema.RECENT_ITEM_IDS, schema.ITEM_ID,
                 schema.EVENT_TYPE, "gender", "city", "birth_date")
 

@@ -16,15 +16,14 @@ NAME = "[NAME]"
 PLACEHOLDERS = (EMAIL, PHONE, ID_NUMBER, BANK_CARD, NAME)
 
 _SEP = r"[\s-]?"
-# (placeholder, RE2 pattern), in application order.
-PATTERNS = (
-    (EMAIL, r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+PHONE_PATTERNS = (
     # Chinese mobile, optionally +86 / 0086, digits grouped by spaces or dashes.
-    (PHONE, r"(?:(?:\+|\b00)86" + _SEP + r"|\b)1[3-9]\d" + _SEP + r"\d{4}" + _SEP + r"\d{4}\b"),
+    r"(?:(?:\+|\b00)86" + _SEP + r"|\b)1[3-9]\d" + _SEP + r"\d{4}" + _SEP + r"\d{4}\b",
     # Chinese landline (area code 0xx / 0xxx).
-    (PHONE, r"\b0\d{2,3}-\d{7,8}\b"),
+    r"\b0\d{2,3}-\d{7,8}\b",
     # International E.164 written with a leading +.
-    (PHONE, r"\+\d{1,3}(?:" + _SEP + r"\d{2,4}){2,4}\b"),
+    r"\+\d{1,3}(?:" + _SEP + r"\d{2,4}){2,4}\b",
 )
 
 
@@ -74,10 +73,10 @@ def _replace_valid(text: tf.Tensor, candidate: str, is_valid, placeholder: str) 
 
 def scrub_text(text: tf.Tensor) -> tf.Tensor:
     """Replaces emails, ID numbers, bank cards and phone numbers in a [n] string tensor."""
-    text = tf.strings.regex_replace(text, PATTERNS[0][1], PATTERNS[0][0])
+    text = tf.strings.regex_replace(text, EMAIL_PATTERN, EMAIL)
     text = _replace_valid(text, ID_NUMBER_CANDIDATE, is_valid_id_number, ID_NUMBER)
-    for placeholder, pattern in PATTERNS[1:]:
-        text = tf.strings.regex_replace(text, pattern, placeholder)
+    for pattern in PHONE_PATTERNS:
+        text = tf.strings.regex_replace(text, pattern, PHONE)
     return _replace_valid(text, BANK_CARD_CANDIDATE, passes_luhn, BANK_CARD)
 
 
