@@ -7,6 +7,7 @@ import os
 from typing import Dict, List, Optional
 
 import privrec  # noqa: F401  (runtime switches)
+from components.masking import policy as masking_policy
 
 PIPELINE_NAME = "privrec"
 MODEL_NAME = "privrec"
@@ -44,6 +45,7 @@ class PipelineConfig:
     pipeline_name: str = PIPELINE_NAME
     eval_fraction_buckets: tuple = (9, 1)  # train:eval share of the time range (latest = eval)
     allow_dev_key: bool = False         # pseudonymise with a public dev key (never in production)
+    masking_policy: str = masking_policy.DEFAULT_POLICY  # YAML: a role for every input column
     trainer: TrainerConfig = TrainerConfig()
     train_steps: Optional[int] = None   # None: trainer.epochs over the training split
     recall_metric: str = "recall_at_10"

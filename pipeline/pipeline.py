@@ -2,6 +2,7 @@
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
+from components.masking import policy as masking_policy
 from components.masking.component import MaskingExampleGen
 from pipeline import configs
 
@@ -36,8 +37,9 @@ def eval_config(config: configs.PipelineConfig) -> tfma.EvalConfig:
 
 def create_pipeline(config: configs.PipelineConfig,
                     metadata_connection_config=None) -> tfx.dsl.Pipeline:
-    example_gen = MaskingExampleGen(config.interactions_dir, config.eval_fraction_buckets,
-                                    config.allow_dev_key)
+    example_gen = MaskingExampleGen(config.interactions_dir,
+                                    masking_policy.load(config.masking_policy),
+                                    config.eval_fraction_buckets, config.allow_dev_key)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)

@@ -12,7 +12,13 @@ DEFAULT_WORK_DIR = "out"
 
 def _config(args):
     from pipeline import configs
+    from components.masking import policy
     overrides = {"allow_dev_key": args.dev_key}
+    if args.policy:
+        overrides["masking_policy"] = args.policy
+    elif getattr(args, "size", None) == "tiny" and args.data_dir is None:
+        # 80 users cannot be 5-anonymous over the default policy's 10-year bands.
+        overrides["masking_policy"] = policy.TINY_POLICY
     if args.train_steps:
         overrides["train_steps"] = args.train_steps
     return configs.local_config(args.work_dir, args.data_dir, **overrides)
@@ -128,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dev-key", action="store_true",
                        help="pseudonymise with a PUBLIC development key (no protection)")
         p.add_argument("--train-steps", type=int, help="override the number of DP-SGD steps")
+        p.add_argument("--policy", help="masking policy YAML (default: components/masking/"
+                       "policies/default.yaml; tiny.yaml for --size tiny; movielens.yaml for "
+                       "data from `privrec movielens`)")
 
     p = sub.add_parser("keygen", help="write a new secret pseudonymisation key file")
     p.add_argument("path")

@@ -22,11 +22,12 @@ def pipeline_key():
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, pipeline_key):
     """Generates the tiny data set and runs the whole pipeline on it; returns the config."""
+    from components.masking import policy
     from pipeline import configs, local_runner
     from privrec.data import generator
     work = tmp_path_factory.mktemp("tiny_run")
     config = configs.local_config(str(work), data_dir=str(work / "input"),
-                                  train_steps=TINY_TRAIN_STEPS)
+                                  train_steps=TINY_TRAIN_STEPS, masking_policy=policy.TINY_POLICY)
     generator.write_dataset(config.data_dir, "tiny")
     progress = []
     os.environ[pseudonymizer.KEY_ENV] = pipeline_key

@@ -46,7 +46,7 @@ def test_unknown_column_has_no_masking_rule(tmp_path):
     for r in rows:
         r["passport"] = "E12345678"
     message = _run_on(tmp_path, rows, list(schema.INTERACTION_COLUMNS) + ["passport"])
-    assert "passport" in message and "no masking rule" in message
+    assert "passport" in message and "no role in masking policy" in message
     assert "E12345678" not in message
 
 

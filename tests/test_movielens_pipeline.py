@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from components.masking import pseudonymizer
+from components.masking import policy, pseudonymizer
 from pipeline import configs, local_runner, run_summary
 from privrec.data import movielens
 from serving import client, server
@@ -14,7 +14,7 @@ from tests.test_movielens import ML_DIR
 @pytest.mark.skipif(not os.path.exists(ML_DIR), reason="../shared/data/movielens-100k absent")
 def test_movielens_pipeline_learns_and_serves(tmp_path, monkeypatch):
     config = configs.local_config(str(tmp_path), data_dir=str(tmp_path / "ml"), train_steps=400,
-                                  recall_floor=0.01)
+                                  recall_floor=0.01, masking_policy=policy.MOVIELENS_POLICY)
     movielens.write_dataset(ML_DIR, config.data_dir)
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
     local_runner.run(config, printer=lambda line: None)

@@ -1,12 +1,17 @@
 """ExampleGen executor that masks while it ingests: raw PII never reaches the pipeline root.
 
-It reads the interaction CSVs, validates every row (errors name file, line and column, never a
-raw value of a PII column), masks with `MaskInteractions`, and splits train/eval by time: the
-output split buckets give the shares of the time range, the latest share being the last split.
+It reads the interaction CSVs, checks every file's columns against the masking policy and every
+row against its column rules (errors name file, line and column, never a raw PII value), masks
+with `MaskInteractions`, suppresses rows of equivalence classes below k_min (`KAnonymize`),
+splits train/eval by time (the output split buckets are shares of the time range, the latest
+share being the last split) and writes the masking report (JSON + HTML). A run whose
+suppression exceeds the policy's budget fails after writing the report.
 """
 import csv
 import glob
+import json
 import os
+import re
 from typing import Any, Dict, Iterable
 
 import apache_beam as beam
@@ -14,18 +19,26 @@ from absl import logging
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.masking import pseudonymizer
-from components.masking.ptransform import MaskInteractions
+from components.masking import policy as policy_lib
+from components.masking import pseudonymizer, report
+from components.masking.ptransform import MaskInteractions, to_example
+from components.masking.reidentification import KAnonymize
 from privrec.data import schema
 
 ALLOW_DEV_KEY = "allow_dev_key"
+POLICY_JSON = "masking_policy_json"
+REPORT_KEY = "masking_report"
 
 
 class InputDataError(ValueError):
     """Raised for input that cannot be ingested; the message says where and what to do."""
+
+
+class ReidentificationRiskError(RuntimeError):
+    """Raised when k-anonymity would suppress more rows than the policy allows."""
 
 
 def input_files(input_base: str, pattern: str):
@@ -35,26 +48,41 @@ def input_files(input_base: str, pattern: str):
     return files
 
 
-def check_header(path: str) -> None:
-    """Fails fast, before Beam starts, when a file lacks (or has unknown) columns."""
+def check_header(path: str, policy: policy_lib.MaskingPolicy) -> None:
+    """Fails fast, before Beam starts, when a file's columns are not the policy's."""
     with open(path, newline="", encoding="utf-8") as f:
         header = next(csv.reader(f), None)
     if not header:
         raise InputDataError(f"{path}: the file is empty; expected a header row with columns "
-                             f"{', '.join(schema.INTERACTION_COLUMNS)}")
-    missing = [c for c in schema.INTERACTION_COLUMNS if c not in header]
-    unknown = [c for c in header if c not in schema.INTERACTION_COLUMNS]
-    if missing:
-        raise InputDataError(f"{path}: missing column(s) {', '.join(missing)}; every interaction "
-                             f"file needs {', '.join(schema.INTERACTION_COLUMNS)}")
-    if unknown:
-        raise InputDataError(f"{path}: column(s) {', '.join(unknown)} have no masking rule; "
-                             "remove them or add them to privrec.data.schema with a role, so "
-                             "that no column slips through unmasked")
+                             f"{', '.join(policy.columns)}")
+    policy.check_header(path, header)
 
 
-def read_rows(path: str) -> Iterable[Dict[str, Any]]:
-    """Yields validated rows; the timestamp becomes an int."""
+_YEAR = re.compile(r"\d{4}(-\d{1,2}-\d{1,2})?")
+
+
+def _row_problem(rule: policy_lib.ColumnRule, value: str):
+    """What is wrong with one value under its column rule (None if fine); never echoes PII."""
+    method = rule.params.get("method")
+    if method == "truncate_time" and not value.strip().lstrip("-").isdigit():
+        return f"{value[:30]!r} is not an integer Unix time in seconds; fix the row or convert " \
+               "the column"
+    if method == "year_band" and value and not _YEAR.fullmatch(value.strip()):
+        return "is not a date (YYYY-MM-DD) or a year; fix the row or leave it empty"
+    if method == "laplace" and value.strip():
+        try:
+            float(value)
+        except ValueError:
+            return "is not a number; fix the row or leave it empty"
+    if method == "randomized_response" and value not in [str(d) for d in rule.params["domain"]]:
+        return (f"is not one of the policy's domain values {list(rule.params['domain'])}; fix "
+                "the row or extend the domain in the masking policy")
+    return None
+
+
+def read_rows(path: str, policy: policy_lib.MaskingPolicy) -> Iterable[Dict[str, str]]:
+    """Yields the rows of one file, each checked against the policy's column rules."""
+    checked = [rule for rule in policy.columns.values() if rule.params]
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         for row in reader:
@@ -62,33 +90,32 @@ def read_rows(path: str) -> Iterable[Dict[str, Any]]:
             if None in row or any(v is None for v in row.values()):
                 raise InputDataError(f"{where}: expected {len(reader.fieldnames)} fields; check "
                                      "the quoting of that row")
-            value = row[schema.TIMESTAMP].strip()
-            if not value.lstrip("-").isdigit():
-                raise InputDataError(
-                    f"{where}, column '{schema.TIMESTAMP}': {value[:30]!r} is not an integer Unix "
-                    "time in seconds; fix the row or convert the column")
+            for rule in checked:
+                problem = _row_problem(rule, row[rule.column])
+                if problem:
+                    raise InputDataError(f"{where}, column '{rule.column}': {problem}")
             if not row[schema.ITEM_ID].strip():
                 raise InputDataError(f"{where}, column '{schema.ITEM_ID}': empty; every "
                                      "interaction needs the item it was with")
-            row[schema.TIMESTAMP] = int(value)
             yield row
 
 
-def _allow_dev_key(exec_properties: Dict[str, Any]) -> bool:
+def _custom_settings(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
-    if not raw:
-        return False
-    custom_config = example_gen_pb2.CustomConfig()
-    proto_utils.json_to_proto(raw, custom_config)
     settings = struct_pb2.Struct()
-    if custom_config.custom_config.Is(struct_pb2.Struct.DESCRIPTOR):
-        custom_config.custom_config.Unpack(settings)
-    return bool(json_format.MessageToDict(settings).get(ALLOW_DEV_KEY, False))
+    if raw:
+        custom_config = example_gen_pb2.CustomConfig()
+        proto_utils.json_to_proto(raw, custom_config)
+        if custom_config.custom_config.Is(struct_pb2.Struct.DESCRIPTOR):
+            custom_config.custom_config.Unpack(settings)
+    return json_format.MessageToDict(settings)
 
 
-def make_custom_config(allow_dev_key: bool) -> example_gen_pb2.CustomConfig:
+def make_custom_config(allow_dev_key: bool,
+                       policy: policy_lib.MaskingPolicy) -> example_gen_pb2.CustomConfig:
+    """The executor's settings; the resolved policy travels (and is recorded in MLMD) as JSON."""
     settings = struct_pb2.Struct()
-    settings.update({ALLOW_DEV_KEY: allow_dev_key})
+    settings.update({ALLOW_DEV_KEY: allow_dev_key, POLICY_JSON: json.dumps(policy.source)})
     custom_config = example_gen_pb2.CustomConfig()
     custom_config.custom_config.Pack(settings)
     return custom_config
@@ -97,6 +124,11 @@ def make_custom_config(allow_dev_key: bool) -> example_gen_pb2.CustomConfig:
 def _min_max(values):
     values = list(values)
     return (min(v[0] for v in values), max(v[1] for v in values)) if values else None
+
+
+def _user_column(policy: policy_lib.MaskingPolicy):
+    pseudonymized = [r.column for r in policy.columns.values() if r.action == "pseudonymize"]
+    return schema.USER_ID if schema.USER_ID in pseudonymized else None
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
@@ -117,37 +149,87 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         if len(input_config.splits) != 1 or len(splits) < 2:
             raise ValueError("the masking ExampleGen takes one input split and >= 2 output "
                              "splits (e.g. train 9, eval 1 buckets = shares of the time range)")
+        settings = _custom_settings(exec_properties)
+        if POLICY_JSON not in settings:
+            raise policy_lib.PolicyError("no masking policy in the component's custom_config")
+        policy = policy_lib.from_dict(json.loads(settings[POLICY_JSON]))
+        timestamp_rule = policy.columns.get(schema.TIMESTAMP)
+        if not timestamp_rule or timestamp_rule.params.get("method") != "truncate_time":
+            raise policy_lib.PolicyError(
+                f"masking policy {policy.version}: column '{schema.TIMESTAMP}' must be a "
+                "quasi_identifier with generalize method truncate_time (seconds: 1 keeps it)")
         files = input_files(exec_properties[standard_component_specs.INPUT_BASE_KEY],
                             input_config.splits[0].pattern)
         for path in files:
-            check_header(path)
-        key = pseudonymizer.load_key(_allow_dev_key(exec_properties))
-        logging.info("Masking %d file(s); pseudonym key fingerprint %s", len(files), key.fingerprint)
+            check_header(path, policy)
+        key = pseudonymizer.load_key(bool(settings.get(ALLOW_DEV_KEY, False)))
+        logging.info("Masking %d file(s) under policy %s; pseudonym key fingerprint %s",
+                     len(files), policy.version, key.fingerprint)
         self._key_fingerprint = key.fingerprint
+        self._policy = policy
 
-        total = sum(s.hash_buckets for s in splits)
-        upper_shares = [sum(s.hash_buckets for s in splits[:i + 1]) / total for i in range(len(splits))]
+        masking = (pipeline
+                   | "Files" >> beam.Create(files)
+                   | "ReadAndValidate" >> beam.FlatMap(read_rows, policy)
+                   | "Reshuffle" >> beam.Reshuffle()
+                   | "Mask" >> MaskInteractions(policy, key))
+        masked, k_summary = masking["masked"], None
+        if policy.k_anonymity:
+            risk = masked | "KAnonymity" >> KAnonymize(policy.k_anonymity, _user_column(policy))
+            masked, k_summary = risk["released"], risk["summary"]
 
-        masked = (pipeline
-                  | "Files" >> beam.Create(files)
-                  | "ReadAndValidate" >> beam.FlatMap(read_rows)
-                  | "Reshuffle" >> beam.Reshuffle()
-                  | "Mask" >> MaskInteractions(key))
-        bounds = (masked
+        timed = masked | "KeyByTime" >> beam.Map(lambda row: (row[schema.TIMESTAMP], row))
+        bounds = (timed
                   | "TimeRange" >> beam.Map(lambda kv: (kv[0], kv[0]))
                   | "MinMax" >> beam.CombineGlobally(_min_max))
+        total = sum(s.hash_buckets for s in splits)
+        upper_shares = [sum(s.hash_buckets for s in splits[:i + 1]) / total
+                        for i in range(len(splits))]
 
         def by_time(kv, n, time_range):
             low, high = time_range
             share = (kv[0] - low) / max(high - low, 1)
             return next(i for i, upper in enumerate(upper_shares) if share < upper or i == n - 1)
 
-        parts = masked | "SplitByTime" >> beam.Partition(
+        parts = timed | "SplitByTime" >> beam.Partition(
             by_time, len(splits), time_range=beam.pvalue.AsSingleton(bounds))
-        return {split.name: parts[i] | f"Serialized[{split.name}]" >> beam.Values()
-                for i, split in enumerate(splits)}
+        outputs, counts = {}, []
+        for i, split in enumerate(splits):
+            rows = parts[i] | f"Rows[{split.name}]" >> beam.Values()
+            outputs[split.name] = rows | f"Serialize[{split.name}]" >> beam.Map(to_example)
+            counts.append(rows | f"Count[{split.name}]" >> beam.combiners.Count.Globally()
+                          | f"Named[{split.name}]" >> beam.Map(lambda n, s=split.name: (s, n)))
+        split_rows = counts | "SplitCounts" >> beam.Flatten()
+        report_dir = self._report_dir
+
+        def write_report(stats, split_rows, k_figures):
+            report.write(report.build(policy, key.fingerprint, stats, split_rows, k_figures),
+                         report_dir)
+
+        k_side = beam.pvalue.AsSingleton(k_summary) if k_summary is not None else None
+        (masking["stats"]
+         | "WriteReport" >> beam.Map(write_report, split_rows=beam.pvalue.AsDict(split_rows),
+                                     k_figures=k_side))
+        return outputs
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
+        self._report_dir = artifact_utils.get_single_uri(output_dict[REPORT_KEY])
         super().Do(input_dict, output_dict, exec_properties)
-        for artifact in output_dict[standard_component_specs.EXAMPLES_KEY]:
-            artifact.set_string_custom_property("pseudonym_key_fingerprint", self._key_fingerprint)
+        masking_report = report.read(self._report_dir)
+        properties = {"pseudonym_key_fingerprint": self._key_fingerprint,
+                      "masking_policy_version": self._policy.version,
+                      "masking_policy_sha256": self._policy.sha256}
+        for artifact in output_dict[standard_component_specs.EXAMPLES_KEY] + \
+                output_dict[REPORT_KEY]:
+            for name, value in properties.items():
+                artifact.set_string_custom_property(name, value)
+        k_figures = masking_report.get("k_anonymity")
+        if k_figures and k_figures["budget_exceeded"]:
+            raise ReidentificationRiskError(
+                f"k-anonymity: {k_figures['rows_in_classes_below_k_min']} of "
+                f"{masking_report['rows_in']} rows ({k_figures['suppressed_row_share']:.1%}) are "
+                f"in equivalence classes of fewer than k_min={k_figures['k_min']} users over "
+                f"{', '.join(k_figures['quasi_identifiers'])}; the policy allows suppressing "
+                f"{k_figures['max_suppressed_row_share']:.1%}. Generalise more (wider bands, "
+                "coarser maps), lower k_min, or raise max_suppressed_row_share in the masking "
+                f"policy. Details: {os.path.join(self._report_dir, report.HTML_FILE)}")

@@ -1,78 +1,132 @@
-"""The masking Beam PTransform: validated raw rows in, de-identified tf.Examples out.
+"""The masking Beam PTransform: validated raw rows in, de-identified rows out, per the policy.
 
-Direct identifiers are dropped, user ids pseudonymised under the secret key, free text
-scrubbed (emails, phones, ID numbers, the row's own name), birth dates generalised to decades.
-All of it runs as TF ops on batches of rows.
+All of it runs as TF ops on batches of rows (`make_mask_fn`): direct identifiers dropped or
+pseudonymised under the secret key, quasi-identifiers generalised, sensitive attributes
+randomised, free text scrubbed (including this row's own direct identifiers), the rest kept.
+Each batch also reports how many placeholders of each type the scrubber put in each column.
 """
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List
 
 import apache_beam as beam
+import numpy as np
 import tensorflow as tf
 
-from components.masking import pseudonymizer, text_scrubber
-from privrec.data import schema
+from components.masking import generalize, pseudonymizer, randomize, text_scrubber
+from components.masking.policy import DIRECT, FREE_TEXT, MaskingPolicy
 
-# Masked example features (everything downstream sees; nothing else leaves ingestion).
-STRING_FEATURES = (schema.USER_ID, schema.QUERY, schema.RECENT_ITEM_IDS, schema.ITEM_ID,
-                   schema.EVENT_TYPE, "gender", "city", "birth_decade")
-RAW_TEXT_COLUMNS = (schema.USER_ID, "name", schema.QUERY, schema.RECENT_ITEM_IDS, schema.ITEM_ID,
-                schema.EVENT_TYPE, "gender", "city", "birth_date")
+STATS_TAG = "stats"
+# Direct identifiers also searched for inside the same row's free text (by column name).
+ROW_IDENTIFIER_COLUMNS = ("name", "phone", "email", "address")
 
 
-def make_mask_fn(key: pseudonymizer.PseudonymKey):
-    """A tf.function mapping a dict of 1-D raw string tensors to the masked string features."""
+def _count(text: tf.Tensor, placeholder: str) -> tf.Tensor:
+    removed = tf.strings.length(tf.strings.regex_replace(text, tf.constant(
+        placeholder.replace("[", r"\[").replace("]", r"\]")), ""))
+    return tf.reduce_sum(tf.strings.length(text) - removed) // len(placeholder)
 
-    @tf.function(input_signature=[{c: tf.TensorSpec([None], tf.string) for c in RAW_TEXT_COLUMNS}])
+
+def make_mask_fn(policy: MaskingPolicy, key: pseudonymizer.PseudonymKey):
+    """A tf.function: dict of [n] raw strings (every policy column) -> (masked, counts)."""
+    identifiers = [r.column for r in policy.with_role(DIRECT)
+                   if r.column in ROW_IDENTIFIER_COLUMNS]
+    transforms = {}
+    for rule in policy.columns.values():
+        if rule.action == "pseudonymize":
+            transforms[rule.column] = lambda v: pseudonymizer.pseudonymize(v, key)
+        elif rule.action == "generalize":
+            transforms[rule.column] = generalize.generalizer(rule.params)
+        elif rule.action == "randomize":
+            transforms[rule.column] = randomize.randomizer(rule.params)
+        elif rule.action in ("keep",):
+            transforms[rule.column] = lambda v: v
+    free_text = [r.column for r in policy.with_role(FREE_TEXT)]
+
+    @tf.function(input_signature=[{c: tf.TensorSpec([None], tf.string) for c in policy.columns}])
     def mask(rows):
-        query = text_scrubber.scrub_text(text_scrubber.scrub_own_name(rows[schema.QUERY], rows["name"]))
-        birth = rows["birth_date"]
-        decade = tf.where(tf.strings.regex_full_match(birth, r"\d{4}-.*"),
-                          tf.strings.join([tf.strings.substr(birth, 0, 3), "0s"]), "")
-        return {
-            schema.USER_ID: pseudonymizer.pseudonymize(rows[schema.USER_ID], key),
-            schema.QUERY: query,
-            schema.RECENT_ITEM_IDS: rows[schema.RECENT_ITEM_IDS],
-            schema.ITEM_ID: rows[schema.ITEM_ID],
-            schema.EVENT_TYPE: rows[schema.EVENT_TYPE],
-            "gender": rows["gender"],
-            "city": rows["city"],
-            "birth_decade": decade,
-        }
+        masked = {column: fn(rows[column]) for column, fn in transforms.items()}
+        counts = {}
+        own = {c: rows[c] for c in identifiers}
+        for column in free_text:
+            text = text_scrubber.scrub_text(text_scrubber.scrub_row_identifiers(rows[column], own))
+            masked[column] = text
+            for placeholder in text_scrubber.PLACEHOLDERS:
+                counts[f"{column}:{placeholder}"] = (_count(text, placeholder)
+                                                     - _count(rows[column], placeholder))
+        return masked, counts
 
     return mask
 
 
+def _python_value(value):
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value)
+    if isinstance(value, (np.floating, float)):
+        return None if np.isnan(value) else float(value)
+    return int(value)
+
+
 class _MaskBatch(beam.DoFn):
-    def __init__(self, key: pseudonymizer.PseudonymKey):
+    def __init__(self, policy: MaskingPolicy, key: pseudonymizer.PseudonymKey):
+        self._policy = policy
         self._key = key
         self._mask = None
 
     def setup(self):
-        self._mask = make_mask_fn(self._key)
+        self._mask = make_mask_fn(self._policy, self._key)
 
-    def process(self, rows: List[Dict]) -> Iterable[Tuple[int, bytes]]:
-        inputs = {c: tf.constant([r[c] for r in rows], tf.string) for c in RAW_TEXT_COLUMNS}
-        masked = {k: v.numpy() for k, v in self._mask(inputs).items()}
-        for i, row in enumerate(rows):
-            feature = {k: tf.train.Feature(bytes_list=tf.train.BytesList(value=[masked[k][i]]))
-                       for k in STRING_FEATURES}
-            feature[schema.TIMESTAMP] = tf.train.Feature(
-                int64_list=tf.train.Int64List(value=[row[schema.TIMESTAMP]]))
-            example = tf.train.Example(features=tf.train.Features(feature=feature))
-            yield row[schema.TIMESTAMP], example.SerializeToString()
+    def process(self, rows: List[Dict[str, str]]) -> Iterable[Dict]:
+        inputs = {c: tf.constant([r[c] for r in rows], tf.string) for c in self._policy.columns}
+        masked, counts = self._mask(inputs)
+        masked = {k: v.numpy() for k, v in masked.items()}
+        for i in range(len(rows)):
+            yield {k: _python_value(v[i]) for k, v in masked.items()}
+        stats = {k: int(v) for k, v in counts.items()}
+        stats["rows_in"] = len(rows)
+        for column, rule in self._policy.columns.items():
+            stats[f"{column}:non_empty"] = sum(1 for r in rows if r[column].strip())
+        yield beam.pvalue.TaggedOutput(STATS_TAG, stats)
+
+
+def sum_counts(dicts: Iterable[Dict[str, int]]) -> Dict[str, int]:
+    total: Dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def to_example(row: Dict) -> bytes:
+    """A masked row -> serialized tf.Example (None, i.e. a missing number, -> no value)."""
+    feature = {}
+    for name, value in row.items():
+        if isinstance(value, bytes):
+            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+        elif isinstance(value, int):
+            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+        else:
+            values = [] if value is None else [value]
+            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
 class MaskInteractions(beam.PTransform):
-    """PCollection[validated raw row dict] -> PCollection[(timestamp, serialized tf.Example)]."""
+    """PCollection[raw row dict of strings] -> masked row dicts, plus tagged per-batch stats.
 
-    def __init__(self, key: pseudonymizer.PseudonymKey, batch_size: int = 1024):
+    Apply it and read `.masked` and `.stats` (a PCollection with one dict of counts).
+    """
+
+    def __init__(self, policy: MaskingPolicy, key: pseudonymizer.PseudonymKey,
+                 batch_size: int = 1024):
         super().__init__()
+        self._policy = policy
         self._key = key
         self._batch_size = batch_size
 
     def expand(self, rows):
-        return (rows
-                | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=self._batch_size)
-                | "Mask" >> beam.ParDo(_MaskBatch(self._key)))
-
-
+        outputs = (rows
+                   | "Batch" >> beam.BatchElements(min_batch_size=64,
+                                                   max_batch_size=self._batch_size)
+                   | "Mask" >> beam.ParDo(_MaskBatch(self._policy, self._key)).with_outputs(
+                       STATS_TAG, main="masked"))
+        stats = outputs[STATS_TAG] | "SumStats" >> beam.CombineGlobally(sum_counts)
+        return {"masked": outputs.masked, "stats": stats}

@@ -165,10 +165,12 @@ def generate(size: Size, seed: int = 7) -> Dict[str, List[Dict[str, str]]]:
                                         id_number=_id_number(rng, user["birth_date"]),
                                         card=_bank_card(rng), words=words)
         past = history.setdefault(u, [])
+        event_type = "purchase" if rng.random() < 0.15 else "click"
         rows.append({
-            "timestamp": str(int(t)), **user, "query": query,
-            "recent_item_ids": " ".join(past[-5:]), "item_id": item["item_id"],
-            "event_type": "purchase" if rng.random() < 0.15 else "click",
+            "timestamp": str(int(t)), **user,
+            "order_amount": item["price"] if event_type == "purchase" else "",
+            "query": query, "recent_item_ids": " ".join(past[-5:]), "item_id": item["item_id"],
+            "event_type": event_type,
         })
         past.append(item["item_id"])
     return {"catalog": catalog, "interactions": rows}

@@ -43,7 +43,7 @@ def load(ml_dir: str) -> Dict[str, List[Dict[str, str]]]:
     rows = []
     for t, uid, iid, rating in ratings:
         rows.append({"timestamp": str(t), "user_id": uid, "name": "", "phone": "", "email": "",
-                     "address": "", **users[uid], "query": "",
+                     "address": "", **users[uid], "order_amount": "", "query": "",
                      "recent_item_ids": " ".join(history[uid][-5:]), "item_id": f"m{iid}",
                      "event_type": "purchase" if rating >= 4 else "click"})
         history[uid].append(f"m{iid}")

@@ -4,6 +4,7 @@
 USER_ID = "user_id"
 DIRECT_IDENTIFIERS = ("name", "phone", "email", "address")
 QUASI_IDENTIFIERS = ("birth_date", "gender", "city")
+ORDER_AMOUNT = "order_amount"  # purchases: amount paid; clicks: empty
 TIMESTAMP = "timestamp"
 QUERY = "query"
 RECENT_ITEM_IDS = "recent_item_ids"  # space-separated item ids the user interacted with before
@@ -12,7 +13,7 @@ EVENT_TYPE = "event_type"  # click | purchase
 
 INTERACTION_COLUMNS = (
     (TIMESTAMP, USER_ID) + DIRECT_IDENTIFIERS + QUASI_IDENTIFIERS
-    + (QUERY, RECENT_ITEM_IDS, ITEM_ID, EVENT_TYPE)
+    + (ORDER_AMOUNT, QUERY, RECENT_ITEM_IDS, ITEM_ID, EVENT_TYPE)
 )
 
 # Public product catalog columns.

@@ -1,0 +1,164 @@
+"""The masking policy: a versioned YAML file giving every input column a role and an action.
+
+Roles and their actions:
+  direct_identifier    action: drop | pseudonymize
+  quasi_identifier     generalize: {method: year_band (width) | truncate_time (seconds) |
+                                    prefix (length) | map (mapping, default) | as_is}
+  sensitive_attribute  randomize: {method: randomized_response (epsilon, domain) |
+                                   laplace (epsilon, lower, upper)}
+  free_text            action: scrub
+  keep                 (behavioural columns released as they are: item ids, event types)
+A policy may `extends:` another file in the same folder; its columns replace the parent's
+column rules, its k_anonymity keys replace the parent's keys.
+"""
+import copy
+import dataclasses
+import hashlib
+import json
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+import yaml
+
+POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "policies")
+DEFAULT_POLICY = os.path.join(POLICY_DIR, "default.yaml")
+TINY_POLICY = os.path.join(POLICY_DIR, "tiny.yaml")
+MOVIELENS_POLICY = os.path.join(POLICY_DIR, "movielens.yaml")
+
+DIRECT, QUASI, SENSITIVE, FREE_TEXT, KEEP = (
+    "direct_identifier", "quasi_identifier", "sensitive_attribute", "free_text", "keep")
+_ACTIONS = {DIRECT: ("drop", "pseudonymize"), FREE_TEXT: ("scrub",)}
+_GENERALIZE = {"year_band": ("width",), "truncate_time": ("seconds",), "prefix": ("length",),
+               "map": ("mapping",), "as_is": ()}
+_RANDOMIZE = {"randomized_response": ("epsilon", "domain"),
+              "laplace": ("epsilon", "lower", "upper")}
+
+
+class PolicyError(ValueError):
+    """The policy file is invalid, or does not cover the input's columns."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnRule:
+    column: str
+    role: str
+    action: str                       # drop | pseudonymize | generalize | randomize | scrub | keep
+    params: Dict[str, Any]            # the generalize / randomize settings
+
+
+@dataclasses.dataclass(frozen=True)
+class KAnonymity:
+    quasi_identifiers: Sequence[str]
+    k_min: int
+    max_suppressed_row_share: float
+    sensitive_attributes: Sequence[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskingPolicy:
+    version: str
+    sha256: str                       # of the resolved policy, so runs can be compared
+    columns: Dict[str, ColumnRule]    # in file order
+    k_anonymity: Optional[KAnonymity]
+    source: Dict[str, Any]            # the resolved policy as plain data (custom_config, report)
+
+    def with_role(self, role: str) -> List[ColumnRule]:
+        return [rule for rule in self.columns.values() if rule.role == role]
+
+    def check_header(self, path: str, header: Sequence[str]) -> None:
+        """Refuses files whose columns are not exactly the policy's (names the difference)."""
+        missing = [c for c in self.columns if c not in header]
+        unknown = [c for c in header if c not in self.columns]
+        if unknown:
+            raise PolicyError(
+                f"{path}: column(s) {', '.join(unknown)} have no role in masking policy "
+                f"{self.version}; give each a role (direct_identifier, quasi_identifier, "
+                "sensitive_attribute, free_text or keep) in the policy file, or remove them, so "
+                "that no column slips through unmasked")
+        if missing:
+            raise PolicyError(f"{path}: missing column(s) {', '.join(missing)}; masking policy "
+                              f"{self.version} expects {', '.join(self.columns)}")
+
+
+def _read_resolved(path: str, seen=()) -> Dict[str, Any]:
+    if path in seen:
+        raise PolicyError(f"{path}: `extends` loops back to itself")
+    with open(path, encoding="utf-8") as f:
+        raw = yaml.safe_load(f) or {}
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{path}: a masking policy is a mapping with version, columns, ...")
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    base = _read_resolved(os.path.join(os.path.dirname(path), parent), seen + (path,))
+    merged = copy.deepcopy(base)
+    merged["version"] = raw.get("version", base.get("version"))
+    merged.setdefault("columns", {}).update(raw.get("columns", {}))
+    if "k_anonymity" in raw:
+        merged["k_anonymity"] = {**base.get("k_anonymity", {}), **(raw["k_anonymity"] or {})}
+    return merged
+
+
+def _rule(column: str, spec: Any, where: str) -> ColumnRule:
+    if not isinstance(spec, dict) or "role" not in spec:
+        raise PolicyError(f"{where}, column '{column}': needs a `role`")
+    role = spec["role"]
+    if role in _ACTIONS:
+        action = spec.get("action")
+        if action not in _ACTIONS[role]:
+            raise PolicyError(f"{where}, column '{column}': {role} needs `action` "
+                              f"{' or '.join(_ACTIONS[role])}, not {action!r}")
+        return ColumnRule(column, role, action, {})
+    if role == KEEP:
+        return ColumnRule(column, role, "keep", {})
+    if role in (QUASI, SENSITIVE):
+        key, methods = ("generalize", _GENERALIZE) if role == QUASI else ("randomize", _RANDOMIZE)
+        params = spec.get(key)
+        method = params.get("method") if isinstance(params, dict) else None
+        if method not in methods:
+            raise PolicyError(f"{where}, column '{column}': {role} needs `{key}: {{method: ...}}` "
+                              f"with method one of {', '.join(methods)}")
+        absent = [p for p in methods[method] if p not in params]
+        if absent:
+            raise PolicyError(f"{where}, column '{column}': {key} method {method} needs "
+                              f"{', '.join(absent)}")
+        if role == SENSITIVE and not float(params["epsilon"]) > 0:
+            raise PolicyError(f"{where}, column '{column}': epsilon must be > 0")
+        return ColumnRule(column, role, key, dict(params))
+    raise PolicyError(f"{where}, column '{column}': unknown role {role!r}; use one of "
+                      f"{DIRECT}, {QUASI}, {SENSITIVE}, {FREE_TEXT}, {KEEP}")
+
+
+def _k_anonymity(spec: Optional[Dict], columns: Dict[str, ColumnRule], where: str):
+    if not spec:
+        return None
+    quasi = list(spec.get("quasi_identifiers", []))
+    sensitive = list(spec.get("sensitive_attributes", []))
+    for name, role in [(c, QUASI) for c in quasi] + [(c, SENSITIVE) for c in sensitive]:
+        if name not in columns or columns[name].role != role:
+            raise PolicyError(f"{where}: k_anonymity lists '{name}', which is not a {role} "
+                              "column of this policy")
+    share = float(spec.get("max_suppressed_row_share", 0.0))
+    k_min = int(spec.get("k_min", 0))
+    if not quasi or k_min < 1 or not 0 <= share <= 1:
+        raise PolicyError(f"{where}: k_anonymity needs quasi_identifiers, k_min >= 1 and "
+                          "0 <= max_suppressed_row_share <= 1")
+    return KAnonymity(quasi, k_min, share, sensitive)
+
+
+def from_dict(source: Dict[str, Any], where: str = "masking policy") -> MaskingPolicy:
+    """Validates a resolved policy (as read from YAML or from a custom_config)."""
+    if not source.get("version") or not source.get("columns"):
+        raise PolicyError(f"{where}: needs `version` and `columns`")
+    columns = {c: _rule(c, spec, where) for c, spec in source["columns"].items()}
+    canonical = json.dumps(source, sort_keys=True, separators=(",", ":"))
+    return MaskingPolicy(str(source["version"]), hashlib.sha256(canonical.encode()).hexdigest(),
+                         columns, _k_anonymity(source.get("k_anonymity"), columns, where),
+                         json.loads(canonical))
+
+
+def load(path: str = DEFAULT_POLICY) -> MaskingPolicy:
+    """Reads, resolves (`extends`) and validates a policy file."""
+    if not os.path.exists(path):
+        raise PolicyError(f"masking policy {path} not found")
+    return from_dict(_read_resolved(os.path.abspath(path)), path)

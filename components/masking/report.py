@@ -1,0 +1,100 @@
+"""The masking report (JSON + HTML) written per run: counts, k/l figures, ε per column.
+
+It holds counts, shares, policy settings and the key's fingerprint — never a raw or masked
+value of any row.
+"""
+import html
+import json
+import os
+from typing import Dict, Optional
+
+import tensorflow as tf
+
+from components.masking import randomize
+from components.masking.policy import MaskingPolicy
+
+JSON_FILE = "masking_report.json"
+HTML_FILE = "masking_report.html"
+
+
+def build(policy: MaskingPolicy, key_fingerprint: str, stats: Dict[str, int],
+          split_rows: Dict[str, int], k_anonymity: Optional[Dict]) -> Dict:
+    columns = {}
+    for column, rule in policy.columns.items():
+        entry = {"role": rule.role, "action": rule.action,
+                 "non_empty_values_in": stats.get(f"{column}:non_empty", 0)}
+        if rule.params:
+            entry["settings"] = rule.params
+        if rule.action == "randomize":
+            entry["epsilon"] = float(rule.params["epsilon"])
+            if rule.params["method"] == "randomized_response":
+                entry["keep_probability"] = randomize.keep_probability(
+                    float(rule.params["epsilon"]), len(rule.params["domain"]))
+        detections = {k.split(":", 1)[1]: v for k, v in stats.items()
+                      if k.startswith(f"{column}:[")}
+        if detections:
+            entry["placeholders_inserted"] = detections
+        columns[column] = entry
+    rows_in = stats.get("rows_in", 0)
+    rows_out = sum(split_rows.values())
+    return {
+        "policy_version": policy.version,
+        "policy_sha256": policy.sha256,
+        "pseudonym_key_fingerprint": key_fingerprint,
+        "rows_in": rows_in,
+        "rows_out": rows_out,
+        "rows_suppressed": rows_in - rows_out,
+        "rows_out_per_split": split_rows,
+        "columns": columns,
+        "k_anonymity": k_anonymity,
+    }
+
+
+def _table(headers, rows) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def to_html(report: Dict) -> str:
+    summary = [(k, report[k]) for k in ("policy_version", "policy_sha256",
+                                         "pseudonym_key_fingerprint", "rows_in", "rows_out",
+                                         "rows_suppressed")]
+    summary += [(f"rows out ({split})", n) for split, n in report["rows_out_per_split"].items()]
+    columns = [(name, c["role"], c["action"], c["non_empty_values_in"], c.get("epsilon", ""),
+                ", ".join(f"{p} {n}" for p, n in c.get("placeholders_inserted", {}).items()
+                          if n))
+               for name, c in report["columns"].items()]
+    parts = ["<!doctype html><meta charset='utf-8'><title>privrec masking report</title>",
+             "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:2px 8px}"
+             "table{border-collapse:collapse;margin-bottom:1em}</style>",
+             "<h1>Masking report</h1>", _table(("", ""), summary),
+             "<h2>Columns</h2>",
+             _table(("column", "role", "action", "non-empty values in", "ε (local)",
+                     "placeholders inserted"), columns)]
+    k = report.get("k_anonymity")
+    if k:
+        figures = [(name, value) for name, value in k.items()
+                   if not isinstance(value, dict)]
+        parts += ["<h2>Re-identification risk</h2>", _table(("", ""), figures),
+                  "<h3>Users per equivalence class</h3>",
+                  _table(("users", "classes"), k["class_size_histogram"].items()),
+                  "<h3>l-diversity of released classes</h3>",
+                  _table(("attribute", "min l", "classes with l = 1"),
+                         [(a, v["min_l"], v["classes_with_l_1"])
+                          for a, v in k["l_diversity"].items()])]
+    return "\n".join(parts)
+
+
+def write(report: Dict, directory: str) -> None:
+    tf.io.gfile.makedirs(directory)
+    with tf.io.gfile.GFile(os.path.join(directory, JSON_FILE), "w") as f:
+        json.dump(report, f, indent=2, sort_keys=True)
+    with tf.io.gfile.GFile(os.path.join(directory, HTML_FILE), "w") as f:
+        f.write(to_html(report))
+
+
+def read(directory: str) -> Dict:
+    with tf.io.gfile.GFile(os.path.join(directory, JSON_FILE)) as f:
+        return json.load(f)
