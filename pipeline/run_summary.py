@@ -7,6 +7,8 @@ import ml_metadata as mlmd
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
+from components.masking import report
+from components.masking.component import MaskingReport
 from pipeline import configs
 from trainer import export
 
@@ -22,6 +24,7 @@ class RunSummary:
     pushed_version: Optional[str]
     pushed_destination: Optional[str]
     privacy: Dict
+    masking: Dict                  # the masking report (components/masking/report.py)
 
     def lines(self):
         yield f"pipeline root : {self.pipeline_root}"
@@ -30,6 +33,12 @@ class RunSummary:
         yield (f"privacy       : ε = {self.privacy['epsilon']:.3f} at δ = "
                f"{self.privacy['delta']:.2e} ({self.privacy['privacy_unit']}; "
                f"{self.privacy['accountant']})")
+        k = self.masking.get("k_anonymity") or {}
+        yield (f"masking       : policy {self.masking['policy_version']}, "
+               f"{self.masking['rows_in']} rows in, {self.masking['rows_out']} out "
+               f"({self.masking['rows_suppressed']} suppressed"
+               + (f"; k >= {k['min_k_released']} over {', '.join(k['quasi_identifiers'])}"
+                  if k else "") + ")")
         yield f"blessed       : {'yes' if self.blessed else 'no'}"
         yield (f"pushed        : version {self.pushed_version} -> {self.pushed_destination}"
                if self.pushed else "pushed        : no (model not blessed)")
@@ -69,4 +78,5 @@ def read(config: configs.PipelineConfig) -> RunSummary:
         pushed=_property(pushed, "pushed") == 1,
         pushed_version=_property(pushed, "pushed_version"),
         pushed_destination=_property(pushed, "pushed_destination"),
-        privacy=export.read_privacy_report(os.path.join(model.uri, "Format-Serving")))
+        privacy=export.read_privacy_report(os.path.join(model.uri, "Format-Serving")),
+        masking=report.read(_latest(store, MaskingReport.TYPE_NAME).uri))

@@ -12,8 +12,10 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc)
 
+from components.masking import pseudonymizer
 from pipeline import run_summary
 from serving import client, server
+from tests import canaries
 
 COMPONENTS = ("MaskingExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
               "Transform", "Trainer", "Evaluator", "Pusher")
@@ -33,7 +35,7 @@ def _file_bytes(path):
 
 
 def test_every_component_ran_and_left_artifacts(tiny_run):
-    config, progress = tiny_run
+    config, progress, _ = tiny_run
     for component in COMPONENTS:
         assert os.listdir(os.path.join(config.pipeline_root, component)), component
         assert any(component in line and "finished" in line for line in progress), progress
@@ -41,10 +43,11 @@ def test_every_component_ran_and_left_artifacts(tiny_run):
     assert splits
 
 
-def test_no_raw_pii_anywhere_under_the_pipeline_root_mlmd_or_serving_dir(tiny_run):
-    config, _ = tiny_run
+def test_no_raw_pii_or_canary_anywhere_under_the_pipeline_root_mlmd_logs_or_serving_dir(
+        tiny_run):
+    config, progress, log_path = tiny_run
     rows = _raw_rows(config)
-    needles = set()
+    needles = set(canaries.NEEDLES)
     for r in rows:
         needles.update({r["name"], r["phone"], r["email"], r["address"], r["user_id"]})
         needles.update(re.findall(r"\d{17}[\dX]|\b62\d{14}\b", r["query"]))
@@ -52,15 +55,83 @@ def test_no_raw_pii_anywhere_under_the_pipeline_root_mlmd_or_serving_dir(tiny_ru
     assert any(r["phone"] in r["query"] for r in rows), "the tiny data must plant PII in queries"
     roots = [config.pipeline_root, config.serving_root]
     files = [os.path.join(d, f) for root in roots for d, _, fs in os.walk(root) for f in fs]
-    files.append(config.metadata_path)
-    assert len(files) > 20
+    files += [config.metadata_path, log_path]
+    assert len(files) > 20 and os.path.getsize(log_path) > 1000
+    assert any("tfevents" in f for f in files)  # TensorBoard logs are searched too
     hits = [(path, needle) for path in files for data in [_file_bytes(path)]
             for needle in needles if needle in data]
+    hits += [("progress", n) for n in needles if n in "\n".join(progress).encode()]
     assert hits == []
 
 
+def _examples(config, split):
+    split_dir = os.path.join(_latest_uri(config, "MaskingExampleGen", "examples"),
+                             f"Split-{split}")
+    files = [os.path.join(split_dir, f) for f in os.listdir(split_dir)]
+    return [tf.train.Example.FromString(r.numpy())
+            for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def _latest_uri(config, component, output):
+    root = os.path.join(config.pipeline_root, component, output)
+    return os.path.join(root, max(os.listdir(root), key=int))
+
+
+def _value(example, name):
+    feature = example.features.feature[name]
+    values = feature.bytes_list.value or feature.int64_list.value or feature.float_list.value
+    return values[0] if values else None
+
+
+def test_canary_rows_are_masked_or_suppressed_as_the_policy_says(tiny_run, pipeline_key):
+    config, *_ = tiny_run
+    key = pseudonymizer.PseudonymKey(pseudonymizer._parse(pipeline_key, "test"), "", False)
+    pseudonym = lambda raw: pseudonymizer.pseudonymize(tf.constant([raw]), key).numpy()[0]
+    examples = _examples(config, "train") + _examples(config, "eval")
+    user_a = [e for e in examples if _value(e, "user_id") == pseudonym(canaries.A["user_id"])]
+    user_b = [e for e in examples if _value(e, "user_id") == pseudonym(canaries.B["user_id"])]
+    assert len(user_a) == len(canaries.A_QUERIES) and user_b == []  # B: alone in its class
+    queries = " ".join(_value(e, "query").decode() for e in user_a)
+    for placeholder in ("[PHONE]", "[EMAIL]", "[ID_NUMBER]", "[BANK_CARD]", "[IP]", "[URL]",
+                        "[NAME]", "[ADDRESS]"):
+        assert placeholder in queries, (placeholder, queries)
+    assert {_value(e, "birth_date") for e in user_a} == {b"1980-1999"}
+    assert {_value(e, "city") for e in user_a} == {b"China"}
+    assert all(_value(e, "timestamp") % 3600 == 0 for e in examples)
+    assert {_value(e, "gender") for e in examples} == {b"F", b"M"}
+    assert not set(examples[0].features.feature) & {"name", "phone", "email", "address"}
+
+
+def test_masking_report_counts_detections_k_anonymity_and_epsilon(tiny_run):
+    from components.masking import policy, report
+    config, *_ = tiny_run
+    report_dir = _latest_uri(config, "MaskingExampleGen", "masking_report")
+    masking = report.read(report_dir)
+    assert os.path.getsize(os.path.join(report_dir, report.HTML_FILE)) > 500
+    rows = _raw_rows(config) + list(csv.DictReader(open(
+        os.path.join(config.interactions_dir, "canary.csv"), newline="")))
+    assert masking["rows_in"] == len(rows)
+    assert masking["rows_out"] == sum(masking["rows_out_per_split"].values()) == \
+        len(_examples(config, "train")) + len(_examples(config, "eval"))
+    k = masking["k_anonymity"]
+    assert masking["rows_suppressed"] == k["rows_in_classes_below_k_min"] > 0
+    assert k["users_in_classes_below_k_min"] >= 1 and k["min_k_released"] >= k["k_min"] == 3
+    assert not k["budget_exceeded"] and k["l_diversity"]["gender"]["min_l"] >= 1
+    query = masking["columns"]["query"]["placeholders_inserted"]
+    assert all(query[p] > 0 for p in ("[PHONE]", "[EMAIL]", "[ID_NUMBER]", "[BANK_CARD]",
+                                      "[IP]", "[URL]", "[NAME]", "[ADDRESS]")), query
+    tiny = policy.load(policy.TINY_POLICY)
+    assert masking["policy_version"] == tiny.version and masking["policy_sha256"] == tiny.sha256
+    assert masking["columns"]["gender"]["epsilon"] == 2.0
+    assert masking["columns"]["order_amount"]["epsilon"] == 1.0
+    assert masking["columns"]["name"]["action"] == "drop"
+    summary = run_summary.read(config)
+    assert summary.masking["pseudonym_key_fingerprint"] == masking["pseudonym_key_fingerprint"]
+    assert any(line.startswith("masking") for line in summary.lines())
+
+
 def test_pushed_model_answers_over_grpc_with_catalog_items(tiny_run):
-    config, _ = tiny_run
+    config, *_ = tiny_run
     with open(config.catalog_path, newline="") as f:
         catalog_ids = {r["item_id"] for r in csv.DictReader(f)}
     model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
@@ -101,7 +172,7 @@ def test_pushed_model_answers_over_grpc_with_catalog_items(tiny_run):
 
 
 def test_summary_has_metrics_blessing_push_and_computed_epsilon(tiny_run):
-    config, _ = tiny_run
+    config, *_ = tiny_run
     summary = run_summary.read(config)
     assert set(summary.metrics) == {"recall_at_10", "recall_at_50"}
     assert 0.0 <= summary.metrics["recall_at_10"] <= summary.metrics["recall_at_50"] <= 1.0
@@ -119,7 +190,7 @@ def test_summary_has_metrics_blessing_push_and_computed_epsilon(tiny_run):
 
 def test_pushed_graph_has_only_ops_tf_serving_has(tiny_run):
     from serving import graph_ops
-    config, _ = tiny_run
+    config, *_ = tiny_run
     version = server.list_versions(config.push_dir)[-1]
     model_dir = os.path.join(config.push_dir, str(version))
     ops = graph_ops.saved_model_ops(model_dir)
@@ -129,7 +200,7 @@ def test_pushed_graph_has_only_ops_tf_serving_has(tiny_run):
 
 def test_serving_masks_the_request_like_ingestion(tiny_run):
     """A phone number or email typed into the query is scrubbed inside the serving graph."""
-    config, _ = tiny_run
+    config, *_ = tiny_run
     model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
     address, _ = model_server.start()
     try:

@@ -12,7 +12,7 @@ from serving import server
 
 def test_untrained_model_is_not_blessed_and_previous_version_stays(tiny_run, pipeline_key,
                                                                     monkeypatch):
-    config, _ = tiny_run
+    config, *_ = tiny_run
     first = run_summary.read(config)
     assert first.pushed, "the first (trained) model must have been pushed"
     versions_before = server.list_versions(config.push_dir)

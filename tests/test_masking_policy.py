@@ -1,0 +1,147 @@
+"""The masking policy and the pieces it drives: validation, generalisation, randomisation,
+k-anonymity / l-diversity (a real Beam pipeline), and the report's freedom from raw values."""
+import json
+import math
+import os
+
+import apache_beam as beam
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from components.masking import generalize, policy, randomize, report
+from components.masking.reidentification import KAnonymize
+
+
+def _policy_file(tmp_path, text):
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_shipped_policies_load_and_cover_the_input_schema():
+    from privrec.data import schema
+    for path in (policy.DEFAULT_POLICY, policy.TINY_POLICY, policy.MOVIELENS_POLICY):
+        loaded = policy.load(path)
+        assert sorted(loaded.columns) == sorted(schema.INTERACTION_COLUMNS), path
+        loaded.check_header(path, schema.INTERACTION_COLUMNS)
+    tiny, default = policy.load(policy.TINY_POLICY), policy.load(policy.DEFAULT_POLICY)
+    assert tiny.k_anonymity.k_min == 3 and default.k_anonymity.k_min == 5
+    assert tiny.columns["city"] == default.columns["city"]  # inherited via `extends`
+    assert tiny.sha256 != default.sha256
+    assert policy.from_dict(tiny.source).sha256 == tiny.sha256  # survives the custom_config trip
+
+
+@pytest.mark.parametrize("columns, message", [
+    ("  a: {role: secret}", "unknown role 'secret'"),
+    ("  a: {role: direct_identifier, action: hash}", "drop or pseudonymize"),
+    ("  a: {role: quasi_identifier, generalize: {method: year_band}}", "needs width"),
+    ("  a: {role: sensitive_attribute, randomize: {method: laplace, epsilon: 0, lower: 0, "
+     "upper: 1}}", "epsilon must be > 0"),
+    ("  a: {action: drop}", "needs a `role`"),
+])
+def test_invalid_policies_are_refused_with_the_column_named(tmp_path, columns, message):
+    path = _policy_file(tmp_path, f"version: '1'\ncolumns:\n{columns}\n")
+    with pytest.raises(policy.PolicyError, match=message) as failure:
+        policy.load(path)
+    assert "column 'a'" in str(failure.value)
+
+
+def test_k_anonymity_must_name_quasi_identifier_columns(tmp_path):
+    path = _policy_file(tmp_path, "version: '1'\ncolumns:\n  a: {role: keep}\n"
+                        "k_anonymity: {quasi_identifiers: [a], k_min: 2}\n")
+    with pytest.raises(policy.PolicyError, match="'a', which is not a quasi_identifier"):
+        policy.load(path)
+
+
+def test_header_check_names_unknown_and_missing_columns():
+    loaded = policy.load(policy.DEFAULT_POLICY)
+    header = [c for c in loaded.columns if c != "query"] + ["passport"]
+    with pytest.raises(policy.PolicyError, match="passport have no role"):
+        loaded.check_header("x.csv", header)
+    with pytest.raises(policy.PolicyError, match="missing column"):
+        loaded.check_header("x.csv", [c for c in loaded.columns if c != "query"])
+
+
+def _strings(tensor):
+    return [v.decode() for v in tensor.numpy()]
+
+
+def test_generalisation_methods():
+    dates = tf.constant(["1987-05-02", "1990", "", "2005-12-31"])
+    assert _strings(generalize.year_band(dates, 10)) == ["1980-1989", "1990-1999", "",
+                                                         "2000-2009"]
+    assert generalize.truncate_time(tf.constant(["1700000123"]), 3600).numpy().tolist() == [
+        1699999200]
+    assert _strings(generalize.prefix(tf.constant(["zip021", "上海市浦东"]), 3)) == ["zip", "上海市"]
+    to_region = generalize.generalizer({"method": "map", "mapping": {"Berlin": "Europe"},
+                                        "default": "other"})
+    assert _strings(to_region(tf.constant(["Berlin", "Atlantis", ""]))) == ["Europe", "other", ""]
+
+
+def test_randomized_response_keeps_the_true_value_at_the_stated_rate():
+    n, epsilon = 20000, 1.0
+    released = _strings(randomize.randomized_response(tf.constant(["F"] * n), epsilon,
+                                                      ["F", "M", "X"]))
+    expected = math.exp(epsilon) / (math.exp(epsilon) + 2)
+    assert abs(released.count("F") / n - expected) < 0.02
+    assert abs(released.count("M") - released.count("X")) / n < 0.03
+    assert set(released) == {"F", "M", "X"}
+
+
+def test_laplace_noise_has_the_stated_scale_and_keeps_missing_values_missing():
+    n = 20000
+    noised = randomize.laplace(tf.constant(["100"] * n + [""]), 2.0, 0.0, 500.0).numpy()
+    assert np.isnan(noised[-1])
+    # Laplace(b): mean absolute deviation = b = (upper - lower) / epsilon = 250.
+    assert abs(np.mean(np.abs(noised[:-1] - 100.0)) - 250.0) < 15.0
+    clipped = randomize.laplace(tf.constant(["1e9"] * n), 50.0, 0.0, 500.0).numpy()
+    assert abs(np.median(clipped) - 500.0) < 2.0  # clipped to the upper bound before noise
+
+
+def _run_k_anonymity(rows, rule, tmp_path):
+    out = tmp_path / "out.json"
+
+    def save(released, summary):
+        out.write_text(json.dumps({"released": len(released), "summary": summary}))
+
+    with beam.Pipeline() as pipeline:
+        result = pipeline | beam.Create(rows) | KAnonymize(rule, "user_id")
+        released = result["released"] | beam.combiners.ToList()
+        released | beam.Map(save, summary=beam.pvalue.AsSingleton(result["summary"]))
+    return json.loads(out.read_text())
+
+
+def test_k_anonymity_counts_users_not_rows_and_suppresses_small_classes(tmp_path):
+    rule = policy.KAnonymity(["band"], k_min=3, max_suppressed_row_share=0.5,
+                             sensitive_attributes=["gender"])
+    rows = ([{"user_id": f"u{i}", "band": b"1980-1989", "gender": g}
+             for i, g in enumerate([b"F", b"M", b"F"])]
+            + [{"user_id": "heavy", "band": b"1900-1919", "gender": b"M"}] * 50  # one person
+            + [{"user_id": f"v{i}", "band": b"1990-1999", "gender": b"F"} for i in range(4)])
+    result = _run_k_anonymity(rows, rule, tmp_path)
+    summary = result["summary"]
+    assert result["released"] == 7
+    assert summary["classes"] == 3 and summary["classes_below_k_min"] == 1
+    assert summary["rows_in_classes_below_k_min"] == 50 and summary["min_k_released"] == 3
+    assert summary["min_k_before_suppression"] == 1
+    assert summary["budget_exceeded"] is True  # 50 / 57 rows > 0.5
+    assert summary["l_diversity"]["gender"] == {"min_l": 1, "classes_with_l_1": 1}
+    assert summary["class_size_histogram"] == {"1": 1, "3-4": 2}
+
+
+def test_report_holds_counts_and_settings_never_values(tmp_path):
+    loaded = policy.load(policy.DEFAULT_POLICY)
+    stats = {"rows_in": 10, "query:[PHONE]": 2, "query:non_empty": 9}
+    built = report.build(loaded, "abcd", stats, {"train": 8, "eval": 2}, None)
+    report.write(built, str(tmp_path))
+    again = report.read(str(tmp_path))
+    assert again["columns"]["query"]["placeholders_inserted"] == {"[PHONE]": 2}
+    assert again["columns"]["gender"]["keep_probability"] == pytest.approx(
+        math.exp(2) / (math.exp(2) + 1))
+    assert again["rows_out"] == 10 and again["rows_suppressed"] == 0
+    html = (tmp_path / report.HTML_FILE).read_text()
+    assert "[PHONE] 2" in html and loaded.version in html
+    assert os.path.exists(tmp_path / report.JSON_FILE)
+    assert yaml.safe_load(json.dumps(again))  # plain data
