@@ -58,3 +58,23 @@ def test_missing_key_is_refused(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="no pseudonymisation key"):
         local_runner.run(config, printer=lambda line: None)
     assert not os.path.exists(os.path.join(config.pipeline_root, "StatisticsGen"))
+
+
+def test_value_outside_the_randomisation_domain_names_line_and_column(tmp_path):
+    rows = _rows()
+    rows[9]["gender"] = "Female (self-described)"
+    message = _run_on(tmp_path, rows, schema.INTERACTION_COLUMNS)
+    assert "line 11" in message and "'gender'" in message and "domain" in message
+    assert "self-described" not in message  # values of policy columns are never echoed
+
+
+def test_too_much_k_anonymity_suppression_stops_the_run_with_advice(tmp_path, monkeypatch):
+    """80 users over the default policy's 10-year bands: too many users alone in a class."""
+    monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
+    config = configs.local_config(str(tmp_path), train_steps=2)  # default policy, k_min 5
+    generator.write_dataset(config.data_dir, "tiny")
+    with pytest.raises(Exception, match=r"k-anonymity: \d+ of 3000 rows .* fewer than k_min=5 "
+                       r"users over birth_date, city.*Generalise more") as failure:
+        local_runner.run(config, printer=lambda line: None)
+    assert "masking_report.html" in str(failure.value)
+    assert not os.path.exists(os.path.join(config.pipeline_root, "StatisticsGen"))
