@@ -26,11 +26,83 @@ def test_pii_is_replaced_by_typed_placeholders(text, expected):
     assert scrub([text]) == [expected]
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("server 192.168.1.1 down", "server [IP] down"),
+    ("ip:10.0.0.1:8080", "ip:[IP]:8080"),
+    ("seen at 10.0.0.1.", "seen at [IP]."),
+    ("1.1.1.1 2.2.2.2", "[IP] [IP]"),
+    ("登录IP地址：192.168.1.1", "登录IP地址：[IP]"),
+    ("ping ::1.", "ping [IP]."),
+    ("fe80::1ff:fe23:4567:890a is down", "[IP] is down"),
+    ("2001:0db8:85a3:0000:0000:8a2e:0370:7334", "[IP]"),
+    ("ip:fe80::1", "ip:[IP]"),
+    ("http://[2001:db8::1]:8080/status", "http://[[IP]]:8080/status"),
+    ("mapped ::ffff:192.168.1.1", "mapped [IP]"),
+])
+def test_ip_addresses_are_replaced(text, expected):
+    assert scrub([text]) == [expected]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("login https://user:pass@host.com/x please", "login [URL] please"),
+    ("see ftp://u:p@h now", "see [URL] now"),
+    ("http://admin:pw@192.168.1.1/", "[URL]"),
+    ("reset https://x.com/a?ref=1&access_token=abc#f ok", "reset [URL] ok"),
+    ("https://x.com/cb#access_token=abc", "[URL]"),
+    ("https://x.com/?accessToken=abc", "[URL]"),
+    ("https://bucket.s3.com/f?X-Amz-Signature=ab12", "[URL]"),
+    ("https://x.com/cart;jsessionid=AB12?x=1", "[URL]"),
+    ("https://x.com/?PASSWORD=hunter2", "[URL]"),
+    ("链接https://x.com/?api_key=1，谢谢", "链接[URL]，谢谢"),
+])
+def test_urls_with_credentials_are_replaced_whole(text, expected):
+    assert scrub([text]) == [expected]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("收件人：张三", "收件人：[NAME]"),
+    ("收货人:李小明，电话13812345678", "收货人:[NAME]，电话[PHONE]"),
+    ("姓名：王伟", "姓名：[NAME]"),
+    ("联系人 赵六", "联系人 [NAME]"),
+    ("收件人: Wei Zhang", "收件人: [NAME]"),
+    ("name: John Smith", "name: [NAME]"),
+    ("recipient: Mary O'Neil", "recipient: [NAME]"),
+    ("Full name: 李雷", "Full name: [NAME]"),
+    ("Order 12, name: John Smith; thanks", "Order 12, name: [NAME]; thanks"),
+    ("contact person: Li Na", "contact person: [NAME]"),
+    ("地址：上海市浦东新区XX路123号", "地址：[ADDRESS]"),
+    ("收货地址: 北京市朝阳区建国路88号，靠近地铁站", "收货地址: [ADDRESS]，靠近地铁站"),
+    ("address: 12 Baker St, London", "address: [ADDRESS]"),
+    ("Shipping address: 12 Baker St, London; call me", "Shipping address: [ADDRESS]; call me"),
+    ("deliver to address: 12 Larkspur Crescent", "deliver to address: [ADDRESS]"),
+    ("送到 地址：青鸾街九十九号", "送到 地址：[ADDRESS]"),
+    ("name: John Smith\naddress: 5 Main St\nphone: 13812345678",
+     "name: [NAME]\naddress: [ADDRESS]\nphone: [PHONE]"),
+])
+def test_labelled_names_and_addresses_keep_the_label(text, expected):
+    assert scrub([text]) == [expected]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("email address: wei@example.com", "email address: [EMAIL]"),  # not [ADDRESS]
+    ("IP address: 10.1.2.3", "IP address: [IP]"),
+    ("https://u:p@mail.example.com", "[URL]"),                       # not u:[EMAIL]
+])
+def test_specific_detectors_win_over_labels_and_emails(text, expected):
+    assert scrub([text]) == [expected]
+
+
 @pytest.mark.parametrize("text", [
     "iPhone 15 Pro 256GB", "2019 running shoes", "order 2013812345678901", "size 42.5 EU",
     "order 110105194912310021",      # ID-shaped, wrong GB 11643 check digit
     "sku 4111111111111112",          # card-shaped, fails Luhn
     "Acme wireless headphones X200",
+    "Nike Air Max 270", "2019", "5G router 1.2.3 firmware", "firmware v2.0.1.5",
+    "bad ip 192.168.1.300", "chapter 1.2.3.4.5", "12:30:45 delivery", "Time:12:30",
+    "model 2001:A Space Odyssey", "std::vector", "MAC 00:1A:2B:3C:4D:5E",
+    "https://shop.example.com/item/123?color=red", "https://x.com/s?keyword=shoes&zipcode=10001",
+    "Brand name: Nike Air", "Product name: iPhone 15", "Name - Wei Zhang", "contact lens 2019",
+    "地址簿笔记本", "联系我们 客服", "订单号 20231201123456", "苹果 iPhone 15 Pro 256GB 黑色",
 ])
 def test_product_text_survives(text):
     assert scrub([text]) == [text]
@@ -46,15 +118,93 @@ def test_generated_id_numbers_all_pass_the_checksum():
 
 
 def test_scrubbing_is_idempotent():
-    once = scrub(["send to 13812345678 or a@b.cn"])
+    once = scrub(["send to 13812345678 or a@b.cn", "收件人：张三 地址：上海市XX路1号 ip 10.0.0.1",
+                  "name: John Smith; address: 12 Baker St https://u:p@h.com"])
     assert scrub(once) == once
 
 
+def test_scrub_text_uses_only_ops_tf_serving_has():
+    from serving import graph_ops
+    graph = tf.function(text_scrubber.scrub_text).get_concrete_function(
+        tf.TensorSpec([None], tf.string)).graph.as_graph_def()
+    ops = {node.op for node in graph.node}
+    ops.update(node.op for function in graph.library.function for node in function.node_def)
+    servable = (set(dir(tf.raw_ops)) - graph_ops.NEVER_SERVABLE) | graph_ops.TF_TEXT_ALLOWLIST
+    assert ops <= servable, ops - servable
+
+
+def scrub_rows(texts, **identifiers):
+    out = text_scrubber.scrub_row_identifiers(
+        tf.constant(texts), {key: tf.constant(values) for key, values in identifiers.items()})
+    return [t.decode() for t in out.numpy()]
+
+
 def test_own_name_is_replaced_only_in_its_own_row():
-    texts = tf.constant(["deliver to Wei Zhang", "gift for mr. li", "zhang brand kettle"])
-    names = tf.constant(["Wei Zhang", "Ming Li", ""])
-    out = text_scrubber.scrub_own_name(texts, names).numpy().tolist()
-    assert out == [b"deliver to [NAME]", b"gift for mr. [NAME]", b"zhang brand kettle"]
+    out = scrub_rows(["deliver to Wei Zhang", "gift for mr. li", "zhang brand kettle"],
+                     name=["Wei Zhang", "Ming Li", ""])
+    assert out == ["deliver to [NAME]", "gift for mr. [NAME]", "zhang brand kettle"]
+
+
+def test_own_chinese_name_whole_or_given_name_but_never_one_character():
+    out = scrub_rows(["送给张伟的礼物", "小明的生日礼物，李小明收", "李先生明天到", "李小明", "欧阳娜娜的包裹"],
+                     name=["张伟", "李小明", "李小明", "", "欧阳娜娜"])
+    assert out == ["送给[NAME]的礼物", "[NAME]的生日礼物，[NAME]收", "李先生明天到", "李小明",
+                   "[NAME]的包裹"]
+
+
+def test_own_name_in_both_scripts():
+    assert scrub_rows(["张伟 Wei Zhang gift", "for zhang wei"], name=["张伟 Wei Zhang"] * 2) == [
+        "[NAME] gift", "for [NAME] [NAME]"]
+
+
+def test_own_phone_is_found_whatever_the_separators():
+    text = ("call 13812345678, 138 1234 5678, +86 138-1234-5678, 0086 13812345678 or "
+            "+8613812345678")
+    assert scrub_rows([text], phone=["+86 138-1234-5678"]) == [
+        "call [PHONE], [PHONE], [PHONE], [PHONE] or [PHONE]"]
+    assert scrub_rows(["ring 415-555-0100 or +1 415 555 0100"], phone=["+1 415 555 0100"]) == [
+        "ring [PHONE] or [PHONE]"]
+
+
+def test_other_numbers_are_not_the_own_phone():
+    assert scrub_rows(["order 99912345678, ref 13812345679, 123456", "call 138 1234 5678"],
+                      phone=["13812345678", "123456"]) == [
+        "order 99912345678, ref 13812345679, 123456", "call 138 1234 5678"]
+
+
+def test_own_email_case_insensitive_and_before_the_name():
+    out = scrub_rows(["mail WEI.Zhang3@Example-Mail.com, Wei", "aXb+tag@x.com"],
+                     email=["wei.zhang3@example-mail.com", "a.b+tag@x.com"],
+                     name=["Wei Zhang", ""])
+    assert out == ["mail [EMAIL], [NAME]", "aXb+tag@x.com"]  # '.' and '+' are escaped
+
+
+def test_own_address_whole_or_street_part():
+    out = scrub_rows(["ship to 12 Baker St, London please", "leave at 12 baker st",
+                      "寄到上海市浦东新区XX路123号", "London calling", "寄到上海市"],
+                     address=["12 Baker St, London", "12 Baker St, London", "上海市浦东新区XX路123号",
+                              "12 Baker St, London", "上海市浦东新区XX路123号"])
+    assert out == ["ship to [ADDRESS] please", "leave at [ADDRESS]", "寄到[ADDRESS]",
+                   "London calling", "寄到上海市"]
+
+
+def test_rows_without_identifiers_are_unchanged():
+    texts = ["Wei Zhang 13812345678 a@b.cn 12 Baker St", "张伟 上海市浦东新区"]
+    empty = ["", " "]
+    assert scrub_rows(texts, name=empty, phone=empty, email=empty, address=empty) == texts
+    assert text_scrubber.scrub_row_identifiers(tf.constant(texts), {}).numpy().tolist() == [
+        t.encode() for t in texts]
+
+
+def test_identifiers_apply_in_a_traced_graph_and_unknown_fields_are_refused():
+    spec = tf.TensorSpec([None], tf.string)
+    scrub_fn = tf.function(lambda text, name, phone: text_scrubber.scrub_row_identifiers(
+        text, {"name": name, "phone": phone}), input_signature=[spec] * 3)
+    out = scrub_fn(tf.constant(["李小明 13812345678", "Ming Li"]), tf.constant(["李小明", "Ming Li"]),
+                   tf.constant(["13812345678", ""]))
+    assert out.numpy().tolist() == ["[NAME] [PHONE]".encode(), b"[NAME]"]
+    with pytest.raises(ValueError, match="id_number"):
+        text_scrubber.scrub_row_identifiers(tf.constant(["x"]), {"id_number": tf.constant(["1"])})
 
 
 def test_pseudonyms_are_stable_under_a_key_and_differ_across_keys(monkeypatch):

@@ -1,10 +1,14 @@
 """Free-text PII scrubbing as TF ops, so the identical function runs inside the serving graph.
 
-Detected spans are replaced by typed placeholders. Patterns are RE2; ID numbers (GB 11643
-checksum) and bank cards (Luhn) are replaced only when their checksum holds, computed with TF
-ops (no py_function), so order numbers and SKUs survive. Order: emails, ID numbers, phones
-(so '+86 138…' is a phone, not a card), bank cards.
+`scrub_text` replaces detected spans by typed placeholders, in this order: credential-bearing
+URLs (before emails, so 'user:pass@host' is one [URL]), emails, IP addresses, ID numbers (GB 11643
+checksum), phones (so '+86 138…' is a phone, not a card), bank cards (Luhn), labelled names,
+labelled addresses. Checksums are computed with TF ops, so order numbers and SKUs survive.
+`scrub_row_identifiers` replaces a row's own name/phone/email/address wherever its text repeats
+them. Patterns are RE2: no lookaround, and `\\b` only sees ASCII word characters.
 """
+from typing import Dict
+
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -13,7 +17,10 @@ PHONE = "[PHONE]"
 ID_NUMBER = "[ID_NUMBER]"
 BANK_CARD = "[BANK_CARD]"
 NAME = "[NAME]"
-PLACEHOLDERS = (EMAIL, PHONE, ID_NUMBER, BANK_CARD, NAME)
+IP = "[IP]"
+URL = "[URL]"
+ADDRESS = "[ADDRESS]"
+PLACEHOLDERS = (EMAIL, PHONE, ID_NUMBER, BANK_CARD, NAME, IP, URL, ADDRESS)
 
 _SEP = r"[\s-]?"
 EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
@@ -26,6 +33,56 @@ PHONE_PATTERNS = (
     r"\+\d{1,3}(?:" + _SEP + r"\d{2,4}){2,4}\b",
 )
 
+# URLs with credentials: userinfo before the host, or a query/fragment/matrix parameter whose
+# name has a secret-looking segment ('token', 'api_key', 'X-Amz-Signature', 'accessToken'; not
+# 'keyword' or 'zipcode'). The whole URL goes; URLs without either survive.
+SECRET_PARAM_WORDS = ("token", "access_token", "api_key", "apikey", "key", "password", "passwd",
+                      "pwd", "secret", "session", "sessionid", "jsessionid", "sid", "auth",
+                      "signature", "sig", "code", "ticket")
+_URL_CHAR = r"[\w\-.~:/?#\[\]@!$&'()*+,;=%]"
+_SECRET_PARAM_NAME = (
+    r"(?:(?:[\w.\-]*[_.\-])?(?i:" + "|".join(SECRET_PARAM_WORDS) + r")"      # snake/kebab/dot
+    r"|[\w.\-]*[a-z0-9](?:" + "|".join(w.capitalize() for w in SECRET_PARAM_WORDS) + r"))"  # camel
+    r"(?:[_.\-][\w.\-]*|[A-Z][\w.\-]*)?")
+CREDENTIAL_URL_PATTERN = (
+    r"\b[A-Za-z][A-Za-z0-9+.\-]*://"
+    r"(?:[\w\-.~!$&'()*+,;=%:]+@" + _URL_CHAR + "*"
+    r"|" + _URL_CHAR + r"*?[?#&;]" + _SECRET_PARAM_NAME + "=" + _URL_CHAR + "*)")
+
+# IP addresses, matched against whole tokens so '1.2.3.4.5', 'v2.0.1.5', '192.168.1.300' and
+# '12:30:45' survive; a bare dotted quad of 0-255 octets ('1.2.3.4') is taken as an IP.
+IPV4_TOKEN = r"\w+(?:\.\w+)+"
+IPV4 = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
+IPV6_TOKEN = r"[\w.:]*:[\w.:]*"
+_H = r"[0-9A-Fa-f]{1,4}"
+# Full, '::'-compressed (group count after compression not checked) and IPv4-embedded forms.
+IPV6 = (r"(?:" + _H + r":){7}" + _H
+        + r"|(?:" + _H + r"(?::" + _H + r"){0,6})?::(?:" + _H + r"(?::" + _H + r"){0,6})?"
+        + r"|(?:(?:" + _H + r":){6}|(?:" + _H + r"(?::" + _H + r"){0,4})?::(?:" + _H + r":){0,4})"
+        + IPV4)
+# A token may carry a label glued on by a colon ('ip:fe80::1'); a label has a non-hex letter.
+_IPV6_IN_TOKEN = r"(\w*[G-Zg-z_]\w*:)?(?:" + IPV6 + r")(\.?)"
+
+# Labelled names and addresses: the label stays, the value becomes the placeholder. Bare English
+# 'name'/'address' count only at the start or after a non-letter (',', digit, CJK, newline),
+# optionally with a qualifier, so 'Brand name: Nike' and 'email address: …' survive.
+_COLON = r"[ \t]*[:：][ \t]*"
+_EN_LABEL_START = r"(?:^|[^A-Za-z \t])[ \t]*"
+_NAME_LABEL = (
+    r"(?:(?:收件人|收货人|姓名|联系人)(?:" + _COLON + r"|[ \t]+)"
+    r"|(?i:\b(?:recipient|receiver|consignee|contact)(?:'s)?(?:[ \t]+(?:full[ \t]+)?name|[ \t]+person)?"
+    r"|" + _EN_LABEL_START + r"(?:(?:full|first|last|customer|my|your)[ \t]+)?name)" + _COLON + ")")
+_NAME_VALUE = r"\p{Han}{2,4}|[A-Z][A-Za-z'\-]*\.?(?:[ \t]+[A-Z][A-Za-z'\-]*\.?){0,2}"
+LABELLED_NAME_PATTERN = "(" + _NAME_LABEL + ")(?:" + _NAME_VALUE + ")"
+_ADDRESS_LABEL = (
+    r"(?:地址|住址"
+    r"|(?i:(?:" + _EN_LABEL_START
+    + r"(?:(?:shipping|delivery|billing|home|postal|mailing|street|full|my|your)[ \t]+)?"
+    + r"|\b(?:to|at|this|the|new)[ \t]+)address))" + _COLON)
+# Runs to end of text, newline, ';', '；', '。' or '，'; an ASCII comma stays inside
+# ('12 Baker St, London'). A value starting with '[' is a placeholder already.
+_ADDRESS_VALUE = r"[^\s\[;；。，](?:[^\n;；。，]*[^\s;；。，])?"
+LABELLED_ADDRESS_PATTERN = "(" + _ADDRESS_LABEL + ")" + _ADDRESS_VALUE
 
 # Candidates replaced only when their checksum holds, so order numbers and SKUs survive.
 ID_NUMBER_CANDIDATE = r"\b\d{17}[\dXx]\b"
@@ -71,35 +128,140 @@ def _replace_valid(text: tf.Tensor, candidate: str, is_valid, placeholder: str) 
     return tf.strings.reduce_join(replaced, axis=-1)
 
 
+def _rewrite_whole_tokens(text: tf.Tensor, token: str, whole: str, rewrite: str) -> tf.Tensor:
+    """Rewrites each maximal `token` match in [n] strings that `whole` matches from end to end."""
+    pieces, _, _ = tf_text.regex_split_with_offsets(text, token, token)
+    rewritten = tf.strings.regex_replace(pieces.flat_values, "^(?:" + whole + ")$", rewrite)
+    return tf.strings.reduce_join(pieces.with_flat_values(rewritten), axis=-1)
+
+
 def scrub_text(text: tf.Tensor) -> tf.Tensor:
-    """Replaces emails, ID numbers, bank cards and phone numbers in a [n] string tensor."""
+    """Replaces URLs with credentials, emails, IPs, ID numbers, phones, bank cards and labelled
+    names and addresses in a [n] string tensor by their placeholders."""
+    text = tf.strings.regex_replace(text, CREDENTIAL_URL_PATTERN, URL)
     text = tf.strings.regex_replace(text, EMAIL_PATTERN, EMAIL)
+    text = _rewrite_whole_tokens(text, IPV6_TOKEN, _IPV6_IN_TOKEN, r"\1" + IP + r"\2")
+    text = _rewrite_whole_tokens(text, IPV4_TOKEN, IPV4, IP)
     text = _replace_valid(text, ID_NUMBER_CANDIDATE, is_valid_id_number, ID_NUMBER)
     for pattern in PHONE_PATTERNS:
         text = tf.strings.regex_replace(text, pattern, PHONE)
-    return _replace_valid(text, BANK_CARD_CANDIDATE, passes_luhn, BANK_CARD)
+    text = _replace_valid(text, BANK_CARD_CANDIDATE, passes_luhn, BANK_CARD)
+    text = tf.strings.regex_replace(text, LABELLED_NAME_PATTERN, r"\1" + NAME)
+    return tf.strings.regex_replace(text, LABELLED_ADDRESS_PATTERN, r"\1" + ADDRESS)
+
+
+# --- Cross-field: a row's own identifiers, as per-row patterns ('' = nothing to replace). ---
+
+_CJK = r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]"
 
 
 def _escape_regex(text: tf.Tensor) -> tf.Tensor:
     return tf.strings.regex_replace(text, r"([\\.+*?()\[\]{}|^$])", r"\\\1")
 
 
-def scrub_own_name(text: tf.Tensor, name: tf.Tensor) -> tf.Tensor:
-    """Replaces this row's own name (whole, or any part of 2+ letters) in its text by [NAME].
+def _literal(text: tf.Tensor) -> tf.Tensor:
+    """Regex for each literal: escaped, any whitespace run as \\s+, and an ASCII \\b at each end
+    that is an ASCII word character (so CJK text, which has no \\b, matches as a substring)."""
+    pattern = tf.strings.regex_replace(_escape_regex(tf.strings.strip(text)), r"\s+", r"\\s+")
+    pattern = tf.where(tf.strings.regex_full_match(pattern, r"(?s)\w.*"),
+                       tf.strings.join([r"\b", pattern]), pattern)
+    return tf.where(tf.strings.regex_full_match(pattern, r"(?s).*\w"),
+                    tf.strings.join([pattern, r"\b"]), pattern)
 
-    Cross-field: `text` and `name` are 1-D and aligned; rows with an empty name are unchanged.
-    """
+
+def _alternation(alternatives: tf.RaggedTensor) -> tf.Tensor:
+    """[n, (k)] literals -> [n] case-insensitive patterns matching any, earlier ones preferred;
+    '' where a row has no non-blank literal."""
+    literals = alternatives.with_flat_values(_literal(alternatives.flat_values))
+    literals = tf.ragged.boolean_mask(literals, tf.strings.length(literals) > 0)
+    joined = tf.strings.reduce_join(literals, axis=1, separator="|")
+    return tf.where(tf.strings.length(joined) > 0, tf.strings.join(["(?i)(?:", joined, ")"]), "")
+
+
+def _name_pattern(name: tf.Tensor) -> tf.Tensor:
+    """The whole name, then each Latin part of 2+ letters, each CJK part of 2+ characters and,
+    for CJK parts of 3+ characters, the given name (all but the first character)."""
     parts = tf.strings.split(tf.strings.strip(name))
-    parts = tf.ragged.boolean_mask(parts, tf.strings.length(parts) >= 2)
-    alternatives = tf.strings.reduce_join(_escape_regex(parts), axis=1, separator="|")
-    full = _escape_regex(tf.strings.regex_replace(tf.strings.strip(name), r"\s+", " "))
-    patterns = tf.strings.join([r"(?i)\b(?:", full, "|", alternatives, r")\b"])
+    flat = parts.flat_values
+    is_cjk = tf.strings.regex_full_match(flat, "(?s).*" + _CJK + ".*")
+    n_chars = tf.strings.length(flat, unit="UTF8_CHAR")
+    n_letters = tf.strings.length(tf.strings.regex_replace(flat, r"\PL", ""), unit="UTF8_CHAR")
+    long_enough = tf.where(is_cjk, n_chars >= 2, n_letters >= 2)
+    given_name = tf.strings.substr(flat, tf.ones_like(n_chars), n_chars, unit="UTF8_CHAR")
+    return _alternation(tf.concat([
+        tf.expand_dims(name, 1),
+        parts.with_flat_values(tf.where(long_enough, flat, "")),
+        parts.with_flat_values(tf.where(is_cjk & (n_chars >= 3), given_name, "")),
+    ], axis=1))
 
-    def replace(args):
-        row_text, pattern, has_name = args
-        return tf.cond(has_name,
-                       lambda: tf.strings.regex_replace(row_text, pattern, NAME),
-                       lambda: row_text)
 
-    has_name = tf.strings.length(alternatives) > 0
-    return tf.map_fn(replace, (text, patterns, has_name), fn_output_signature=tf.string)
+def _email_pattern(email: tf.Tensor) -> tf.Tensor:
+    return _alternation(tf.RaggedTensor.from_tensor(tf.expand_dims(email, 1)))
+
+
+def _address_pattern(address: tf.Tensor) -> tf.Tensor:
+    """The whole address, then its first comma-separated part (street) if 6+ characters."""
+    parts = tf.strings.split(tf.strings.regex_replace(address, "，", ","), ",")
+    street = tf.strings.strip(parts[:, :1].to_tensor(default_value="")[:, 0])
+    street = tf.where((tf.strings.length(street, unit="UTF8_CHAR") >= 6)
+                      & (street != tf.strings.strip(address)), street, "")
+    return _alternation(tf.RaggedTensor.from_tensor(tf.stack([address, street], axis=1)))
+
+
+def _phone_pattern(phone: tf.Tensor) -> tf.Tensor:
+    """Any tail of the stored digits that is 7+ digits long, optional spaces/dashes between
+    digits, an optional '+'/'00' before, not preceded by a digit (group 1 keeps that character)."""
+    digits = tf.strings.regex_replace(phone, r"\D", "")
+    n_digits = tf.strings.length(digits)
+    head_len = tf.maximum(n_digits - 7, 0)
+    head = tf.strings.substr(digits, tf.zeros_like(head_len), head_len)
+    tail = tf.strings.substr(digits, head_len, n_digits - head_len)
+    # Head digits optional from the left: "(?:(?:8S)?6S)?" for head "86", S the separator
+    # (its backslashes doubled, as a rewrite string).
+    opens = tf.strings.regex_replace(head, r"\d", "(?:")
+    closes = tf.strings.regex_replace(head, r"(\d)", r"\1" + _SEP.replace("\\", "\\\\") + ")?")
+    spaced_tail = tf.strings.reduce_join(tf.strings.bytes_split(tail), axis=1, separator=_SEP)
+    pattern = tf.strings.join([r"(^|[^\d+])(?:\+|00)?", opens, closes, spaced_tail])
+    return tf.where(n_digits >= 7, pattern, "")
+
+
+# Applied in this order: an email holds name parts, an address may hold a name. The last field
+# is a static pattern a text must match for the per-row pattern to be worth compiling.
+_ROW_IDENTIFIERS = (
+    ("email", _email_pattern, EMAIL, r"(?s).*@.*"),
+    ("phone", _phone_pattern, r"\1" + PHONE, r"(?s).*\d(?:" + _SEP + r"\d){6}.*"),
+    ("address", _address_pattern, ADDRESS, None),
+    ("name", _name_pattern, NAME, None),
+)
+
+
+def scrub_row_identifiers(text: tf.Tensor, identifiers: Dict[str, tf.Tensor]) -> tf.Tensor:
+    """Replaces each row's own identifiers where its text repeats them.
+
+    `identifiers` maps any of 'name', 'phone', 'email', 'address' to [n] strings aligned with the
+    [n] `text`; an empty value replaces nothing in that row.
+    """
+    unknown = set(identifiers) - {key for key, _, _, _ in _ROW_IDENTIFIERS}
+    if unknown:
+        raise ValueError(f"unknown identifier fields {sorted(unknown)}")
+    patterns, rewrites = [], []
+    for key, build_pattern, rewrite, text_must_match in _ROW_IDENTIFIERS:
+        if key in identifiers:
+            pattern = build_pattern(identifiers[key])
+            if text_must_match:
+                pattern = tf.where(tf.strings.regex_full_match(text, text_must_match), pattern, "")
+            patterns.append(pattern)
+            rewrites.append(rewrite)
+    if not patterns:
+        return text
+
+    def scrub_row(args):
+        row_text, row_patterns = args
+        for i, rewrite in enumerate(rewrites):
+            row_text = tf.cond(
+                tf.strings.length(row_patterns[i]) > 0,
+                lambda t=row_text, p=row_patterns[i], r=rewrite: tf.strings.regex_replace(t, p, r),
+                lambda t=row_text: t)
+        return row_text
+
+    return tf.map_fn(scrub_row, (text, tf.stack(patterns, axis=1)), fn_output_signature=tf.string)
