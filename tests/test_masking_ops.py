@@ -76,6 +76,12 @@ def test_urls_with_credentials_are_replaced_whole(text, expected):
     ("Shipping address: 12 Baker St, London; call me", "Shipping address: [ADDRESS]; call me"),
     ("deliver to address: 12 Larkspur Crescent", "deliver to address: [ADDRESS]"),
     ("送到 地址：青鸾街九十九号", "送到 地址：[ADDRESS]"),
+    ("magnetic puzzle address: 376 George St, Sydney NSW 2000 | 2 pcs",
+     "magnetic puzzle address: [ADDRESS] | 2 pcs"),
+    ("headset Name: Emma Huang | YT4689329300762", "headset Name: [NAME] | YT4689329300762"),
+    ("addr: Apt 19, 983 Baker St | barcode 8198543227393537", "addr: [ADDRESS] | barcode 8198543227393537"),
+    ("call +33 1 69 58 56 56 or (010)23456789", "call [PHONE] or [PHONE]"),
+    ("card 3493 922112 64123", "card [BANK_CARD]"),
     ("name: John Smith\naddress: 5 Main St\nphone: 13812345678",
      "name: [NAME]\naddress: [ADDRESS]\nphone: [PHONE]"),
 ])
@@ -96,6 +102,8 @@ def test_specific_detectors_win_over_labels_and_emails(text, expected):
     "iPhone 15 Pro 256GB", "2019 running shoes", "order 2013812345678901", "size 42.5 EU",
     "order 110105194912310021",      # ID-shaped, wrong GB 11643 check digit
     "sku 4111111111111112",          # card-shaped, fails Luhn
+    "order #202404018862121122",     # passes Luhn, but no issuer has 18-digit '20…' cards
+    "discount +20% until 2025", "score +1 2",
     "Acme wireless headphones X200",
     "Nike Air Max 270", "2019", "5G router 1.2.3 firmware", "firmware v2.0.1.5",
     "bad ip 192.168.1.300", "chapter 1.2.3.4.5", "12:30:45 delivery", "Time:12:30",

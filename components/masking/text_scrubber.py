@@ -27,11 +27,12 @@ EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{
 PHONE_PATTERNS = (
     # Chinese mobile, optionally +86 / 0086, digits grouped by spaces or dashes.
     r"(?:(?:\+|\b00)86" + _SEP + r"|\b)1[3-9]\d" + _SEP + r"\d{4}" + _SEP + r"\d{4}\b",
-    # Chinese landline (area code 0xx / 0xxx).
-    r"\b0\d{2,3}-\d{7,8}\b",
-    # International E.164 written with a leading +.
-    r"\+\d{1,3}(?:" + _SEP + r"\d{2,4}){2,4}\b",
+    # Chinese landline (area code 0xx / 0xxx, or '(0xx)').
+    r"(?:\b0\d{2,3}-|\(0\d{2,3}\)[\s-]?)\d{7,8}\b",
 )
+# International numbers with a leading '+', grouped any way; replaced when they hold 8-15 digits
+# (E.164's maximum is 15), so '+1 2' or a '+20%' stays.
+INTERNATIONAL_PHONE_CANDIDATE = r"\+\d{1,3}(?:[\s-]?\d{1,4}){1,7}\b"
 
 # URLs with credentials: userinfo before the host, or a query/fragment/matrix parameter whose
 # name has a secret-looking segment ('token', 'api_key', 'X-Amz-Signature', 'accessToken'; not
@@ -71,22 +72,32 @@ _EN_LABEL_START = r"(?:^|[^A-Za-z \t])[ \t]*"
 _NAME_LABEL = (
     r"(?:(?:收件人|收货人|姓名|联系人)(?:" + _COLON + r"|[ \t]+)"
     r"|(?i:\b(?:recipient|receiver|consignee|contact)(?:'s)?(?:[ \t]+(?:full[ \t]+)?name|[ \t]+person)?"
-    r"|" + _EN_LABEL_START + r"(?:(?:full|first|last|customer|my|your)[ \t]+)?name)" + _COLON + ")")
+    r"|" + _EN_LABEL_START + r"(?:(?:full|first|last|customer|my|your)[ \t]+)?name)" + _COLON
+    + r"|\b(?:Name|NAME)" + _COLON + ")")  # capitalised 'Name:' counts after any word
 _NAME_VALUE = r"\p{Han}{2,4}|[A-Z][A-Za-z'\-]*\.?(?:[ \t]+[A-Z][A-Za-z'\-]*\.?){0,2}"
 LABELLED_NAME_PATTERN = "(" + _NAME_LABEL + ")(?:" + _NAME_VALUE + ")"
 _ADDRESS_LABEL = (
-    r"(?:地址|住址"
+    r"(?:地址|住址|(?i:\baddr\.?)"
     r"|(?i:(?:" + _EN_LABEL_START
     + r"(?:(?:shipping|delivery|billing|home|postal|mailing|street|full|my|your)[ \t]+)?"
     + r"|\b(?:to|at|this|the|new)[ \t]+)address))" + _COLON)
-# Runs to end of text, newline, ';', '；', '。' or '，'; an ASCII comma stays inside
-# ('12 Baker St, London'). A value starting with '[' is a placeholder already.
-_ADDRESS_VALUE = r"[^\s\[;；。，](?:[^\n;；。，]*[^\s;；。，])?"
+# Runs to end of text, newline, ';', '；', '。', '，', '|' or a placeholder (labels run last, so
+# other PII is a placeholder by then); an ASCII comma stays inside ('12 Baker St, London').
+_ADDRESS_VALUE = r"[^\s\[;；。，|](?:[^\n\[;；。，|]*[^\s\[;；。，|])?"
 LABELLED_ADDRESS_PATTERN = "(" + _ADDRESS_LABEL + ")" + _ADDRESS_VALUE
+# After any word ('puzzle address: 12 …'), when the value looks like a street address: it starts
+# with a house number or apartment word. ('email address: [EMAIL]' starts with a placeholder.)
+STREET_ADDRESS_PATTERN = (r"((?i:\baddress)" + _COLON + r")(?:\d|(?i:apt|unit|suite|flat|room|no)\b)"
+                          r"(?:[^\n\[;；。，|]*[^\s\[;；。，|])?")
 
 # Candidates replaced only when their checksum holds, so order numbers and SKUs survive.
 ID_NUMBER_CANDIDATE = r"\b\d{17}[\dXx]\b"
-BANK_CARD_CANDIDATE = r"\b\d{4}(?:[ -]?\d{4}){2,3}(?:[ -]?\d{1,3})?\b|\b\d{13,19}\b"
+BANK_CARD_CANDIDATE = (r"\b\d{4}(?:[ -]?\d{4}){2,3}(?:[ -]?\d{1,3})?\b|\b\d{13,19}\b"
+                       r"|\b\d{4}[ -]\d{6}[ -]\d{4,5}\b")  # Amex / Diners 4-6-5 / 4-6-4
+# Issuer prefix and length (Visa, Mastercard, Amex, UnionPay, Discover, JCB, Diners, Maestro):
+# an 18-digit order number starting '2024…' passes Luhn one time in ten but is no card.
+CARD_NUMBER = (r"4(?:\d{12}|\d{15}|\d{18})|5[1-5]\d{14}|2(?:2[2-9]|[3-6]\d|7[01])\d{13}|2720\d{12}"
+               r"|3[47]\d{13}|3(?:0[0-5]|[689]\d)\d{11,13}|35\d{14,17}|6\d{11,18}|5[06-9]\d{10,17}")
 _GB11643_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _GB11643_CHECK = (1, 0, 10, 9, 8, 7, 6, 5, 4, 3, 2)  # check value for sum % 11; 10 is 'X'
 
@@ -119,6 +130,17 @@ def passes_luhn(text: tf.Tensor) -> tf.Tensor:
     return (lengths >= 13) & (tf.reduce_sum(adjusted, axis=1) % 10 == 0)
 
 
+def is_card_number(text: tf.Tensor) -> tf.Tensor:
+    """Luhn check and a known issuer prefix/length ([n] -> [n] bool)."""
+    digits = tf.strings.regex_replace(text, r"[^0-9]", "")
+    return tf.strings.regex_full_match(digits, CARD_NUMBER) & passes_luhn(text)
+
+
+def _has_e164_length(text: tf.Tensor) -> tf.Tensor:
+    n_digits = tf.strings.length(tf.strings.regex_replace(text, r"[^0-9]", ""))
+    return (n_digits >= 8) & (n_digits <= 15)
+
+
 def _replace_valid(text: tf.Tensor, candidate: str, is_valid, placeholder: str) -> tf.Tensor:
     """Replaces each match of `candidate` in [n] strings for which is_valid(match) holds."""
     pieces, _, _ = tf_text.regex_split_with_offsets(text, candidate, candidate)
@@ -145,9 +167,11 @@ def scrub_text(text: tf.Tensor) -> tf.Tensor:
     text = _replace_valid(text, ID_NUMBER_CANDIDATE, is_valid_id_number, ID_NUMBER)
     for pattern in PHONE_PATTERNS:
         text = tf.strings.regex_replace(text, pattern, PHONE)
-    text = _replace_valid(text, BANK_CARD_CANDIDATE, passes_luhn, BANK_CARD)
+    text = _replace_valid(text, INTERNATIONAL_PHONE_CANDIDATE, _has_e164_length, PHONE)
+    text = _replace_valid(text, BANK_CARD_CANDIDATE, is_card_number, BANK_CARD)
     text = tf.strings.regex_replace(text, LABELLED_NAME_PATTERN, r"\1" + NAME)
-    return tf.strings.regex_replace(text, LABELLED_ADDRESS_PATTERN, r"\1" + ADDRESS)
+    text = tf.strings.regex_replace(text, LABELLED_ADDRESS_PATTERN, r"\1" + ADDRESS)
+    return tf.strings.regex_replace(text, STREET_ADDRESS_PATTERN, r"\1" + ADDRESS)
 
 
 # --- Cross-field: a row's own identifiers, as per-row patterns ('' = nothing to replace). ---
