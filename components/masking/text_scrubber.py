@@ -52,9 +52,9 @@ CREDENTIAL_URL_PATTERN = (
 
 # IP addresses, matched against whole tokens so '1.2.3.4.5', 'v2.0.1.5', '192.168.1.300' and
 # '12:30:45' survive; a bare dotted quad of 0-255 octets ('1.2.3.4') is taken as an IP.
-IPV4_TOKEN = r"\w+(?:\.\w+)+"
+IPV4_TOKEN = r"\w+(?:\.\w+){3,}"
 IPV4 = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
-IPV6_TOKEN = r"[\w.:]*:[\w.:]*"
+IPV6_TOKEN = r"[\w.:]*:[\w.]*:[\w.:]*"  # 2+ colons
 _H = r"[0-9A-Fa-f]{1,4}"
 # Full, '::'-compressed (group count after compression not checked) and IPv4-embedded forms.
 IPV6 = (r"(?:" + _H + r":){7}" + _H
@@ -145,9 +145,11 @@ def _replace_valid(text: tf.Tensor, candidate: str, is_valid, placeholder: str) 
     """Replaces each match of `candidate` in [n] strings for which is_valid(match) holds."""
     pieces, _, _ = tf_text.regex_split_with_offsets(text, candidate, candidate)
     flat = pieces.flat_values
-    valid = tf.strings.regex_full_match(flat, candidate) & is_valid(flat)
-    replaced = pieces.with_flat_values(tf.where(valid, placeholder, flat))
-    return tf.strings.reduce_join(replaced, axis=-1)
+    # Checksums only on the matches (few), not on every piece of text between them.
+    at = tf.where(tf.strings.regex_full_match(flat, candidate))
+    matches = tf.gather_nd(flat, at)
+    flat = tf.tensor_scatter_nd_update(flat, at, tf.where(is_valid(matches), placeholder, matches))
+    return tf.strings.reduce_join(pieces.with_flat_values(flat), axis=-1)
 
 
 def _rewrite_whole_tokens(text: tf.Tensor, token: str, whole: str, rewrite: str) -> tf.Tensor:
