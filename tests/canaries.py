@@ -7,24 +7,12 @@ After the run, none of `NEEDLES` may appear anywhere (tests/test_pipeline_e2e.py
 import csv
 import os
 
+from bench.labelled_pii import gb11643_check, luhn_complete
 from privrec.data import schema
 
 
-def _gb11643(body17: str) -> str:
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return body17 + "10X98765432"[sum(int(d) * w for d, w in zip(body17, weights)) % 11]
-
-
-def _luhn(body: str) -> str:
-    total = 0
-    for i, d in enumerate(reversed(body)):
-        n = int(d) * (2 if i % 2 == 0 else 1)
-        total += n - 9 if n > 9 else n
-    return body + str((10 - total % 10) % 10)
-
-
-ID_NUMBER = _gb11643("11010519310713987")
-BANK_CARD = _luhn("621234567890123")
+ID_NUMBER = "11010519310713987" + gb11643_check("11010519310713987")
+BANK_CARD = luhn_complete("621234567890123")
 A = {"user_id": "canary-user-A-5f1c", "name": "Zephyrine Quillfeather",
      "phone": "+86 139-8765-4321", "email": "zephyrine.quill@canary-mail.org",
      "address": "77 Canaryhollow Lane, Shanghai", "birth_date": "1985-03-17", "gender": "F",
