@@ -8,12 +8,20 @@ from pipeline import configs
 
 
 def eval_config(config: configs.PipelineConfig) -> tfma.EvalConfig:
-    """Recall@K (trainer/retrieval_metrics.py) for the candidate and the last blessed model.
+    """Recall@K (trainer/retrieval_metrics.py) for the candidate and the last blessed model, and
+    the candidate's DP ε (trainer/privacy_metric.py).
 
-    Blessed when the gated recall is above the absolute floor and has not dropped by more than
-    `recall_max_regression` from the baseline (the first model has no baseline: floor only).
+    Blessed when the gated recall is above the absolute floor, has not dropped by more than
+    `recall_max_regression` from the baseline (the first model has no baseline: floor only), and
+    ε is within `epsilon_budget`. The Pusher pushes blessed models only.
     """
-    metrics = [tfma.MetricConfig(class_name="ExampleCount")]
+    metrics = [
+        tfma.MetricConfig(class_name="ExampleCount"),
+        tfma.MetricConfig(
+            class_name="PrivacyEpsilon", module="trainer.privacy_metric",
+            threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+                upper_bound={"value": config.epsilon_budget}))),
+    ]
     for k in config.trainer.eval_ks:
         name = f"recall_at_{k}"
         threshold = None

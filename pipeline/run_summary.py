@@ -1,7 +1,7 @@
 """Reads what the latest run produced from MLMD: metrics, blessing, push, privacy report."""
 import dataclasses
 import os
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import ml_metadata as mlmd
 import tensorflow_model_analysis as tfma
@@ -11,6 +11,7 @@ from components.masking import report
 from components.masking.component import MaskingReport
 from pipeline import configs
 from trainer import export
+from trainer.privacy_metric import EPSILON_KEY
 
 CANDIDATE = "candidate"  # the model spec name in pipeline.eval_config
 
@@ -25,6 +26,7 @@ class RunSummary:
     pushed_destination: Optional[str]
     privacy: Dict
     masking: Dict                  # the masking report (components/masking/report.py)
+    gate_failures: List[str]       # the Evaluator's failed thresholds, one line each
 
     def lines(self):
         yield f"pipeline root : {self.pipeline_root}"
@@ -40,6 +42,8 @@ class RunSummary:
                + (f"; k >= {k['min_k_released']} over {', '.join(k['quasi_identifiers'])}"
                   if k else "") + ")")
         yield f"blessed       : {'yes' if self.blessed else 'no'}"
+        for failure in self.gate_failures:
+            yield f"  gate failed : {failure}"
         yield (f"pushed        : version {self.pushed_version} -> {self.pushed_destination}"
                if self.pushed else "pushed        : no (model not blessed)")
 
@@ -58,6 +62,20 @@ def _property(artifact, name: str):
     return value.string_value or value.int_value
 
 
+def _gate_failures(evaluation_uri: str) -> List[str]:
+    """'privacy_epsilon = 3.87 (candidate): upper bound 1.0', per failed threshold."""
+    result = tfma.load_validation_result(evaluation_uri)
+    lines = []
+    for per_slice in result.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            key = failure.metric_key
+            which = "change vs. last blessed" if key.is_diff else "value"
+            lines.append(f"{key.name} {which} = {failure.metric_value.double_value.value:.4g} "
+                         f"({key.model_name or 'candidate'}); threshold: "
+                         + " ".join(str(failure.metric_threshold).split()))
+    return lines
+
+
 def read(config: configs.PipelineConfig) -> RunSummary:
     connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     store = mlmd.MetadataStore(connection)
@@ -66,7 +84,8 @@ def read(config: configs.PipelineConfig) -> RunSummary:
     for slice_metrics in tfma.load_metrics(evaluation.uri):
         if not slice_metrics.slice_key.single_slice_keys:  # the overall slice
             for key in slice_metrics.metric_keys_and_values:
-                if key.key.name.startswith("recall_at_") and not key.key.is_diff and \
+                if (key.key.name.startswith("recall_at_") or key.key.name == EPSILON_KEY) \
+                        and not key.key.is_diff and \
                         key.key.model_name in ("", CANDIDATE):
                     metrics[key.key.name] = key.value.double_value.value
     blessing = _latest(store, "ModelBlessing")
@@ -79,4 +98,5 @@ def read(config: configs.PipelineConfig) -> RunSummary:
         pushed_version=_property(pushed, "pushed_version"),
         pushed_destination=_property(pushed, "pushed_destination"),
         privacy=export.read_privacy_report(os.path.join(model.uri, "Format-Serving")),
-        masking=report.read(_latest(store, MaskingReport.TYPE_NAME).uri))
+        masking=report.read(_latest(store, MaskingReport.TYPE_NAME).uri),
+        gate_failures=_gate_failures(evaluation.uri))

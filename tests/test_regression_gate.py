@@ -1,9 +1,12 @@
-"""The Evaluator gate: an untrained model is compared with the last blessed one and not pushed.
+"""The Evaluator gates: an untrained model (compared with the last blessed one) and a model over
+the ε budget are not blessed and not pushed.
 
 Runs after test_pipeline_e2e (file order): it adds a run to the same pipeline and MLMD.
 """
 import dataclasses
 import os
+
+import pytest
 
 from components.masking import pseudonymizer
 from pipeline import local_runner, run_summary
@@ -27,6 +30,30 @@ def test_untrained_model_is_not_blessed_and_previous_version_stays(tiny_run, pip
     second = run_summary.read(untrained)
     assert second.metrics["recall_at_10"] < first.metrics["recall_at_10"] - 0.01
     assert not second.blessed and not second.pushed
+    assert [f.split(" = ")[0] for f in second.gate_failures] == [
+        "recall_at_10 change vs. last blessed"]
     assert server.list_versions(config.push_dir) == versions_before
     assert all(os.path.exists(os.path.join(config.push_dir, str(v), "saved_model.pb"))
                for v in versions_before)
+
+
+def test_model_over_the_epsilon_budget_is_not_blessed_and_not_pushed(tiny_run, pipeline_key,
+                                                                    monkeypatch):
+    config, *_ = tiny_run
+    versions_before = server.list_versions(config.push_dir)
+
+    # The same training as the pushed model, but a budget below the ε the accountant computes;
+    # recall thresholds opened so only the privacy gate can refuse it.
+    over_budget = dataclasses.replace(config, epsilon_budget=0.5, recall_floor=0.0,
+                                      recall_max_regression=1.0)
+    monkeypatch.setenv(pseudonymizer.KEY_ENV, pipeline_key)
+    local_runner.run(over_budget, printer=lambda line: None)
+
+    summary = run_summary.read(over_budget)
+    assert summary.privacy["epsilon"] > 0.5
+    assert summary.metrics["privacy_epsilon"] == pytest.approx(summary.privacy["epsilon"],
+                                                               rel=1e-6)
+    assert not summary.blessed and not summary.pushed
+    assert len(summary.gate_failures) == 1 and "privacy_epsilon" in summary.gate_failures[0]
+    assert any("gate failed : privacy_epsilon" in line for line in summary.lines())
+    assert server.list_versions(config.push_dir) == versions_before

@@ -3,7 +3,8 @@
 `serving_default` takes the raw request (user_id, query, recent_item_ids), runs the transform
 graph (which scrubs the query with the masking ops and tokenises it), the query tower and a
 TFRS brute-force index over the whole catalog. `eval` takes serialized masked tf.Examples and
-returns per-example hits at each K for the Evaluator. Only core TF and old TF Text ops are used.
+returns per-example hits at each K and the model's recorded ε for the Evaluator (the privacy
+gate, trainer/privacy_metric.py). Only core TF and old TF Text ops are used.
 
 The user id is accepted for TF Serving API compatibility but does not reach the model: there is
 no per-user embedding by design (see trainer/model.py); the request's recent items are the user.
@@ -20,14 +21,16 @@ from pipeline import configs
 from privrec.data import schema
 from trainer import catalog as catalog_lib
 from trainer.model import TwoTowerModel
+from trainer.privacy_metric import EPSILON_KEY
 
 PRIVACY_FILE = "privacy.json"
 
 
 class ExportModule(tf.Module):
     def __init__(self, model: TwoTowerModel, tft_output: tft.TFTransformOutput,
-                 catalog: catalog_lib.Catalog, config: Dict):
+                 catalog: catalog_lib.Catalog, config: Dict, epsilon: float):
         super().__init__()
+        self.epsilon = tf.constant(epsilon, tf.float32)
         self.model = model
         self.tft_layer = tft_output.transform_features_layer()
         self.raw_spec = tft_output.raw_feature_spec()
@@ -65,8 +68,10 @@ class ExportModule(tf.Module):
                                                       raw[schema.RECENT_ITEM_IDS]),
                                  k=max(self.eval_ks))
         hits = tf.cast(tf.equal(item_ids, raw[schema.ITEM_ID][:, tf.newaxis]), tf.float32)
-        return {f"hit_at_{k}": tf.reduce_max(hits[:, :k], axis=1, keepdims=True)
-                for k in self.eval_ks}
+        outputs = {f"hit_at_{k}": tf.reduce_max(hits[:, :k], axis=1, keepdims=True)
+                   for k in self.eval_ks}
+        outputs[EPSILON_KEY] = tf.fill([tf.shape(hits)[0], 1], self.epsilon)
+        return outputs
 
 
 def export(module: ExportModule, directory: str, privacy_report: Dict) -> None:

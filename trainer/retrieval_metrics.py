@@ -18,6 +18,28 @@ def hit_key(k: int) -> str:
     return f"hit_at_{k}"
 
 
+def model_predictions(element: metric_types.StandardMetricInputs, model_name: str) -> Dict:
+    """The eval signature's outputs for one model (TFMA keys them by model when there are two)."""
+    predictions = element.predictions
+    if isinstance(predictions, dict) and model_name in predictions:
+        predictions = predictions[model_name]
+    return predictions
+
+
+def per_model_computations(name: str, model_names: Optional[List[str]],
+                           make_combiner) -> metric_types.MetricComputations:
+    """One computation per model (candidate, baseline) over the predictions only."""
+    computations = []
+    for model_name in model_names or [""]:
+        key = metric_types.MetricKey(name=name, model_name=model_name)
+        computations.append(metric_types.MetricComputation(
+            keys=[key],
+            preprocessors=[metric_types.StandardMetricInputsPreprocessor(
+                include_filter={constants.PREDICTIONS_KEY: {}}, include_default_inputs=False)],
+            combiner=make_combiner(key, model_name)))
+    return computations
+
+
 class _MeanHitCombiner(beam.CombineFn):
     def __init__(self, key: metric_types.MetricKey, model_name: str, k: int):
         self._key, self._model_name, self._k = key, model_name, k
@@ -26,9 +48,7 @@ class _MeanHitCombiner(beam.CombineFn):
         return np.zeros(2)  # [hits, examples]
 
     def add_input(self, accumulator, element: metric_types.StandardMetricInputs):
-        predictions = element.predictions
-        if isinstance(predictions, dict) and self._model_name in predictions:
-            predictions = predictions[self._model_name]
+        predictions = model_predictions(element, self._model_name)
         if hit_key(self._k) not in predictions:
             raise ValueError(f"the eval signature has no output '{hit_key(self._k)}'; add "
                              f"{self._k} to TrainerConfig.eval_ks")
@@ -45,15 +65,8 @@ class _MeanHitCombiner(beam.CombineFn):
 
 def _recall_at_k(k: int, name: str, model_names: Optional[List[str]] = None,
                  **_) -> metric_types.MetricComputations:
-    computations = []
-    for model_name in model_names or [""]:
-        key = metric_types.MetricKey(name=name, model_name=model_name)
-        computations.append(metric_types.MetricComputation(
-            keys=[key],
-            preprocessors=[metric_types.StandardMetricInputsPreprocessor(
-                include_filter={constants.PREDICTIONS_KEY: {}}, include_default_inputs=False)],
-            combiner=_MeanHitCombiner(key, model_name, k)))
-    return computations
+    return per_model_computations(
+        name, model_names, lambda key, model_name: _MeanHitCombiner(key, model_name, k))
 
 
 class RecallAtK(tfma.metrics.Metric):

@@ -56,5 +56,5 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     report = privacy.account(num_examples, batch_size, steps, config["noise_multiplier"],
                              config["l2_norm_clip"], config["delta"])
     logging.info("Privacy: epsilon=%.3f at delta=%.2e", report.epsilon, report.delta)
-    module = export.ExportModule(model, tft_output, catalog, config)
+    module = export.ExportModule(model, tft_output, catalog, config, report.epsilon)
     export.export(module, fn_args.serving_model_dir, report.to_dict())
