@@ -89,3 +89,6 @@ def trainer_custom_config(config: PipelineConfig) -> Dict:
 SERVING_PORT = 8500
 SERVING_SIGNATURE = "serving_default"
 EVAL_SIGNATURE = "eval"
+SERVING_MAX_BATCH_SIZE = 1024              # rows per Predict request; more: INVALID_ARGUMENT
+SERVING_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # gRPC receive/send limit (gRPC's own default)
+SERVING_TOKENS_FILE_ENV = "PRIVREC_SERVING_TOKENS_FILE"  # bearer tokens, one per line

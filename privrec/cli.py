@@ -93,10 +93,15 @@ def cmd_run(args):
 
 def cmd_serve(args):
     from pipeline import configs
-    from serving import server
+    from serving import auth, server
     base_path = os.path.join(args.serving_root, args.model_name)
-    model_server = server.ModelServer(args.model_name, base_path, port=args.port, host=args.host)
+    tokens_file = args.tokens_file or os.environ.get(configs.SERVING_TOKENS_FILE_ENV)
+    tokens = auth.read_tokens(tokens_file) if tokens_file else None
+    model_server = server.ModelServer(args.model_name, base_path, port=args.port, host=args.host,
+                                      max_batch_size=args.max_batch_size,
+                                      max_message_bytes=args.max_message_bytes, tokens=tokens)
     address, version = model_server.start()
+    print(f"bearer-token auth: {'on (' + str(len(tokens)) + ' tokens)' if tokens else 'off'}")
     if version is None:
         print(f"warning: no version under {base_path} yet; polling for one", file=sys.stderr)
     print(f"serving {args.model_name} (version {version}) from {base_path} on {address}; "
@@ -110,7 +115,8 @@ def cmd_serve(args):
 def cmd_recommend(args):
     from serving import client
     version, items = client.recommend(args.target, args.user_id, args.query,
-                                      args.recent_item_ids.split(), args.model_name)
+                                      args.recent_item_ids.split(), args.model_name,
+                                      token=os.environ.get(client.TOKEN_ENV))
     print(f"version {version}")
     for rank, (item, score) in enumerate(items, 1):
         print(f"{rank:>2}. {item}  {score:.3f}")
@@ -163,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-name", default="privrec")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8500)
+    p.add_argument("--max-batch-size", type=int, default=1024)
+    p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024)
+    p.add_argument("--tokens-file", help="require 'authorization: Bearer <token>' with one of "
+                   "the tokens in this file (default: $PRIVREC_SERVING_TOKENS_FILE; none: no auth)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("recommend", help="ask a running server (privrec or TF Serving)")
@@ -170,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-name", default="privrec")
     p.add_argument("--user-id", default="")
     p.add_argument("--query", default="")
-    p.add_argument("--recent-item-ids", default="", help="space-separated item ids")
+    p.add_argument("--recent-item-ids", default="", help="space-separated item ids; the bearer "
+                   "token, if the server wants one, is read from $PRIVREC_SERVING_TOKEN")
     p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("compile", help="compile the pipeline for an orchestrator")

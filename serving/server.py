@@ -3,23 +3,27 @@
 No tensorflow_model_server binary can be installed here, so this serves the Pusher's
 directory (<base_path>/<version>/saved_model.pb) with the protos and stubs of
 tensorflow-serving-api: a client written for TF Serving works against it unchanged.
-It loads the newest version at start and polls the base path for newer ones.
+It loads the newest version at start and polls the base path for newer ones. It also runs the
+standard gRPC health service (SERVING once a version is loaded), limits the batch and message
+size, and optionally requires a bearer token (serving/auth.py).
 """
 import os
 import threading
 from concurrent import futures
-from typing import Dict, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Tuple
 
 import grpc
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the TF Text ops the SavedModel uses)
 from absl import logging
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_pb2,
                                      model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc)
 
 from pipeline import configs
+from serving import auth
 
 _AVAILABLE = get_model_status_pb2.ModelVersionStatus.AVAILABLE
 
@@ -106,15 +110,29 @@ def _abort_for(context, error: Exception):
     context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
 
 
+def _check_batch_size(inputs: Dict[str, tf.Tensor], max_batch_size: int) -> None:
+    for name, tensor in inputs.items():
+        if tensor.shape.rank and tensor.shape[0] > max_batch_size:
+            raise ValueError(f"input '{name}' has batch size {tensor.shape[0]}, above this "
+                             f"server's maximum of {max_batch_size}; split the request")
+
+
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, store: ModelStore):
+    def __init__(self, store: ModelStore, max_batch_size: int = configs.SERVING_MAX_BATCH_SIZE):
         self._store = store
+        self._max_batch_size = max_batch_size
 
     def Predict(self, request, context):
         try:
             servable = self._store.get(request.model_spec)
             signature = request.model_spec.signature_name or configs.SERVING_SIGNATURE
-            inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+            inputs = {}
+            for name, proto in request.inputs.items():
+                try:
+                    inputs[name] = tf.constant(tf.make_ndarray(proto))
+                except (TypeError, ValueError) as error:
+                    raise ValueError(f"input '{name}' is not a valid TensorProto: {error}")
+            _check_batch_size(inputs, self._max_batch_size)
             outputs = servable.run(signature, inputs)
         except (ServableNotFound, ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
             _abort_for(context, error)
@@ -165,36 +183,57 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
 
 class ModelServer:
-    """Starts the gRPC server on `port` (0: any free port) and polls for new versions."""
+    """Starts the gRPC server on `port` (0: any free port) and polls for new versions.
+
+    `tokens`: accepted bearer tokens (None: no auth, e.g. behind an authenticating proxy).
+    """
 
     def __init__(self, model_name: str, base_path: str, port: int = configs.SERVING_PORT,
-                 host: str = "127.0.0.1", poll_seconds: float = 5.0, workers: int = 8):
+                 host: str = "127.0.0.1", poll_seconds: float = 5.0, workers: int = 8,
+                 max_batch_size: int = configs.SERVING_MAX_BATCH_SIZE,
+                 max_message_bytes: int = configs.SERVING_MAX_MESSAGE_BYTES,
+                 tokens: Optional[FrozenSet[str]] = None):
         self.store = ModelStore(model_name, base_path)
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=workers),
+            interceptors=[auth.BearerTokenInterceptor(tokens)] if tokens else [],
+            options=[("grpc.max_receive_message_length", max_message_bytes),
+                     ("grpc.max_send_message_length", max_message_bytes)])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionService(self.store), self._server)
+            PredictionService(self.store, max_batch_size), self._server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(self.store),
                                                                   self._server)
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        self._set_health(None)
         self.port = self._server.add_insecure_port(f"{host}:{port}")
         self.address = f"{host}:{self.port}"
         self._poll_seconds = poll_seconds
         self._stopped = threading.Event()
 
+    def _set_health(self, version: Optional[int]) -> None:
+        status = (health_pb2.HealthCheckResponse.SERVING if version is not None
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        for service in ("", self.store.model_name):  # '' = the whole server
+            self.health.set(service, status)
+
     def _poll(self):
         while not self._stopped.wait(self._poll_seconds):
             try:
-                self.store.refresh()
+                self._set_health(self.store.refresh())
             except Exception:  # a half-written version must not take the server down
                 logging.exception("Could not load a new version from %s", self.store.base_path)
 
     def start(self) -> Tuple[str, Optional[int]]:
         version = self.store.refresh()
+        self._set_health(version)
         self._server.start()
         threading.Thread(target=self._poll, daemon=True).start()
         return self.address, version
 
     def stop(self, grace: float = 2.0) -> None:
         self._stopped.set()
+        self.health.enter_graceful_shutdown()
         self._server.stop(grace).wait()
 
     def wait(self) -> None:

@@ -1,0 +1,54 @@
+"""Bearer-token auth for the gRPC server, as a server interceptor.
+
+Clients send `authorization: Bearer <token>` metadata (grpc.access_token_call_credentials does
+this over TLS). No or malformed header -> UNAUTHENTICATED; a token not in the file ->
+PERMISSION_DENIED. The standard health service stays open, as load balancers probe it without
+credentials. Tokens are compared in constant time and never logged.
+"""
+import hmac
+import os
+from typing import FrozenSet
+
+import grpc
+
+HEALTH_SERVICE_PREFIX = "/grpc.health.v1.Health/"
+
+
+def read_tokens(path: str) -> FrozenSet[str]:
+    """One token per line; blank lines and '#' comments ignored. An empty file is an error."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"bearer token file {path} does not exist; write one token per "
+                                "line (e.g. `openssl rand -hex 32 > tokens.txt`)")
+    with open(path) as f:
+        tokens = frozenset(line.strip() for line in f
+                           if line.strip() and not line.lstrip().startswith("#"))
+    if not tokens:
+        raise ValueError(f"bearer token file {path} holds no token; write one per line")
+    return tokens
+
+
+def _deny(code: grpc.StatusCode, message: str):
+    def abort(request, context):
+        context.abort(code, message)
+    return grpc.unary_unary_rpc_method_handler(abort)
+
+
+class BearerTokenInterceptor(grpc.ServerInterceptor):
+    def __init__(self, tokens: FrozenSet[str]):
+        self._tokens = tuple(token.encode() for token in tokens)
+
+    def _allowed(self, token: str) -> bool:
+        candidate = token.encode()
+        return any(hmac.compare_digest(candidate, known) for known in self._tokens)
+
+    def intercept_service(self, continuation, handler_call_details):
+        if handler_call_details.method.startswith(HEALTH_SERVICE_PREFIX):
+            return continuation(handler_call_details)
+        header = dict(handler_call_details.invocation_metadata).get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _deny(grpc.StatusCode.UNAUTHENTICATED,
+                         "missing 'authorization: Bearer <token>' metadata")
+        if not self._allowed(token.strip()):
+            return _deny(grpc.StatusCode.PERMISSION_DENIED, "the bearer token is not accepted")
+        return continuation(handler_call_details)
