@@ -96,7 +96,10 @@ def cmd_serve(args):
     from serving import auth, server
     base_path = os.path.join(args.serving_root, args.model_name)
     tokens_file = args.tokens_file or os.environ.get(configs.SERVING_TOKENS_FILE_ENV)
-    tokens = auth.read_tokens(tokens_file) if tokens_file else None
+    try:
+        tokens = auth.read_tokens(tokens_file) if tokens_file else None
+    except (OSError, ValueError) as error:
+        sys.exit(f"privrec serve: {error}")
     model_server = server.ModelServer(args.model_name, base_path, port=args.port, host=args.host,
                                       max_batch_size=args.max_batch_size,
                                       max_message_bytes=args.max_message_bytes, tokens=tokens)
