@@ -91,6 +91,17 @@ def cmd_run(args):
         print(f"  {rank:>2}. {item}  score {score:.3f}  {titles.get(item, '')}")
 
 
+def _tls(args):
+    from serving import server
+    if not (args.tls_cert or args.tls_key):
+        if args.tls_client_ca:
+            sys.exit("privrec serve: --tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    if not (args.tls_cert and args.tls_key):
+        sys.exit("privrec serve: TLS needs both --tls-cert and --tls-key (PEM files)")
+    return server.TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca)
+
+
 def cmd_serve(args):
     from pipeline import configs
     from serving import auth, server
@@ -102,7 +113,8 @@ def cmd_serve(args):
         sys.exit(f"privrec serve: {error}")
     model_server = server.ModelServer(args.model_name, base_path, port=args.port, host=args.host,
                                       max_batch_size=args.max_batch_size,
-                                      max_message_bytes=args.max_message_bytes, tokens=tokens)
+                                      max_message_bytes=args.max_message_bytes, tokens=tokens,
+                                      tls=_tls(args))
     address, version = model_server.start()
     print(f"bearer-token auth: {'on (' + str(len(tokens)) + ' tokens)' if tokens else 'off'}")
     if version is None:
@@ -117,9 +129,16 @@ def cmd_serve(args):
 
 def cmd_recommend(args):
     from serving import client
-    version, items = client.recommend(args.target, args.user_id, args.query,
-                                      args.recent_item_ids.split(), args.model_name,
-                                      token=os.environ.get(client.TOKEN_ENV))
+    import grpc
+    try:
+        version, items = client.recommend(args.target, args.user_id, args.query,
+                                          args.recent_item_ids.split(), args.model_name,
+                                          token=os.environ.get(client.TOKEN_ENV),
+                                          tls_ca=args.tls_ca,
+                                          tls_client=(args.tls_cert, args.tls_key)
+                                          if args.tls_cert else None)
+    except grpc.RpcError as error:
+        sys.exit(f"privrec recommend: {error.code().name}: {error.details()}")
     print(f"version {version}")
     for rank, (item, score) in enumerate(items, 1):
         print(f"{rank:>2}. {item}  {score:.3f}")
@@ -176,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024)
     p.add_argument("--tokens-file", help="require 'authorization: Bearer <token>' with one of "
                    "the tokens in this file (default: $PRIVREC_SERVING_TOKENS_FILE; none: no auth)")
+    p.add_argument("--tls-cert", help="server certificate chain (PEM); with --tls-key: TLS")
+    p.add_argument("--tls-key", help="server private key (PEM)")
+    p.add_argument("--tls-client-ca", help="require client certificates signed by this CA (mTLS)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("recommend", help="ask a running server (privrec or TF Serving)")
@@ -185,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--query", default="")
     p.add_argument("--recent-item-ids", default="", help="space-separated item ids; the bearer "
                    "token, if the server wants one, is read from $PRIVREC_SERVING_TOKEN")
+    p.add_argument("--tls-ca", help="use TLS, trusting this CA (PEM)")
+    p.add_argument("--tls-cert", help="client certificate (PEM), for mutual TLS")
+    p.add_argument("--tls-key", help="client private key (PEM), for mutual TLS")
     p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("compile", help="compile the pipeline for an orchestrator")

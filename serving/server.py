@@ -7,6 +7,7 @@ It loads the newest version at start and polls the base path for newer ones. It 
 standard gRPC health service (SERVING once a version is loaded), limits the batch and message
 size, and optionally requires a bearer token (serving/auth.py).
 """
+import dataclasses
 import os
 import threading
 from concurrent import futures
@@ -182,17 +183,36 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
+@dataclasses.dataclass(frozen=True)
+class TlsFiles:
+    """PEM files: the server's certificate chain and key; with `client_ca`, clients must present
+    a certificate signed by it (mutual TLS)."""
+    certificate: str
+    private_key: str
+    client_ca: Optional[str] = None
+
+    def credentials(self) -> grpc.ServerCredentials:
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+        return grpc.ssl_server_credentials(
+            [(read(self.private_key), read(self.certificate))],
+            root_certificates=read(self.client_ca) if self.client_ca else None,
+            require_client_auth=self.client_ca is not None)
+
+
 class ModelServer:
     """Starts the gRPC server on `port` (0: any free port) and polls for new versions.
 
     `tokens`: accepted bearer tokens (None: no auth, e.g. behind an authenticating proxy).
+    `tls`: serve over TLS (None: plaintext, for localhost or behind a TLS-terminating proxy).
     """
 
     def __init__(self, model_name: str, base_path: str, port: int = configs.SERVING_PORT,
                  host: str = "127.0.0.1", poll_seconds: float = 5.0, workers: int = 8,
                  max_batch_size: int = configs.SERVING_MAX_BATCH_SIZE,
                  max_message_bytes: int = configs.SERVING_MAX_MESSAGE_BYTES,
-                 tokens: Optional[FrozenSet[str]] = None):
+                 tokens: Optional[FrozenSet[str]] = None, tls: Optional[TlsFiles] = None):
         self.store = ModelStore(model_name, base_path)
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=workers),
@@ -206,7 +226,8 @@ class ModelServer:
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         self._set_health(None)
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        self.port = (self._server.add_secure_port(f"{host}:{port}", tls.credentials()) if tls
+                     else self._server.add_insecure_port(f"{host}:{port}"))
         self.address = f"{host}:{self.port}"
         self._poll_seconds = poll_seconds
         self._stopped = threading.Event()

@@ -10,6 +10,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serving import auth, client, server
+from tests import tls_certs
 
 MODEL = "privrec"
 TOKEN = "s3cret-token-for-tests"
@@ -147,3 +148,24 @@ def test_token_file_errors_say_what_to_do(tmp_path):
     (tmp_path / "empty.txt").write_text("# nothing\n\n")
     with pytest.raises(ValueError, match="holds no token"):
         auth.read_tokens(str(tmp_path / "empty.txt"))
+
+
+def test_tls_and_mutual_tls(base_path, tmp_path):
+    pem = tls_certs.write(str(tmp_path))
+    tls = server.TlsFiles(pem["server"], pem["server_key"], client_ca=pem["ca"])
+    model_server = server.ModelServer(MODEL, base_path, port=0, tls=tls)
+    address, _ = model_server.start()
+    try:
+        client_cert = (pem["client"], pem["client_key"])
+        assert client.recommend(address, "u", "red shoes", tls_ca=pem["ca"],
+                                tls_client=client_cert)[0] == 1
+        for wrong in ({"tls_ca": pem["ca"]},                                  # no client cert
+                      {"tls_ca": pem["other_ca"], "tls_client": client_cert},  # untrusted server
+                      {}):                                                     # plaintext
+            with pytest.raises(grpc.RpcError) as error:
+                client.recommend(address, "u", "red shoes", timeout=5, **wrong)
+            assert error.value.code() == grpc.StatusCode.UNAVAILABLE, wrong
+        assert client.recommend(address, "u", "blue hat", tls_ca=pem["ca"],
+                                tls_client=client_cert)[1][0][0] == "blue"
+    finally:
+        model_server.stop()
