@@ -105,21 +105,32 @@ def _tls(args):
 def cmd_serve(args):
     from pipeline import configs
     from serving import auth, server
+    from serving import version_policy
     base_path = os.path.join(args.serving_root, args.model_name)
+    model_name, policy = args.model_name, version_policy.VersionPolicy()
+    if args.model_config_file:
+        try:
+            model_config = version_policy.read_model_config(args.model_config_file)
+        except (OSError, ValueError) as error:
+            sys.exit(f"privrec serve: {error}")
+        model_name, base_path, policy = (model_config.name, model_config.base_path,
+                                         model_config.policy)
     tokens_file = args.tokens_file or os.environ.get(configs.SERVING_TOKENS_FILE_ENV)
     try:
         tokens = auth.read_tokens(tokens_file) if tokens_file else None
     except (OSError, ValueError) as error:
         sys.exit(f"privrec serve: {error}")
-    model_server = server.ModelServer(args.model_name, base_path, port=args.port, host=args.host,
+    model_server = server.ModelServer(model_name, base_path, port=args.port, host=args.host,
                                       max_batch_size=args.max_batch_size,
                                       max_message_bytes=args.max_message_bytes, tokens=tokens,
-                                      tls=_tls(args))
+                                      tls=_tls(args), policy=policy, rest_port=args.rest_port)
     address, version = model_server.start()
-    print(f"bearer-token auth: {'on (' + str(len(tokens)) + ' tokens)' if tokens else 'off'}")
+    print(f"bearer-token auth: {'on (' + str(len(tokens)) + ' tokens)' if tokens else 'off'}; "
+          f"TLS: {'on' if args.tls_cert else 'off'}; REST API and /monitoring/prometheus/metrics: "
+          + (model_server.rest.address if model_server.rest else "off (--rest-port)"))
     if version is None:
         print(f"warning: no version under {base_path} yet; polling for one", file=sys.stderr)
-    print(f"serving {args.model_name} (version {version}) from {base_path} on {address}; "
+    print(f"serving {model_name} (version {version}) from {base_path} on {address}; "
           f"signature '{configs.SERVING_SIGNATURE}'", flush=True)
     try:
         model_server.wait()
@@ -191,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-name", default="privrec")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8500)
+    p.add_argument("--model-config-file", help="TF Serving's --model_config_file (one model): "
+                   "name, base_path and model_version_policy; overrides --serving-root/--model-name")
+    p.add_argument("--rest-port", type=int, help="also serve TF Serving's REST API and "
+                   "Prometheus metrics on this port (TF Serving uses 8501)")
     p.add_argument("--max-batch-size", type=int, default=1024)
     p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024)
     p.add_argument("--tokens-file", help="require 'authorization: Bearer <token>' with one of "

@@ -27,6 +27,12 @@ def read_tokens(path: str) -> FrozenSet[str]:
     return tokens
 
 
+def accepts(tokens: FrozenSet[str], token: str) -> bool:
+    """Whether `token` is one of `tokens`, compared in constant time."""
+    candidate = token.encode()
+    return any(hmac.compare_digest(candidate, known.encode()) for known in tokens)
+
+
 def _deny(code: grpc.StatusCode, message: str):
     def abort(request, context):
         context.abort(code, message)
@@ -35,11 +41,7 @@ def _deny(code: grpc.StatusCode, message: str):
 
 class BearerTokenInterceptor(grpc.ServerInterceptor):
     def __init__(self, tokens: FrozenSet[str]):
-        self._tokens = tuple(token.encode() for token in tokens)
-
-    def _allowed(self, token: str) -> bool:
-        candidate = token.encode()
-        return any(hmac.compare_digest(candidate, known) for known in self._tokens)
+        self._tokens = tokens
 
     def intercept_service(self, continuation, handler_call_details):
         if handler_call_details.method.startswith(HEALTH_SERVICE_PREFIX):
@@ -49,6 +51,6 @@ class BearerTokenInterceptor(grpc.ServerInterceptor):
         if scheme.lower() != "bearer" or not token.strip():
             return _deny(grpc.StatusCode.UNAUTHENTICATED,
                          "missing 'authorization: Bearer <token>' metadata")
-        if not self._allowed(token.strip()):
+        if not accepts(self._tokens, token.strip()):
             return _deny(grpc.StatusCode.PERMISSION_DENIED, "the bearer token is not accepted")
         return continuation(handler_call_details)

@@ -1,121 +1,36 @@
-"""A gRPC model server speaking TF Serving's API (PredictionService, ModelService).
+"""A gRPC model server speaking TF Serving's API (PredictionService, ModelService), with TF
+Serving's REST API and Prometheus metrics on a second port (serving/rest.py).
 
 No tensorflow_model_server binary can be installed here, so this serves the Pusher's
 directory (<base_path>/<version>/saved_model.pb) with the protos and stubs of
 tensorflow-serving-api: a client written for TF Serving works against it unchanged.
-It loads the newest version at start and polls the base path for newer ones. It also runs the
-standard gRPC health service (SERVING once a version is loaded), limits the batch and message
-size, and optionally requires a bearer token (serving/auth.py).
+Versions are loaded and unloaded by serving/model_store.py, polling the base path. It also runs
+the standard gRPC health service (SERVING once a version is loaded), limits the batch and
+message size, and optionally requires TLS and a bearer token (serving/auth.py).
 """
 import dataclasses
-import os
 import threading
 from concurrent import futures
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import FrozenSet, Optional, Tuple
 
 import grpc
 import tensorflow as tf
-import tensorflow_text  # noqa: F401  (registers the TF Text ops the SavedModel uses)
 from absl import logging
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_pb2,
+from tensorflow.core.protobuf import error_codes_pb2
+from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2,
                                      model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc)
 
 from pipeline import configs
-from serving import auth
-
-_AVAILABLE = get_model_status_pb2.ModelVersionStatus.AVAILABLE
-
-
-class ServableNotFound(LookupError):
-    pass
-
-
-def list_versions(base_path: str):
-    if not os.path.isdir(base_path):
-        return []
-    return sorted(int(d) for d in os.listdir(base_path)
-                  if d.isdigit() and os.path.exists(os.path.join(base_path, d, "saved_model.pb")))
-
-
-class Servable:
-    """One loaded version: the SavedModel's signatures and their SignatureDefs."""
-
-    def __init__(self, path: str, version: int):
-        self.version = version
-        self.model = tf.saved_model.load(path)
-        saved_model = saved_model_pb2.SavedModel()
-        with open(os.path.join(path, "saved_model.pb"), "rb") as f:
-            saved_model.ParseFromString(f.read())
-        self.signature_defs = saved_model.meta_graphs[0].signature_def
-
-    def run(self, signature_name: str, inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        if signature_name not in self.model.signatures:
-            raise ServableNotFound(f"signature '{signature_name}' not found; available: "
-                                   f"{', '.join(sorted(self.model.signatures))}")
-        function = self.model.signatures[signature_name]
-        expected = function.structured_input_signature[1]
-        missing = sorted(set(expected) - set(inputs))
-        unknown = sorted(set(inputs) - set(expected))
-        if missing or unknown:
-            raise ValueError(f"signature '{signature_name}' expects inputs "
-                             f"{', '.join(sorted(expected))}; missing: {missing or 'none'}, "
-                             f"unexpected: {unknown or 'none'}")
-        for name, spec in expected.items():
-            if inputs[name].dtype != spec.dtype or not spec.shape.is_compatible_with(
-                    inputs[name].shape):
-                raise ValueError(f"input '{name}' must be {spec.dtype.name} of shape "
-                                 f"{spec.shape}, got {inputs[name].dtype.name} of shape "
-                                 f"{inputs[name].shape}")
-        return function(**inputs)
-
-
-class ModelStore:
-    """Holds the newest version under base_path; `refresh` loads a newer one if it appeared."""
-
-    def __init__(self, model_name: str, base_path: str):
-        self.model_name = model_name
-        self.base_path = base_path
-        self._servable: Optional[Servable] = None
-        self._lock = threading.Lock()
-
-    def refresh(self) -> Optional[int]:
-        versions = list_versions(self.base_path)
-        current = self._servable.version if self._servable else None
-        if versions and versions[-1] != current:
-            servable = Servable(os.path.join(self.base_path, str(versions[-1])), versions[-1])
-            with self._lock:
-                self._servable = servable
-            logging.info("Serving %s version %d", self.model_name, versions[-1])
-        return self._servable.version if self._servable else None
-
-    def get(self, model_spec: model_pb2.ModelSpec) -> Servable:
-        if model_spec.name != self.model_name:
-            raise ServableNotFound(f"model '{model_spec.name}' is not served; this server "
-                                   f"serves '{self.model_name}'")
-        with self._lock:
-            servable = self._servable
-        if servable is None:
-            raise ServableNotFound(f"no version of '{self.model_name}' under {self.base_path}")
-        if model_spec.HasField("version") and model_spec.version.value != servable.version:
-            raise ServableNotFound(f"version {model_spec.version.value} of '{self.model_name}' "
-                                   f"is not loaded; loaded: {servable.version}")
-        return servable
-
+from serving import auth, metrics as metrics_lib, rest, version_policy
+from serving.model_store import (REQUEST_ERRORS, ModelStore, ServableNotFound,  # noqa: F401
+                                 list_versions, predict)
 
 def _abort_for(context, error: Exception):
     if isinstance(error, ServableNotFound):
         context.abort(grpc.StatusCode.NOT_FOUND, str(error))
     context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-
-
-def _check_batch_size(inputs: Dict[str, tf.Tensor], max_batch_size: int) -> None:
-    for name, tensor in inputs.items():
-        if tensor.shape.rank and tensor.shape[0] > max_batch_size:
-            raise ValueError(f"input '{name}' has batch size {tensor.shape[0]}, above this "
-                             f"server's maximum of {max_batch_size}; split the request")
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -124,29 +39,23 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._max_batch_size = max_batch_size
 
     def Predict(self, request, context):
+        inputs = {name: (lambda spec, proto=proto: tf.constant(tf.make_ndarray(proto)))
+                  for name, proto in request.inputs.items()}
         try:
-            servable = self._store.get(request.model_spec)
-            signature = request.model_spec.signature_name or configs.SERVING_SIGNATURE
-            inputs = {}
-            for name, proto in request.inputs.items():
-                try:
-                    inputs[name] = tf.constant(tf.make_ndarray(proto))
-                except (TypeError, ValueError) as error:
-                    raise ValueError(f"input '{name}' is not a valid TensorProto: {error}")
-            _check_batch_size(inputs, self._max_batch_size)
-            outputs = servable.run(signature, inputs)
-        except (ServableNotFound, ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
+            version, signature, outputs = predict(self._store, request.model_spec, inputs,
+                                                  self._max_batch_size)
+        except REQUEST_ERRORS as error:
             _abort_for(context, error)
         response = predict_pb2.PredictResponse()
         response.model_spec.name = self._store.model_name
-        response.model_spec.version.value = servable.version
+        response.model_spec.version.value = version
         response.model_spec.signature_name = signature
         wanted = set(request.output_filter) or set(outputs)
         for name in wanted:
             if name not in outputs:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                               f"output_filter names '{name}', which the signature lacks")
-            response.outputs[name].CopyFrom(tf.make_tensor_proto(outputs[name].numpy()))
+            response.outputs[name].CopyFrom(tf.make_tensor_proto(outputs[name]))
         return response
 
     def GetModelMetadata(self, request, context):
@@ -172,14 +81,18 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         self._store = store
 
     def GetModelStatus(self, request, context):
+        """Every version seen (LOADING, AVAILABLE, UNLOADING, END; a failed load is END with its
+        error), or the one asked for."""
         try:
-            servable = self._store.get(request.model_spec)
+            states = self._store.version_states(request.model_spec)
         except ServableNotFound as error:
             _abort_for(context, error)
         response = get_model_status_pb2.GetModelStatusResponse()
-        status = response.model_version_status.add()
-        status.version = servable.version
-        status.state = _AVAILABLE
+        for version, (state, error) in sorted(states.items(), reverse=True):
+            status = response.model_version_status.add(version=version, state=state)
+            if error:
+                status.status.error_code = error_codes_pb2.UNKNOWN
+                status.status.error_message = error
         return response
 
 
@@ -204,6 +117,9 @@ class TlsFiles:
 class ModelServer:
     """Starts the gRPC server on `port` (0: any free port) and polls for new versions.
 
+    `policy`: which versions to serve (serving/version_policy.py; default the newest one).
+    `rest_port`: also serve TF Serving's REST API and /monitoring/prometheus/metrics there
+    (0: any free port; None: no REST).
     `tokens`: accepted bearer tokens (None: no auth, e.g. behind an authenticating proxy).
     `tls`: serve over TLS (None: plaintext, for localhost or behind a TLS-terminating proxy).
     """
@@ -212,11 +128,16 @@ class ModelServer:
                  host: str = "127.0.0.1", poll_seconds: float = 5.0, workers: int = 8,
                  max_batch_size: int = configs.SERVING_MAX_BATCH_SIZE,
                  max_message_bytes: int = configs.SERVING_MAX_MESSAGE_BYTES,
-                 tokens: Optional[FrozenSet[str]] = None, tls: Optional[TlsFiles] = None):
-        self.store = ModelStore(model_name, base_path)
+                 tokens: Optional[FrozenSet[str]] = None, tls: Optional[TlsFiles] = None,
+                 policy: version_policy.VersionPolicy = version_policy.VersionPolicy(),
+                 rest_port: Optional[int] = None):
+        self.store = ModelStore(model_name, base_path, policy)
+        self.metrics = metrics_lib.ServingMetrics(model_name)
+        interceptors = [metrics_lib.GrpcMetricsInterceptor(self.metrics)]
+        if tokens:
+            interceptors.append(auth.BearerTokenInterceptor(tokens))
         self._server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=workers),
-            interceptors=[auth.BearerTokenInterceptor(tokens)] if tokens else [],
+            futures.ThreadPoolExecutor(max_workers=workers), interceptors=interceptors,
             options=[("grpc.max_receive_message_length", max_message_bytes),
                      ("grpc.max_send_message_length", max_message_bytes)])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
@@ -229,6 +150,9 @@ class ModelServer:
         self.port = (self._server.add_secure_port(f"{host}:{port}", tls.credentials()) if tls
                      else self._server.add_insecure_port(f"{host}:{port}"))
         self.address = f"{host}:{self.port}"
+        self.rest = None if rest_port is None else rest.RestServer(
+            self.store, max_batch_size, max_message_bytes, self.metrics, host, rest_port,
+            tokens, tls)
         self._poll_seconds = poll_seconds
         self._stopped = threading.Event()
 
@@ -248,6 +172,8 @@ class ModelServer:
     def start(self) -> Tuple[str, Optional[int]]:
         version = self.store.refresh()
         self._set_health(version)
+        if self.rest:
+            self.rest.start()
         self._server.start()
         threading.Thread(target=self._poll, daemon=True).start()
         return self.address, version
@@ -255,6 +181,8 @@ class ModelServer:
     def stop(self, grace: float = 2.0) -> None:
         self._stopped.set()
         self.health.enter_graceful_shutdown()
+        if self.rest:
+            self.rest.stop()
         self._server.stop(grace).wait()
 
     def wait(self) -> None:

@@ -174,10 +174,11 @@ def test_pushed_model_answers_over_grpc_with_catalog_items(tiny_run):
 def test_summary_has_metrics_blessing_push_and_computed_epsilon(tiny_run):
     config, *_ = tiny_run
     summary = run_summary.read(config)
-    assert set(summary.metrics) == {"recall_at_10", "recall_at_50"}
+    assert set(summary.metrics) == {"recall_at_10", "recall_at_50", "privacy_epsilon"}
     assert 0.0 <= summary.metrics["recall_at_10"] <= summary.metrics["recall_at_50"] <= 1.0
     privacy = summary.privacy
     assert 0 < privacy["epsilon"] < float("inf")
+    assert abs(summary.metrics["privacy_epsilon"] - privacy["epsilon"]) < 1e-5 * privacy["epsilon"]
     assert privacy["steps"] == 40 and privacy["noise_multiplier"] > 0
     assert "RDP" in privacy["accountant"] and "Poisson" in privacy["sampling_assumption"]
     assert summary.blessed == summary.pushed

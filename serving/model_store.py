@@ -1,0 +1,239 @@
+"""The loaded versions of one model and a Predict that gRPC and REST share.
+
+`ModelStore` loads what the version policy selects under the base path (warmed up before it takes
+traffic), unloads what it drops once in-flight requests finish, and records TF Serving's version
+states; `predict` validates a request against the signature and runs it.
+"""
+import contextlib
+import os
+import threading
+from typing import Callable, Dict, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the TF Text ops the SavedModel uses)
+from absl import logging
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow_serving.apis import get_model_status_pb2, model_pb2, prediction_log_pb2
+
+from pipeline import configs
+from serving import version_policy
+
+STATE = get_model_status_pb2.ModelVersionStatus
+_LOADING, _AVAILABLE, _UNLOADING, _END = (STATE.LOADING, STATE.AVAILABLE, STATE.UNLOADING,
+                                          STATE.END)
+
+
+class ServableNotFound(LookupError):
+    pass
+
+
+def list_versions(base_path: str):
+    if not os.path.isdir(base_path):
+        return []
+    return sorted(int(d) for d in os.listdir(base_path)
+                  if d.isdigit() and os.path.exists(os.path.join(base_path, d, "saved_model.pb")))
+
+
+class Servable:
+    """One loaded version: the SavedModel's signatures and their SignatureDefs."""
+
+    def __init__(self, path: str, version: int):
+        self.version = version
+        self.path = path
+        self.model = tf.saved_model.load(path)
+        saved_model = saved_model_pb2.SavedModel()
+        with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+            saved_model.ParseFromString(f.read())
+        self.signature_defs = saved_model.meta_graphs[0].signature_def
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def input_specs(self, signature_name: str) -> Dict[str, tf.TensorSpec]:
+        if signature_name not in self.model.signatures:
+            raise ServableNotFound(f"signature '{signature_name}' not found; available: "
+                                   f"{', '.join(sorted(self.model.signatures))}")
+        return self.model.signatures[signature_name].structured_input_signature[1]
+
+    def run(self, signature_name: str, inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        expected = self.input_specs(signature_name)
+        function = self.model.signatures[signature_name]
+        missing = sorted(set(expected) - set(inputs))
+        unknown = sorted(set(inputs) - set(expected))
+        if missing or unknown:
+            raise ValueError(f"signature '{signature_name}' expects inputs "
+                             f"{', '.join(sorted(expected))}; missing: {missing or 'none'}, "
+                             f"unexpected: {unknown or 'none'}")
+        for name, spec in expected.items():
+            if inputs[name].dtype != spec.dtype or not spec.shape.is_compatible_with(
+                    inputs[name].shape):
+                raise ValueError(f"input '{name}' must be {spec.dtype.name} of shape "
+                                 f"{spec.shape}, got {inputs[name].dtype.name} of shape "
+                                 f"{inputs[name].shape}")
+        return function(**inputs)
+
+    def warm_up(self) -> int:
+        """Runs the recorded warm-up requests (assets.extra/tf_serving_warmup_requests, as TF
+        Serving does) or, without them, one serving_default request of empty/zero values, so
+        the first real request does not pay for tracing and table initialisation."""
+        records = os.path.join(self.path, "assets.extra", "tf_serving_warmup_requests")
+        if os.path.exists(records):
+            count = 0
+            for record in tf.data.TFRecordDataset(records).as_numpy_iterator():
+                log = prediction_log_pb2.PredictionLog.FromString(record)
+                request = log.predict_log.request
+                self.run(request.model_spec.signature_name or configs.SERVING_SIGNATURE,
+                         {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()})
+                count += 1
+            return count
+        function = self.model.signatures.get(configs.SERVING_SIGNATURE)
+        if function is None:
+            return 0
+        self.run(configs.SERVING_SIGNATURE,
+                 {k: tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype)
+                  for k, spec in function.structured_input_signature[1].items()})
+        return 1
+
+    @contextlib.contextmanager
+    def in_use(self):
+        with self._idle:
+            self._in_flight += 1
+        try:
+            yield self
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0)
+
+
+class ModelStore:
+    """The versions under base_path that the version policy selects, loaded and warmed up before
+    they take traffic; versions the policy drops are unloaded once their requests finish, but
+    never the last one while no selected version could be loaded (TF Serving's
+    availability-preserving policy).
+    `states` holds TF Serving's ModelVersionStatus state (and an error) per version seen."""
+
+    def __init__(self, model_name: str, base_path: str,
+                 policy: version_policy.VersionPolicy = version_policy.VersionPolicy()):
+        self.model_name = model_name
+        self.base_path = base_path
+        self.policy = policy
+        self._servables: Dict[int, Servable] = {}
+        self.states: Dict[int, Tuple[int, str]] = {}
+        self._failed: Dict[int, float] = {}  # version -> mtime of the saved_model.pb that failed
+        self._lock = threading.Lock()
+
+    def _set_state(self, version: int, state: int, error: str = "") -> None:
+        with self._lock:
+            self.states[version] = (state, error)
+
+    def refresh(self) -> Optional[int]:
+        """Loads what the policy wants and is not loaded, unloads the rest; the newest version."""
+        wanted = self.policy.select(list_versions(self.base_path))
+        for version in wanted:
+            path = os.path.join(self.base_path, str(version))
+            try:
+                mtime = os.path.getmtime(os.path.join(path, "saved_model.pb"))
+            except OSError:  # removed since it was listed
+                continue
+            if version in self._servables or self._failed.get(version) == mtime:
+                continue  # loaded, or failed and unchanged since
+            self._set_state(version, _LOADING)
+            try:
+                servable = Servable(path, version)
+                servable.warm_up()
+            except Exception as error:  # noqa: BLE001  a bad version must not stop the server
+                logging.exception("Could not load %s version %d", self.model_name, version)
+                self._failed[version] = mtime
+                self._set_state(version, _END, f"{type(error).__name__}: {error}")
+                continue
+            with self._lock:
+                self._servables[version] = servable
+                self.states[version] = (_AVAILABLE, "")
+            logging.info("Serving %s version %d", self.model_name, version)
+        unwanted = set(self._servables) - set(wanted)
+        if unwanted and not set(self._servables) & set(wanted):
+            unwanted.discard(max(unwanted))  # availability first: keep serving until a new one loads
+        for version in sorted(unwanted):
+            with self._lock:
+                servable = self._servables.pop(version)
+                self.states[version] = (_UNLOADING, "")
+            threading.Thread(target=self._unload, args=(servable,), daemon=True).start()
+        return self.latest()
+
+    def _unload(self, servable: Servable) -> None:
+        servable.wait_idle()
+        self._set_state(servable.version, _END)
+        logging.info("Unloaded %s version %d", self.model_name, servable.version)
+
+    def latest(self) -> Optional[int]:
+        with self._lock:
+            return max(self._servables) if self._servables else None
+
+    def version_states(self, model_spec: model_pb2.ModelSpec) -> Dict[int, Tuple[int, str]]:
+        """{version: (state, load error)} for every version seen, or the one asked for."""
+        self._check_name(model_spec)
+        states = dict(self.states)
+        if model_spec.HasField("version"):
+            version = model_spec.version.value
+            if version not in states:
+                raise ServableNotFound(f"version {version} of '{self.model_name}' was never seen")
+            states = {version: states[version]}
+        return states
+
+    def _check_name(self, model_spec: model_pb2.ModelSpec) -> None:
+        if model_spec.name != self.model_name:
+            raise ServableNotFound(f"model '{model_spec.name}' is not served; this server "
+                                   f"serves '{self.model_name}'")
+
+    def get(self, model_spec: model_pb2.ModelSpec) -> Servable:
+        self._check_name(model_spec)
+        with self._lock:
+            if not self._servables:
+                raise ServableNotFound(f"no version of '{self.model_name}' is available "
+                                       f"under {self.base_path}")
+            if not model_spec.HasField("version"):
+                return self._servables[max(self._servables)]
+            version = model_spec.version.value
+            if version not in self._servables:
+                raise ServableNotFound(
+                    f"version {version} of '{self.model_name}' is not available; available: "
+                    f"{', '.join(map(str, sorted(self._servables)))}")
+            return self._servables[version]
+
+
+def check_batch_size(inputs: Dict[str, tf.Tensor], max_batch_size: int) -> None:
+    for name, tensor in inputs.items():
+        if tensor.shape.rank and tensor.shape[0] > max_batch_size:
+            raise ValueError(f"input '{name}' has batch size {tensor.shape[0]}, above this "
+                             f"server's maximum of {max_batch_size}; split the request")
+
+
+# What a bad request can raise; gRPC maps them to NOT_FOUND / INVALID_ARGUMENT, REST to 404/400.
+REQUEST_ERRORS = (ServableNotFound, ValueError, TypeError, tf.errors.InvalidArgumentError)
+
+
+def predict(store: ModelStore, model_spec: model_pb2.ModelSpec, inputs: Dict[str, Callable],
+            max_batch_size: int) -> Tuple[int, str, Dict[str, np.ndarray]]:
+    """Runs one Predict for gRPC and REST alike: (version, signature name, outputs).
+
+    `inputs` maps each input name to a function of its TensorSpec that builds the tensor, so
+    each API converts its own encoding with the signature's dtype; errors name the input.
+    """
+    servable = store.get(model_spec)
+    with servable.in_use():  # an unloading version waits for this request
+        signature = model_spec.signature_name or configs.SERVING_SIGNATURE
+        specs = servable.input_specs(signature)
+        tensors = {}
+        for name, build in inputs.items():
+            try:
+                tensors[name] = build(specs.get(name))
+            except (TypeError, ValueError, tf.errors.InvalidArgumentError) as error:
+                raise ValueError(f"input '{name}' cannot be read: {error}") from error
+        check_batch_size(tensors, max_batch_size)
+        outputs = servable.run(signature, tensors)
+        return servable.version, signature, {k: v.numpy() for k, v in outputs.items()}
