@@ -4,6 +4,8 @@ import gzip
 import json
 import os
 import re
+import subprocess
+import sys
 
 import grpc
 import pytest
@@ -16,6 +18,8 @@ from components.masking import pseudonymizer
 from pipeline import run_summary
 from serving import client, server
 from tests import canaries
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 COMPONENTS = ("MaskingExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
               "Transform", "Trainer", "Evaluator", "Pusher")
@@ -211,3 +215,20 @@ def test_serving_masks_the_request_like_ingestion(tiny_run):
         assert ask("send to 13812345678 kettle") != ask("kettle")  # the placeholder is seen
     finally:
         model_server.stop()
+
+
+def test_serving_latency_bench_prints_both_paths_and_writes_json(tiny_run, tmp_path):
+    """bench/serving_latency.py on the pushed tiny model (short): in-process and gRPC rows at
+    1 and 8 clients, latencies and QPS as numbers; targets are reported, not asserted."""
+    config, *_ = tiny_run
+    version = max(server.list_versions(config.push_dir))
+    out = tmp_path / "latency.json"
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "serving_latency.py"), "--model-dir",
+         os.path.join(config.push_dir, str(version)), "--requests", "40", "--repeats", "1",
+         "--json", str(out)], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert "p50 vs in-proc" in result.stdout and "targets:" in result.stdout
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"in-process@1", "gRPC@1", "in-process@8", "gRPC@8"}
+    for row in results.values():
+        assert row["requests"] == 40 and 0 < row["p50_ms"] <= row["p99_ms"] and row["qps"] > 0
