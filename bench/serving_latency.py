@@ -5,7 +5,9 @@ Prints a table (targets, not timed tests) and writes every number as JSON with -
 * in-process: the SavedModel's `serving_default` called directly (tf.saved_model.load), one
   request = one user (batch 1), from --concurrency threads;
 * gRPC: the same SavedModel behind `privrec serve` in its own process (as TF Serving would be),
-  called with TF Serving's PredictionServiceStub over one channel per client thread.
+  called with TF Serving's PredictionServiceStub over one channel per client thread. "server
+  ms" is the server's own mean time per Predict (its Prometheus latency histogram, read before
+  and after each pass): client p50 minus that is transport + serialisation + client.
 
 Both run the same pre-built requests (MovieLens titles as queries, random recent items). p50 and
 p99 are per-request latencies; QPS is requests / wall time. Targets (issue #5): gRPC p50 <= 1.3x
@@ -20,6 +22,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -121,11 +125,11 @@ def _free_port() -> int:
 def start_server(model_dir: str):
     """`privrec serve` in its own process on the model's base path; waits until SERVING."""
     base_path = os.path.dirname(model_dir)
-    port = _free_port()
+    port, rest_port = _free_port(), _free_port()
     process = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "privrec"), "serve",
          "--serving-root", os.path.dirname(base_path), "--model-name",
-         os.path.basename(base_path), "--port", str(port)],
+         os.path.basename(base_path), "--port", str(port), "--rest-port", str(rest_port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     target = f"127.0.0.1:{port}"
     deadline = time.time() + 180
@@ -135,7 +139,7 @@ def start_server(model_dir: str):
                 if health_pb2_grpc.HealthStub(channel).Check(
                         health_pb2.HealthCheckRequest(service=""), timeout=2).status == \
                         health_pb2.HealthCheckResponse.SERVING:
-                    return process, target, os.path.basename(base_path)
+                    return process, target, os.path.basename(base_path), rest_port
         except grpc.RpcError:
             pass
         if process.poll() is not None:
@@ -143,6 +147,19 @@ def start_server(model_dir: str):
         time.sleep(0.5)
     process.kill()
     raise SystemExit("privrec serve did not become SERVING within 180 s")
+
+
+def server_predict_seconds(rest_port: int):
+    """(sum, count) of the server's gRPC Predict latency histogram."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{rest_port}/monitoring/prometheus/metrics",
+                                timeout=10) as response:
+        text = response.read().decode()
+    values = {}
+    for part in ("sum", "count"):
+        match = re.search(r'privrec_serving_request_latency_seconds_' + part
+                          + r'\{[^}]*api="grpc"[^}]*method="Predict"[^}]*\} (\S+)', text)
+        values[part] = float(match.group(1)) if match else 0.0
+    return values["sum"], values["count"]
 
 
 def grpc_caller(target: str, model_name: str):
@@ -176,7 +193,7 @@ def main(argv=None):
     model_dir = args.model_dir or build_model(args.ml_dir, tempfile.mkdtemp(prefix="bench-"),
                                               args.top_k)
     requests = make_requests(model_dir, args.requests)
-    process, target, model_name = start_server(model_dir)
+    process, target, model_name, rest_port = start_server(model_dir)
     results = {}
     try:
         callers = {"in-process": in_process(model_dir), "gRPC": grpc_caller(target, model_name)}
@@ -184,8 +201,14 @@ def main(argv=None):
             run_threads(call, requests[:50], 1)
         for concurrency in [int(c) for c in args.concurrency.split(",")]:
             for mode, call in callers.items():
-                passes = [summarize(*run_threads(call, requests, concurrency))
-                          for _ in range(args.repeats)]
+                passes = []
+                for _ in range(args.repeats):
+                    before = server_predict_seconds(rest_port)
+                    passes.append(summarize(*run_threads(call, requests, concurrency)))
+                    after = server_predict_seconds(rest_port)
+                    if mode == "gRPC":
+                        passes[-1]["server_mean_ms"] = 1000 * (after[0] - before[0]) / max(
+                            1.0, after[1] - before[1])
                 results[f"{mode}@{concurrency}"] = {
                     key: statistics.median(p[key] for p in passes) for key in passes[0]}
                 results[f"{mode}@{concurrency}"].update(mode=mode, concurrency=concurrency)
@@ -198,12 +221,14 @@ def main(argv=None):
         recent_item_ids=tf.constant([""]))["item_ids"].shape[1]
     print(f"serving latency: top-{top_k} Predict, batch 1, {args.requests} requests per row, "
           f"median of {args.repeats} passes; model {model_dir}")
-    print(f"{'mode':<12}{'clients':>8}{'p50 ms':>10}{'p99 ms':>10}{'QPS':>10}{'p50 vs in-proc':>16}")
+    print(f"{'mode':<12}{'clients':>8}{'p50 ms':>10}{'p99 ms':>10}{'QPS':>10}{'p50 vs in-proc':>16}"
+          f"{'server ms':>11}")
     for key, row in results.items():
         floor = results[f"in-process@{row['concurrency']}"]["p50_ms"]
         row["p50_ratio_vs_in_process"] = row["p50_ms"] / floor
         print(f"{row['mode']:<12}{row['concurrency']:>8}{row['p50_ms']:>10.2f}"
-              f"{row['p99_ms']:>10.2f}{row['qps']:>10.1f}{row['p50_ratio_vs_in_process']:>15.2f}x")
+              f"{row['p99_ms']:>10.2f}{row['qps']:>10.1f}{row['p50_ratio_vs_in_process']:>15.2f}x"
+              + (f"{row['server_mean_ms']:>11.2f}" if "server_mean_ms" in row else ""))
     targets = {}
     for concurrency in sorted({r["concurrency"] for r in results.values()}):
         ratio = results[f"gRPC@{concurrency}"]["p50_ratio_vs_in_process"]
