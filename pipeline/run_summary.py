@@ -34,7 +34,10 @@ class RunSummary:
             yield f"eval {name:<9}: {value:.4f}"
         yield (f"privacy       : ε = {self.privacy['epsilon']:.3f} at δ = "
                f"{self.privacy['delta']:.2e} ({self.privacy['privacy_unit']}; "
-               f"{self.privacy['accountant']})")
+               f"{self.privacy['accountant']}"
+               + (f"; noise multiplier {self.privacy['noise_multiplier']:.3f} calibrated to "
+                  f"target ε {self.privacy['target_epsilon']}"
+                  if self.privacy.get("target_epsilon") is not None else "") + ")")
         k = self.masking.get("k_anonymity") or {}
         yield (f"masking       : policy {self.masking['policy_version']}, "
                f"{self.masking['rows_in']} rows in, {self.masking['rows_out']} out "

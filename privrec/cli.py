@@ -1,5 +1,6 @@
 """`privrec` command line: one sub-command per stage."""
 import argparse
+import dataclasses
 import csv
 import gc
 import os
@@ -21,6 +22,11 @@ def _config(args):
         overrides["masking_policy"] = policy.TINY_POLICY
     if args.train_steps:
         overrides["train_steps"] = args.train_steps
+    if getattr(args, "target_epsilon", None) is not None:
+        overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(),
+                                                   target_epsilon=args.target_epsilon)
+    if getattr(args, "epsilon_budget", None) is not None:
+        overrides["epsilon_budget"] = args.epsilon_budget
     return configs.local_config(args.work_dir, args.data_dir, **overrides)
 
 
@@ -173,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dev-key", action="store_true",
                        help="pseudonymise with a PUBLIC development key (no protection)")
         p.add_argument("--train-steps", type=int, help="override the number of DP-SGD steps")
+        p.add_argument("--target-epsilon", type=float, help="calibrate the noise multiplier so "
+                       "training spends at most this ε (default: the configured multiplier)")
+        p.add_argument("--epsilon-budget", type=float, help="the Evaluator refuses models whose "
+                       "ε exceeds this (default: PipelineConfig.epsilon_budget)")
         p.add_argument("--policy", help="masking policy YAML (default: components/masking/"
                        "policies/default.yaml; tiny.yaml for --size tiny; movielens.yaml for "
                        "data from `privrec movielens`)")

@@ -42,15 +42,17 @@ def test_model_over_the_epsilon_budget_is_not_blessed_and_not_pushed(tiny_run, p
     config, *_ = tiny_run
     versions_before = server.list_versions(config.push_dir)
 
-    # The same training as the pushed model, but a budget below the ε the accountant computes;
-    # recall thresholds opened so only the privacy gate can refuse it.
-    over_budget = dataclasses.replace(config, epsilon_budget=0.5, recall_floor=0.0,
-                                      recall_max_regression=1.0)
+    # Noise calibrated to spend ε = 3 (trainer/privacy.py), a budget of 2; recall thresholds
+    # opened so only the privacy gate can refuse it.
+    over_budget = dataclasses.replace(
+        config, epsilon_budget=2.0, recall_floor=0.0, recall_max_regression=1.0,
+        trainer=dataclasses.replace(config.trainer, target_epsilon=3.0))
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pipeline_key)
     local_runner.run(over_budget, printer=lambda line: None)
 
     summary = run_summary.read(over_budget)
-    assert summary.privacy["epsilon"] > 0.5
+    assert summary.privacy["target_epsilon"] == 3.0 and 2.9 <= summary.privacy["epsilon"] <= 3.0
+    assert summary.privacy["noise_multiplier"] != config.trainer.noise_multiplier
     assert summary.metrics["privacy_epsilon"] == pytest.approx(summary.privacy["epsilon"],
                                                                rel=1e-6)
     assert not summary.blessed and not summary.pushed

@@ -35,21 +35,47 @@ class PrivacyReport:
     sampling_assumption: str
     privacy_unit: str
     statement: str
+    target_epsilon: Optional[float] = None  # set when the noise multiplier was calibrated to it
 
     def to_dict(self) -> Dict:
         return dataclasses.asdict(self)
 
 
+def _dp_sgd_event(q: float, noise_multiplier: float, steps: int) -> dp_accounting.DpEvent:
+    return dp_accounting.SelfComposedDpEvent(
+        dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(noise_multiplier)),
+        steps)
+
+
+def noise_for_target_epsilon(target_epsilon: float, num_examples: int, batch_size: int,
+                             steps: int, delta: Optional[float] = None) -> float:
+    """The smallest noise multiplier whose ε (same accountant and assumption as `account`) is
+    at most `target_epsilon` (dp_accounting.calibrate_dp_mechanism, bisection)."""
+    if not target_epsilon > 0:
+        raise ValueError(f"target_epsilon must be > 0, got {target_epsilon}")
+    delta = delta if delta is not None else 1.0 / num_examples
+    q = min(1.0, batch_size / num_examples)
+    try:
+        return float(dp_accounting.calibrate_dp_mechanism(
+            dp_accounting.rdp.RdpAccountant, lambda sigma: _dp_sgd_event(q, sigma, steps),
+            target_epsilon, delta,
+            bracket_interval=dp_accounting.ExplicitBracketInterval(1e-2, 1e3), tol=1e-3))
+    except (dp_accounting.mechanism_calibration.NoBracketIntervalFoundError,
+            ValueError) as error:  # brentq: the interval holds no solution
+        raise ValueError(f"no noise multiplier in [0.01, 1000] reaches ε = {target_epsilon} at "
+                         f"δ = {delta:.2e} in {steps} steps; raise the target or train fewer "
+                         "steps") from error
+
+
 def account(num_examples: int, batch_size: int, steps: int, noise_multiplier: float,
-            l2_norm_clip: float, delta: Optional[float] = None) -> PrivacyReport:
+            l2_norm_clip: float, delta: Optional[float] = None,
+            target_epsilon: Optional[float] = None) -> PrivacyReport:
     """ε of `steps` DP-SGD steps at sampling rate batch_size/num_examples (RDP accountant)."""
     delta = delta if delta is not None else 1.0 / num_examples
     q = min(1.0, batch_size / num_examples)
-    event = dp_accounting.SelfComposedDpEvent(
-        dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(noise_multiplier)),
-        steps)
     accountant = dp_accounting.rdp.RdpAccountant()
-    epsilon = accountant.compose(event).get_epsilon(delta) if noise_multiplier > 0 else math.inf
+    epsilon = (accountant.compose(_dp_sgd_event(q, noise_multiplier, steps)).get_epsilon(delta)
+               if noise_multiplier > 0 else math.inf)
     epochs = steps * batch_size / num_examples
     statement = compute_dp_sgd_privacy_lib.compute_dp_sgd_privacy_statement(
         number_of_examples=num_examples, batch_size=batch_size, num_epochs=epochs,
@@ -61,4 +87,4 @@ def account(num_examples: int, batch_size: int, steps: int, noise_multiplier: fl
         sampling_assumption=(f"Poisson subsampling at q={q:.5f}; training actually shuffles "
                              "into fixed-size batches, see the statement for both"),
         privacy_unit="example (one interaction); user-level accounting is not done yet",
-        statement=statement)
+        statement=statement, target_epsilon=target_epsilon)

@@ -45,6 +45,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     batch_size = config["batch_size"]
     num_examples = count_examples(fn_args.train_files)
     steps = fn_args.train_steps or math.ceil(config["epochs"] * num_examples / batch_size)
+    if config.get("target_epsilon") is not None:
+        config = {**config, "noise_multiplier": privacy.noise_for_target_epsilon(
+            config["target_epsilon"], num_examples, batch_size, steps, config["delta"])}
+        logging.info("Noise multiplier %.4f calibrated to ε = %s", config["noise_multiplier"],
+                     config["target_epsilon"])
     model = build_model(config, catalog, vocab_path)
     train = _dataset(fn_args, fn_args.train_files, tft_output, batch_size)
     evaluation = _dataset(fn_args, fn_args.eval_files, tft_output, batch_size)
@@ -54,7 +59,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
               callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
 
     report = privacy.account(num_examples, batch_size, steps, config["noise_multiplier"],
-                             config["l2_norm_clip"], config["delta"])
+                             config["l2_norm_clip"], config["delta"],
+                             config.get("target_epsilon"))
     logging.info("Privacy: epsilon=%.3f at delta=%.2e", report.epsilon, report.delta)
     module = export.ExportModule(model, tft_output, catalog, config, report.epsilon)
     export.export(module, fn_args.serving_model_dir, report.to_dict())
