@@ -31,6 +31,7 @@ class TrainerConfig:
     l2_norm_clip: float = 1.0
     noise_multiplier: float = 0.8
     target_epsilon: Optional[float] = None  # set: noise_multiplier is calibrated to reach it
+    warm_start: bool = False        # continue from the last blessed model (ε composes with it)
     delta: Optional[float] = None   # None: 1 / number of training examples
     top_k: int = 10                 # items returned by the serving signature
     eval_ks: tuple = (10, 50)       # Recall@K computed by the eval signature

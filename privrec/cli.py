@@ -22,9 +22,13 @@ def _config(args):
         overrides["masking_policy"] = policy.TINY_POLICY
     if args.train_steps:
         overrides["train_steps"] = args.train_steps
+    trainer = {}
     if getattr(args, "target_epsilon", None) is not None:
-        overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(),
-                                                   target_epsilon=args.target_epsilon)
+        trainer["target_epsilon"] = args.target_epsilon
+    if getattr(args, "warm_start", False):
+        trainer["warm_start"] = True
+    if trainer:
+        overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
     if getattr(args, "epsilon_budget", None) is not None:
         overrides["epsilon_budget"] = args.epsilon_budget
     return configs.local_config(args.work_dir, args.data_dir, **overrides)
@@ -181,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--train-steps", type=int, help="override the number of DP-SGD steps")
         p.add_argument("--target-epsilon", type=float, help="calibrate the noise multiplier so "
                        "training spends at most this ε (default: the configured multiplier)")
+        p.add_argument("--warm-start", action="store_true", help="continue from the last "
+                       "blessed model of this work dir; its ε composes with this run's")
         p.add_argument("--epsilon-budget", type=float, help="the Evaluator refuses models whose "
                        "ε exceeds this (default: PipelineConfig.epsilon_budget)")
         p.add_argument("--policy", help="masking policy YAML (default: components/masking/"

@@ -1,5 +1,5 @@
 """The Evaluator gates: an untrained model (compared with the last blessed one) and a model over
-the ε budget are not blessed and not pushed.
+the ε budget are not blessed and not pushed; a warm-started model is, with composed ε.
 
 Runs after test_pipeline_e2e (file order): it adds a run to the same pipeline and MLMD.
 """
@@ -10,7 +10,8 @@ import pytest
 
 from components.masking import pseudonymizer
 from pipeline import local_runner, run_summary
-from serving import server
+from serving import client, server
+from trainer import export
 
 
 def test_untrained_model_is_not_blessed_and_previous_version_stays(tiny_run, pipeline_key,
@@ -59,3 +60,42 @@ def test_model_over_the_epsilon_budget_is_not_blessed_and_not_pushed(tiny_run, p
     assert len(summary.gate_failures) == 1 and "privacy_epsilon" in summary.gate_failures[0]
     assert any("gate failed : privacy_epsilon" in line for line in summary.lines())
     assert server.list_versions(config.push_dir) == versions_before
+
+
+def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, pipeline_key,
+                                                                     monkeypatch):
+    """TrainerConfig.warm_start: the Trainer restores the last blessed model's weights, its ε
+    covers both DP runs (RDP composition), and the new version is pushed and serves."""
+    config, *_ = tiny_run
+    blessed_version = max(server.list_versions(config.push_dir))
+    blessed_dir = os.path.join(config.push_dir, str(blessed_version))
+    blessed_privacy = export.read_privacy_report(blessed_dir)
+    cold = export.read_training_summary(blessed_dir)
+
+    warm = dataclasses.replace(
+        config, train_steps=10, recall_floor=0.0, recall_max_regression=1.0,
+        trainer=dataclasses.replace(config.trainer, warm_start=True))
+    monkeypatch.setenv(pseudonymizer.KEY_ENV, pipeline_key)
+    local_runner.run(warm, printer=lambda line: None)
+
+    summary = run_summary.read(warm)
+    assert summary.pushed and int(summary.pushed_version) > blessed_version
+    assert os.path.exists(os.path.join(blessed_dir, "saved_model.pb"))  # the old one stays
+    privacy = summary.privacy
+    assert privacy["runs"][0] == blessed_privacy["runs"][0] and len(privacy["runs"]) == 2
+    assert privacy["runs"][1]["steps"] == 10
+    assert privacy["epsilon"] > blessed_privacy["epsilon"]
+    assert privacy["epsilon"] > privacy["epsilon_this_run"]
+    training = export.read_training_summary(os.path.join(config.push_dir,
+                                                         summary.pushed_version))
+    assert training["warm_started_from"] and cold["warm_started_from"] is None
+    # Restored weights: before any fine-tuning step the model is already better than a cold start.
+    assert training["eval_loss_before"] < cold["eval_loss_before"] - 0.1, (training, cold)
+
+    model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
+    address, version = model_server.start()
+    try:
+        served_version, items = client.recommend(address, "", "headphones")
+    finally:
+        model_server.stop()
+    assert served_version == version == int(summary.pushed_version) and len(items) == 10

@@ -24,6 +24,7 @@ from trainer.model import TwoTowerModel
 from trainer.privacy_metric import EPSILON_KEY
 
 PRIVACY_FILE = "privacy.json"
+TRAINING_FILE = "training.json"
 
 
 class ExportModule(tf.Module):
@@ -74,8 +75,9 @@ class ExportModule(tf.Module):
         return outputs
 
 
-def export(module: ExportModule, directory: str, privacy_report: Dict) -> None:
-    """Writes the SavedModel with both signatures and the privacy report in assets.extra/."""
+def export(module: ExportModule, directory: str, privacy_report: Dict, training: Dict) -> None:
+    """Writes the SavedModel with both signatures, and the privacy report and the training
+    summary (eval loss before/after, warm start) in assets.extra/."""
     tf.saved_model.save(module, directory, signatures={
         configs.SERVING_SIGNATURE: module.serve.get_concrete_function(),
         configs.EVAL_SIGNATURE: module.evaluate.get_concrete_function()})
@@ -83,8 +85,15 @@ def export(module: ExportModule, directory: str, privacy_report: Dict) -> None:
     tf.io.gfile.makedirs(extra)
     with tf.io.gfile.GFile(os.path.join(extra, PRIVACY_FILE), "w") as f:
         json.dump(privacy_report, f, indent=2)
+    with tf.io.gfile.GFile(os.path.join(extra, TRAINING_FILE), "w") as f:
+        json.dump(training, f, indent=2)
 
 
 def read_privacy_report(model_dir: str) -> Dict:
     with tf.io.gfile.GFile(os.path.join(model_dir, "assets.extra", PRIVACY_FILE)) as f:
+        return json.load(f)
+
+
+def read_training_summary(model_dir: str) -> Dict:
+    with tf.io.gfile.GFile(os.path.join(model_dir, "assets.extra", TRAINING_FILE)) as f:
         return json.load(f)

@@ -5,7 +5,7 @@ steps, noise multiplier, δ) with TF-Privacy's accountant; none is typed in.
 """
 import dataclasses
 import math
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence, Tuple
 
 import dp_accounting
 from tensorflow_privacy.privacy.analysis import compute_dp_sgd_privacy_lib
@@ -36,6 +36,10 @@ class PrivacyReport:
     privacy_unit: str
     statement: str
     target_epsilon: Optional[float] = None  # set when the noise multiplier was calibrated to it
+    # Warm-started training composes with the runs it continues: `epsilon` covers all of
+    # `runs` (oldest first, this one last); `epsilon_this_run` only this run.
+    epsilon_this_run: Optional[float] = None
+    runs: Tuple[Dict, ...] = ()
 
     def to_dict(self) -> Dict:
         return dataclasses.asdict(self)
@@ -67,15 +71,30 @@ def noise_for_target_epsilon(target_epsilon: float, num_examples: int, batch_siz
                          "steps") from error
 
 
+def _composed_epsilon(runs: Sequence[Dict], delta: float) -> float:
+    """ε of the runs one after the other (RDP composition; an example may be in all of them)."""
+    if any(run["noise_multiplier"] <= 0 for run in runs):
+        return math.inf
+    accountant = dp_accounting.rdp.RdpAccountant()
+    for run in runs:
+        q = min(1.0, run["batch_size"] / run["num_examples"])
+        accountant.compose(_dp_sgd_event(q, run["noise_multiplier"], run["steps"]))
+    return float(accountant.get_epsilon(delta))
+
+
 def account(num_examples: int, batch_size: int, steps: int, noise_multiplier: float,
             l2_norm_clip: float, delta: Optional[float] = None,
-            target_epsilon: Optional[float] = None) -> PrivacyReport:
-    """ε of `steps` DP-SGD steps at sampling rate batch_size/num_examples (RDP accountant)."""
+            target_epsilon: Optional[float] = None,
+            earlier_runs: Sequence[Dict] = ()) -> PrivacyReport:
+    """ε of `steps` DP-SGD steps at sampling rate batch_size/num_examples (RDP accountant),
+    composed with `earlier_runs` (the `runs` of the report of the model this one continues)."""
     delta = delta if delta is not None else 1.0 / num_examples
     q = min(1.0, batch_size / num_examples)
-    accountant = dp_accounting.rdp.RdpAccountant()
-    epsilon = (accountant.compose(_dp_sgd_event(q, noise_multiplier, steps)).get_epsilon(delta)
-               if noise_multiplier > 0 else math.inf)
+    this_run = {"num_examples": num_examples, "batch_size": batch_size, "steps": steps,
+                "noise_multiplier": noise_multiplier}
+    runs = tuple(dict(run) for run in earlier_runs) + (this_run,)
+    epsilon = _composed_epsilon(runs, delta)
+    epsilon_this_run = _composed_epsilon([this_run], delta)
     epochs = steps * batch_size / num_examples
     statement = compute_dp_sgd_privacy_lib.compute_dp_sgd_privacy_statement(
         number_of_examples=num_examples, batch_size=batch_size, num_epochs=epochs,
@@ -87,4 +106,5 @@ def account(num_examples: int, batch_size: int, steps: int, noise_multiplier: fl
         sampling_assumption=(f"Poisson subsampling at q={q:.5f}; training actually shuffles "
                              "into fixed-size batches, see the statement for both"),
         privacy_unit="example (one interaction); user-level accounting is not done yet",
-        statement=statement, target_epsilon=target_epsilon)
+        statement=statement, target_epsilon=target_epsilon,
+        epsilon_this_run=epsilon_this_run, runs=runs)
