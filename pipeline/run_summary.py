@@ -27,6 +27,7 @@ class RunSummary:
     privacy: Dict
     masking: Dict                  # the masking report (components/masking/report.py)
     gate_failures: List[str]       # the Evaluator's failed thresholds, one line each
+    training: Dict                 # trainer/export.py training summary (not pushed)
 
     def lines(self):
         yield f"pipeline root : {self.pipeline_root}"
@@ -101,5 +102,6 @@ def read(config: configs.PipelineConfig) -> RunSummary:
         pushed_version=_property(pushed, "pushed_version"),
         pushed_destination=_property(pushed, "pushed_destination"),
         privacy=export.read_privacy_report(os.path.join(model.uri, "Format-Serving")),
+        training=export.read_training_summary(os.path.join(model.uri, "Format-Serving")),
         masking=report.read(_latest(store, MaskingReport.TYPE_NAME).uri),
         gate_failures=_gate_failures(evaluation.uri))

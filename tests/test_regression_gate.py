@@ -70,7 +70,6 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     blessed_version = max(server.list_versions(config.push_dir))
     blessed_dir = os.path.join(config.push_dir, str(blessed_version))
     blessed_privacy = export.read_privacy_report(blessed_dir)
-    cold = export.read_training_summary(blessed_dir)
 
     warm = dataclasses.replace(
         config, train_steps=10, recall_floor=0.0, recall_max_regression=1.0,
@@ -86,9 +85,10 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     assert privacy["runs"][1]["steps"] == 10
     assert privacy["epsilon"] > blessed_privacy["epsilon"]
     assert privacy["epsilon"] > privacy["epsilon_this_run"]
-    training = export.read_training_summary(os.path.join(config.push_dir,
-                                                         summary.pushed_version))
-    assert training["warm_started_from"] and cold["warm_started_from"] is None
+    training = summary.training
+    cold = export.read_training_summary(training["warm_started_from"])  # the blessed model's
+    assert cold["warm_started_from"] is None
+    assert os.listdir(os.path.join(blessed_dir, "assets.extra")) == [export.PRIVACY_FILE]
     # Restored weights: before any fine-tuning step the model is already better than a cold start.
     assert training["eval_loss_before"] < cold["eval_loss_before"] - 0.1, (training, cold)
 

@@ -76,8 +76,10 @@ class ExportModule(tf.Module):
 
 
 def export(module: ExportModule, directory: str, privacy_report: Dict, training: Dict) -> None:
-    """Writes the SavedModel with both signatures, and the privacy report and the training
-    summary (eval loss before/after, warm start) in assets.extra/."""
+    """Writes the SavedModel with both signatures and the privacy report in assets.extra/, and
+    the training summary (eval loss before/after, warm start) next to it in the Model artifact:
+    losses are non-DP aggregates of private data, so they stay in the pipeline root and are
+    not pushed."""
     tf.saved_model.save(module, directory, signatures={
         configs.SERVING_SIGNATURE: module.serve.get_concrete_function(),
         configs.EVAL_SIGNATURE: module.evaluate.get_concrete_function()})
@@ -85,7 +87,7 @@ def export(module: ExportModule, directory: str, privacy_report: Dict, training:
     tf.io.gfile.makedirs(extra)
     with tf.io.gfile.GFile(os.path.join(extra, PRIVACY_FILE), "w") as f:
         json.dump(privacy_report, f, indent=2)
-    with tf.io.gfile.GFile(os.path.join(extra, TRAINING_FILE), "w") as f:
+    with tf.io.gfile.GFile(training_summary_path(directory), "w") as f:
         json.dump(training, f, indent=2)
 
 
@@ -94,6 +96,11 @@ def read_privacy_report(model_dir: str) -> Dict:
         return json.load(f)
 
 
-def read_training_summary(model_dir: str) -> Dict:
-    with tf.io.gfile.GFile(os.path.join(model_dir, "assets.extra", TRAINING_FILE)) as f:
+def training_summary_path(serving_model_dir: str) -> str:
+    """<Model artifact>/training.json, beside Format-Serving (which the Pusher copies)."""
+    return os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), TRAINING_FILE)
+
+
+def read_training_summary(serving_model_dir: str) -> Dict:
+    with tf.io.gfile.GFile(training_summary_path(serving_model_dir)) as f:
         return json.load(f)
