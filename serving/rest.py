@@ -19,6 +19,7 @@ from typing import Dict, FrozenSet, List, Optional
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2
 
 from serving import auth, metrics as metrics_lib, model_store
@@ -103,6 +104,9 @@ class RestServer:
                         tf.errors.InvalidArgumentError) as error:
                     status = 400
                     self._reply(status, {"error": str(error)})
+                except Exception:  # noqa: BLE001  answer, log, keep serving
+                    logging.exception("REST %s failed", method)
+                    self._reply(500, {"error": "internal error; see the server log"})
                 finally:
                     if not self.path.startswith(metrics_lib.PATH):
                         metrics.observe("rest", method, HTTPStatus(status).phrase,
