@@ -17,6 +17,7 @@ from typing import List, Tuple
 import numpy as np
 
 from privrec.data import generator
+from privrec.data.checksums import gb11643_check_digit, luhn_valid, with_luhn_digit
 
 TYPES = ("email", "phone", "id_number", "bank_card", "ip", "url", "name", "address")
 STRUCTURED_TYPES = ("email", "phone", "id_number", "bank_card", "ip", "url")
@@ -82,25 +83,6 @@ def _digits(rng, n: int) -> str:
     return "".join(str(d) for d in rng.integers(0, 10, n))
 
 
-def gb11643_check(body17: str) -> str:
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return "10X98765432"[sum(int(d) * w for d, w in zip(body17, weights)) % 11]
-
-
-def luhn_ok(number: str) -> bool:
-    digits = [int(c) for c in number if c.isdigit()]
-    total = sum(d if i % 2 == 0 else (2 * d - 9 if 2 * d > 9 else 2 * d)
-                for i, d in enumerate(reversed(digits)))
-    return total % 10 == 0
-
-
-def luhn_complete(body: str) -> str:
-    for check in "0123456789":
-        if luhn_ok(body + check):
-            return body + check
-    raise AssertionError(body)
-
-
 def _group(number: str, sizes, sep: str) -> str:
     out, i = [], 0
     for size in sizes:
@@ -163,20 +145,20 @@ def phone(rng, lang):
 def id_number(rng, lang):
     birth = f"{rng.integers(1950, 2006)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}"
     body = _pick(rng, ID_REGIONS) + birth + _digits(rng, 3)
-    return body + gb11643_check(body), "gb11643"
+    return body + gb11643_check_digit(body), "gb11643"
 
 
 def bank_card(rng, lang):
     kind = rng.random()
     if kind < 0.05:  # American Express, 15 digits, written 4-6-5
-        number = luhn_complete(_pick(rng, ["34", "37"]) + _digits(rng, 12))
+        number = with_luhn_digit(_pick(rng, ["34", "37"]) + _digits(rng, 12))
         sizes, subtype = (4, 6, 5), "amex"
     elif kind < 0.20:  # UnionPay debit, 19 digits
-        number = luhn_complete("62" + _digits(rng, 16))
+        number = with_luhn_digit("62" + _digits(rng, 16))
         sizes, subtype = (4, 4, 4, 4, 3), "unionpay19"
     else:  # UnionPay / Visa / Mastercard, 16 digits
         prefix = _pick(rng, ["62", "62", "4", f"5{rng.integers(1, 6)}"])
-        number = luhn_complete(prefix + _digits(rng, 15 - len(prefix)))
+        number = with_luhn_digit(prefix + _digits(rng, 15 - len(prefix)))
         sizes, subtype = (4, 4, 4, 4), "card16"
     grouping = rng.random()
     if grouping < 0.5:
@@ -254,14 +236,14 @@ def order_number_bad_id_check(rng):
     """18-digit order number shaped like an ID number, with a wrong GB 11643 check digit."""
     body = f"{rng.integers(2019, 2025)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}" + \
         _digits(rng, 9)
-    check = _pick(rng, [c for c in "0123456789X" if c != gb11643_check(body)])
+    check = _pick(rng, [c for c in "0123456789X" if c != gb11643_check_digit(body)])
     return _pick(rng, ["订单号 ", "order #", "订单", ""]) + body + check, "id_bad_checksum"
 
 
 def sku_luhn_fail(rng):
     while True:
         number = _digits(rng, int(_pick(rng, [13, 16, 16, 19])))
-        if not luhn_ok(number):
+        if not luhn_valid(number):
             break
     if len(number) == 16 and rng.random() < 0.3:
         number = _group(number, (4, 4, 4, 4), " ")

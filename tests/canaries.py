@@ -7,12 +7,12 @@ After the run, none of `NEEDLES` may appear anywhere (tests/test_pipeline_e2e.py
 import csv
 import os
 
-from bench.labelled_pii import gb11643_check, luhn_complete
 from privrec.data import schema
+from privrec.data.checksums import gb11643_check_digit, with_luhn_digit
 
 
-ID_NUMBER = "11010519310713987" + gb11643_check("11010519310713987")
-BANK_CARD = luhn_complete("621234567890123")
+ID_NUMBER = "11010519310713987" + gb11643_check_digit("11010519310713987")
+BANK_CARD = with_luhn_digit("621234567890123")
 A = {"user_id": "canary-user-A-5f1c", "name": "Zephyrine Quillfeather",
      "phone": "+86 139-8765-4321", "email": "zephyrine.quill@canary-mail.org",
      "address": "77 Canaryhollow Lane, Shanghai", "birth_date": "1985-03-17", "gender": "F",
