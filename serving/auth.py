@@ -7,7 +7,7 @@ credentials. Tokens are compared in constant time and never logged.
 """
 import hmac
 import os
-from typing import FrozenSet
+from typing import FrozenSet, Optional
 
 import grpc
 
@@ -27,10 +27,20 @@ def read_tokens(path: str) -> FrozenSet[str]:
     return tokens
 
 
-def accepts(tokens: FrozenSet[str], token: str) -> bool:
-    """Whether `token` is one of `tokens`, compared in constant time."""
-    candidate = token.encode()
-    return any(hmac.compare_digest(candidate, known.encode()) for known in tokens)
+UNAUTHENTICATED = "missing 'authorization: Bearer <token>'"
+DENIED = "the bearer token is not accepted"
+
+
+def refusal(tokens: FrozenSet[str], header: str) -> Optional[str]:
+    """None when the authorization header carries one of `tokens` (compared in constant time);
+    otherwise UNAUTHENTICATED (no bearer token) or DENIED (an unknown one)."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return UNAUTHENTICATED
+    candidate = token.strip().encode()
+    if not any(hmac.compare_digest(candidate, known.encode()) for known in tokens):
+        return DENIED
+    return None
 
 
 def _deny(code: grpc.StatusCode, message: str):
@@ -46,11 +56,10 @@ class BearerTokenInterceptor(grpc.ServerInterceptor):
     def intercept_service(self, continuation, handler_call_details):
         if handler_call_details.method.startswith(HEALTH_SERVICE_PREFIX):
             return continuation(handler_call_details)
-        header = dict(handler_call_details.invocation_metadata).get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return _deny(grpc.StatusCode.UNAUTHENTICATED,
-                         "missing 'authorization: Bearer <token>' metadata")
-        if not accepts(self._tokens, token.strip()):
-            return _deny(grpc.StatusCode.PERMISSION_DENIED, "the bearer token is not accepted")
+        refused = refusal(self._tokens, dict(handler_call_details.invocation_metadata).get(
+            "authorization", ""))
+        if refused == UNAUTHENTICATED:
+            return _deny(grpc.StatusCode.UNAUTHENTICATED, refused + " metadata")
+        if refused:
+            return _deny(grpc.StatusCode.PERMISSION_DENIED, refused)
         return continuation(handler_call_details)

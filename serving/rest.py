@@ -15,7 +15,7 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Dict, FrozenSet, List, Optional
+from typing import Dict, FrozenSet, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -41,7 +41,7 @@ def _json_value(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _columns(body: Dict) -> (Dict[str, List], bool):
+def _columns(body: Dict) -> Tuple[Dict[str, List], bool]:
     """(inputs by name, row format?) from a predict body in either of TF Serving's formats."""
     if ("instances" in body) == ("inputs" in body):
         raise ValueError("the body needs exactly one of 'instances' (row format) or 'inputs' "
@@ -84,14 +84,11 @@ class RestServer:
             def _authorised(self) -> bool:
                 if not tokens:
                     return True
-                scheme, _, token = self.headers.get("Authorization", "").partition(" ")
-                if scheme.lower() != "bearer" or not token.strip():
-                    self._reply(401, {"error": "missing 'Authorization: Bearer <token>'"})
-                    return False
-                if not auth.accepts(tokens, token.strip()):
-                    self._reply(403, {"error": "the bearer token is not accepted"})
-                    return False
-                return True
+                refused = auth.refusal(tokens, self.headers.get("Authorization", ""))
+                if refused:
+                    self._reply(401 if refused == auth.UNAUTHENTICATED else 403,
+                                {"error": refused})
+                return refused is None
 
             def _handle(self, method: str):
                 start, status = time.perf_counter(), 500
