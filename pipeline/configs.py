@@ -32,6 +32,7 @@ class TrainerConfig:
     noise_multiplier: float = 0.8
     target_epsilon: Optional[float] = None  # set: noise_multiplier is calibrated to reach it
     warm_start: bool = False        # continue from the last blessed model (ε composes with it)
+    init_from: Optional[str] = None  # continue this model version dir instead (privrec finetune)
     delta: Optional[float] = None   # None: 1 / number of training examples
     top_k: int = 10                 # items returned by the serving signature
     eval_ks: tuple = (10, 50)       # Recall@K computed by the eval signature

@@ -33,8 +33,12 @@ class RunSummary:
         yield f"pipeline root : {self.pipeline_root}"
         for name, value in sorted(self.metrics.items()):
             yield f"eval {name:<9}: {value:.4f}"
+        runs = self.privacy.get("runs") or ()
         yield (f"privacy       : ε = {self.privacy['epsilon']:.3f} at δ = "
-               f"{self.privacy['delta']:.2e} ({self.privacy['privacy_unit']}; "
+               f"{self.privacy['delta']:.2e} ("
+               + (f"composed over {len(runs)} DP runs, this one ε = "
+                  f"{self.privacy['epsilon_this_run']:.3f}; " if len(runs) > 1 else "")
+               + f"{self.privacy['privacy_unit']}; "
                f"{self.privacy['accountant']}"
                + (f"; noise multiplier {self.privacy['noise_multiplier']:.3f} calibrated to "
                   f"target ε {self.privacy['target_epsilon']}"

@@ -5,6 +5,7 @@ import csv
 import gc
 import os
 import sys
+import tempfile
 
 import privrec  # noqa: F401  (runtime switches, before anything imports TensorFlow)
 
@@ -48,7 +49,7 @@ def cmd_keygen(args):
 
 def cmd_generate(args):
     from privrec.data import generator
-    generator.write_dataset(args.out, args.size, args.seed)
+    generator.write_dataset(args.out, args.size, args.seed, args.interactions_seed)
     print(f"wrote the '{args.size}' data set to {args.out}")
 
 
@@ -99,6 +100,42 @@ def cmd_run(args):
         titles = {r["item_id"]: r["title"] for r in csv.DictReader(f)}
     for rank, (item, score) in enumerate(items, 1):
         print(f"  {rank:>2}. {item}  score {score:.3f}  {titles.get(item, '')}")
+
+
+def cmd_finetune(args):
+    """Runs the pipeline on new data with the Trainer continuing the given model version."""
+    from pipeline import local_runner, run_summary
+    from trainer import catalog as catalog_lib, export
+    if args.warm_start:
+        sys.exit("privrec finetune: --warm-start does not apply; the model to continue is --from")
+    if not args.data_dir:
+        sys.exit("privrec finetune: --data-dir is required (catalog.csv and interactions/*.csv "
+                 "of the new data; the catalog must be the one the model was trained on)")
+    model_dir = os.path.abspath(args.model_dir.rstrip("/"))
+    config = _config(args)
+    try:  # fail before the pipeline starts
+        before = export.read_privacy_report(model_dir)
+        catalog = catalog_lib.Catalog.load(config.catalog_path)
+        export.check_same_catalog(export.load_keras(model_dir), catalog,
+                                  catalog.write_vocab(tempfile.mkdtemp(prefix="privrec_vocab_")),
+                                  model_dir)
+    except (OSError, ValueError) as error:
+        sys.exit(f"privrec finetune: {error}")
+    base_path = os.path.dirname(model_dir)  # push next to the model fine-tuned by default
+    config = dataclasses.replace(
+        config, serving_root=args.serving_root or os.path.dirname(base_path),
+        model_name=args.model_name or os.path.basename(base_path),
+        trainer=dataclasses.replace(config.trainer, init_from=model_dir))
+    local_runner.run(config)
+    summary = run_summary.read(config)
+    print("\n==== privrec finetune summary ====\n" + "\n".join(summary.lines()))
+    privacy = summary.privacy
+    print(f"fine-tuned {model_dir} on {config.data_dir}: ε = {privacy['epsilon_this_run']:.3f} "
+          f"this run, cumulative ε = {privacy['epsilon']:.3f} over {len(privacy['runs'])} DP "
+          f"runs (was {before['epsilon']:.3f}; budget {config.epsilon_budget})")
+    if not summary.pushed:
+        sys.exit(f"privrec finetune: the fine-tuned model was not blessed, nothing pushed to "
+                 f"{config.push_dir}")
 
 
 def _tls(args):
@@ -200,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write the embedded synthetic e-commerce data set")
     p.add_argument("--size", default="default", choices=["tiny", "small", "default"])
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--interactions-seed", type=int, help="new interactions of the same shop "
+                   "(catalog and users from --seed), e.g. data to fine-tune on")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_generate)
 
@@ -212,6 +251,16 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline_args(p)
     p.add_argument("--size", default="default", choices=["tiny", "small", "default"])
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("finetune", help="continue training a pushed model version with DP on new "
+                       "data (masked at ingestion, gated by the Evaluator) and push a new version")
+    pipeline_args(p)
+    p.add_argument("--from", dest="model_dir", required=True, help="the model version to "
+                   "continue, e.g. out/serving/privrec/1712345678 (its keras/two_tower.keras)")
+    p.add_argument("--serving-root", help="push the new version under <serving-root>/"
+                   "<model-name>/ (default: next to --from)")
+    p.add_argument("--model-name", help="default: the name of --from's base path")
+    p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("serve", help="serve the pushed model over TF Serving's gRPC API")
     p.add_argument("--serving-root", default=os.path.join(DEFAULT_WORK_DIR, "serving"))

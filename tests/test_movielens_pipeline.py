@@ -6,7 +6,7 @@ import pytest
 from components.masking import policy, pseudonymizer
 from pipeline import configs, local_runner, run_summary
 from privrec.data import movielens
-from serving import client, server
+from tests import serve_once
 from tests.test_movielens import ML_DIR
 
 
@@ -19,13 +19,11 @@ def test_movielens_pipeline_learns_and_serves(tmp_path, monkeypatch):
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
     local_runner.run(config, printer=lambda line: None)
     summary = run_summary.read(config)
+    report = "\n".join(summary.lines())  # every assertion says what the run did
     # Random ranking of 1,682 movies gives Recall@50 of about 0.03.
-    assert summary.metrics["recall_at_50"] > 0.06, summary.metrics
-    assert 0 < summary.privacy["epsilon"] < float("inf")
-    model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
-    address, _ = model_server.start()
-    try:
-        _, items = client.recommend(address, "1", "", ["m50", "m172", "m181"])
-    finally:
-        model_server.stop()
+    assert summary.metrics["recall_at_50"] > 0.06, report
+    assert 0 < summary.privacy["epsilon"] < float("inf"), report
+    assert summary.pushed, report
+    version, _, items = serve_once.recommend_once(config.push_dir, "", ["m50", "m172", "m181"])
+    assert version == int(summary.pushed_version), (version, report)
     assert len(items) == 10 and all(item.startswith("m") for item, _ in items)

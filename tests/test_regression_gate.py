@@ -10,7 +10,8 @@ import pytest
 
 from components.masking import pseudonymizer
 from pipeline import local_runner, run_summary
-from serving import client, server
+from serving import server
+from tests import serve_once
 from trainer import export
 
 
@@ -92,10 +93,5 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     # Restored weights: before any fine-tuning step the model is already better than a cold start.
     assert training["eval_loss_before"] < cold["eval_loss_before"] - 0.1, (training, cold)
 
-    model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
-    address, version = model_server.start()
-    try:
-        served_version, items = client.recommend(address, "", "headphones")
-    finally:
-        model_server.stop()
+    version, served_version, items = serve_once.recommend_once(config.push_dir)
     assert served_version == version == int(summary.pushed_version) and len(items) == 10

@@ -25,6 +25,7 @@ from trainer.privacy_metric import EPSILON_KEY
 
 PRIVACY_FILE = "privacy.json"
 TRAINING_FILE = "training.json"
+KERAS_FILE = os.path.join("keras", "two_tower.keras")  # inside a model version directory
 
 
 class ExportModule(tf.Module):
@@ -76,8 +77,8 @@ class ExportModule(tf.Module):
 
 
 def export(module: ExportModule, directory: str, privacy_report: Dict, training: Dict) -> None:
-    """Writes the SavedModel with both signatures and the privacy report in assets.extra/, and
-    the training summary (eval loss before/after, warm start) next to it in the Model artifact:
+    """Writes the SavedModel with both signatures, the privacy report in assets.extra/, the Keras
+    model (save_keras), and the training summary (eval loss before/after, warm start) next to it in the Model artifact:
     losses are non-DP aggregates of private data, so they stay in the pipeline root and are
     not pushed."""
     tf.saved_model.save(module, directory, signatures={
@@ -85,10 +86,44 @@ def export(module: ExportModule, directory: str, privacy_report: Dict, training:
         configs.EVAL_SIGNATURE: module.evaluate.get_concrete_function()})
     extra = os.path.join(directory, "assets.extra")
     tf.io.gfile.makedirs(extra)
+    save_keras(module.model, directory)
     with tf.io.gfile.GFile(os.path.join(extra, PRIVACY_FILE), "w") as f:
         json.dump(privacy_report, f, indent=2)
     with tf.io.gfile.GFile(training_summary_path(directory), "w") as f:
         json.dump(training, f, indent=2)
+
+
+def save_keras(model: TwoTowerModel, serving_model_dir: str) -> str:
+    """Saves the Keras two-tower model (both towers, uncompiled: the DP optimizer is chosen
+    anew by whoever continues training) as <serving_model_dir>/keras/two_tower.keras. It travels
+    with the pushed version; TF Serving ignores the extra directory."""
+    uncompiled = TwoTowerModel.from_config(model.get_config())
+    uncompiled.set_weights(model.get_weights())
+    uncompiled.built = True  # its variables exist (build_towers); Keras cannot see that alone
+    path = os.path.join(serving_model_dir, KERAS_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    uncompiled.save(path)
+    return path
+
+
+def load_keras(model_dir: str) -> TwoTowerModel:
+    """The Keras model of a model version directory (pushed or in a Model artifact)."""
+    path = os.path.join(model_dir, KERAS_FILE)
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"{path} not found: {model_dir} is not a privrec model version "
+                                "directory (<serving root>/<model name>/<version>) or predates "
+                                "the Keras export")
+    return tf.keras.models.load_model(path)
+
+
+def check_same_catalog(model: TwoTowerModel, catalog: catalog_lib.Catalog, vocab_path: str,
+                       model_dir: str) -> None:
+    """Raises ValueError unless `model` was trained on `catalog` (its item index is fixed)."""
+    if not model.catalog_matches(catalog.category_index(), catalog.title_token_ids(
+            vocab_path, model.config["title_max_tokens"])):
+        raise ValueError(f"the catalog given is not the one the model in {model_dir} was "
+                         "trained on (items, categories or titles differ): fine-tuning cannot "
+                         "change the item index; train a new model on this catalog instead")
 
 
 def read_privacy_report(model_dir: str) -> Dict:

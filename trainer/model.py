@@ -11,15 +11,19 @@ no log-Q correction.
 
 There is no user-id embedding: it would memorise individuals and cannot serve new users. The
 user is represented by the query text and the recent items carried in each request.
+
+Both classes are Keras-serialisable (registered as `privrec>…`): the Trainer saves the model as
+`<model version>/keras/two_tower.keras` (trainer/export.py), which `tf.keras.models.load_model`
+reads after `import privrec`; `privrec finetune` continues training it with DP.
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import keras_nlp
 import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from trainer import features
+from trainer import catalog as catalog_lib, features
 
 TEMPERATURE = 0.1  # cosine similarities / temperature = logits
 _MASKED_LOGIT = -1e9
@@ -30,11 +34,20 @@ def _masked_mean(sequence: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(sequence * mask, axis=-2) / tf.maximum(tf.reduce_sum(mask, axis=-2), 1.0)
 
 
+BERT_KEYS = ("bert_layers", "bert_heads", "bert_hidden", "bert_intermediate",
+             "query_max_tokens", "title_max_tokens")
+# The hyperparameters that shape the model's variables (the rest of TrainerConfig does not).
+ARCHITECTURE_KEYS = BERT_KEYS + ("embedding_dim", "negatives_per_step")
+
+
+@tf.keras.utils.register_keras_serializable(package="privrec")
 class TextEncoder(tf.keras.layers.Layer):
     """BertBackbone over WordPiece ids, mean-pooled over real tokens (the sentence embedding)."""
 
     def __init__(self, vocabulary_size: int, config: Dict, **kwargs):
         super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.config = {k: config[k] for k in BERT_KEYS}
         self.backbone = keras_nlp.models.BertBackbone(
             vocabulary_size=vocabulary_size, num_layers=config["bert_layers"],
             num_heads=config["bert_heads"], hidden_dim=config["bert_hidden"],
@@ -47,25 +60,81 @@ class TextEncoder(tf.keras.layers.Layer):
                                  "segment_ids": tf.zeros_like(token_ids)})
         return _masked_mean(outputs["sequence_output"], padding_mask)
 
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
+                "config": self.config}
 
+
+@tf.keras.utils.register_keras_serializable(package="privrec")
 class TwoTowerModel(tfrs.Model):
-    """Query tower: query text + recent items. Candidate tower: item id, category, title."""
+    """Query tower: query text + recent items. Candidate tower: item id, category, title.
+
+    `item_category` [num_items] and `item_title_tokens` [num_items, title_max_tokens] are the
+    public catalog's features per item index; they are (non-trainable) weights of the model, so
+    a saved model carries the catalog it was trained on.
+    """
 
     def __init__(self, config: Dict, num_items: int, vocabulary_size: int,
-                 item_category: np.ndarray, item_title_tokens: np.ndarray):
-        super().__init__()
+                 item_category: np.ndarray, item_title_tokens: np.ndarray,
+                 num_categories: Optional[int] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.config = {k: config[k] for k in ARCHITECTURE_KEYS}
         dim = config["embedding_dim"]
         self.num_items = num_items
+        self.vocabulary_size = vocabulary_size
+        self.num_categories = num_categories or int(np.max(item_category)) + 1
         self.negatives_per_step = config["negatives_per_step"]
         self.text_encoder = TextEncoder(vocabulary_size, config)
         self.item_embedding = tf.keras.layers.Embedding(num_items, dim)
-        self.category_embedding = tf.keras.layers.Embedding(int(item_category.max()) + 1, 8)
-        self.item_category = tf.constant(item_category, tf.int64)
-        self.item_title_tokens = tf.constant(item_title_tokens, tf.int64)
+        self.category_embedding = tf.keras.layers.Embedding(self.num_categories, 8)
+        self.item_category = self.add_weight(
+            "item_category", shape=np.shape(item_category), dtype=tf.int64, trainable=False,
+            initializer=tf.keras.initializers.Constant(np.asarray(item_category)))
+        self.item_title_tokens = self.add_weight(
+            "item_title_tokens", shape=np.shape(item_title_tokens), dtype=tf.int64,
+            trainable=False,
+            initializer=tf.keras.initializers.Constant(np.asarray(item_title_tokens)))
         self.query_mlp = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
                                               tf.keras.layers.Dense(dim)])
         self.candidate_mlp = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
                                                   tf.keras.layers.Dense(dim)])
+        self.build_towers()
+
+    def build_towers(self) -> None:
+        """Creates every variable now (one item through both towers), so a saved model's
+        weights can be loaded into a fresh instance."""
+        item = tf.constant([catalog_lib.FIRST_ITEM_INDEX], tf.int64)
+        self.query_embedding({
+            features.HISTORY: tf.zeros([1, 1], tf.int64),
+            features.QUERY_TOKENS: tf.gather(self.item_title_tokens, item)})
+        self.candidate_embedding(item)
+
+    def get_config(self):
+        return {"config": self.config, "num_items": self.num_items,
+                "vocabulary_size": self.vocabulary_size, "num_categories": self.num_categories,
+                "item_category": {"shape": self.item_category.shape.as_list()},
+                "item_title_tokens": {"shape": self.item_title_tokens.shape.as_list()}}
+
+    @classmethod
+    def from_config(cls, config):
+        """An instance of the saved shape; the catalog features come with the weights."""
+        config = dict(config)
+        for name in ("item_category", "item_title_tokens"):
+            config[name] = np.zeros(config[name]["shape"], np.int64)
+        return cls(**config)
+
+    def get_build_config(self):
+        return {"built_by": "build_towers"}
+
+    def build_from_config(self, config):
+        pass  # __init__ already built every variable
+
+    def catalog_matches(self, item_category: np.ndarray, item_title_tokens: np.ndarray) -> bool:
+        """Whether this model was trained on this catalog (same items, categories, titles)."""
+        return (self.item_category.shape == np.shape(item_category)
+                and self.item_title_tokens.shape == np.shape(item_title_tokens)
+                and bool(np.array_equal(self.item_category.numpy(), item_category))
+                and bool(np.array_equal(self.item_title_tokens.numpy(), item_title_tokens)))
 
     def query_embedding(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
         history = inputs[features.HISTORY]

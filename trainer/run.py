@@ -35,19 +35,20 @@ def build_model(config, catalog: catalog_lib.Catalog, vocab_path: str) -> TwoTow
     return model
 
 
-def weights_prefix(serving_model_dir: str) -> str:
-    """The Keras weights checkpoint next to Format-Serving in the Model artifact (warm starts)."""
-    return os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), "keras-weights", "ckpt")
-
-
-def _warm_start(model: TwoTowerModel, base_model: str):
-    """Restores the base model's weights (on variable creation) and returns its DP runs."""
-    status = tf.train.Checkpoint(model=model).read(weights_prefix(base_model))
-    report = export.read_privacy_report(base_model)
+def _continued_model(model_dir: str, config, catalog: catalog_lib.Catalog, vocab_path: str):
+    """The Keras model of `model_dir` (export.load_keras), compiled with a fresh DP optimizer,
+    and the DP runs it already spent (its ε composes with this run's)."""
+    model = export.load_keras(model_dir)
+    export.check_same_catalog(model, catalog, vocab_path, model_dir)
+    changed = {k: (model.config[k], config[k]) for k in model.config if model.config[k] != config[k]}
+    if changed:
+        logging.warning("The continued model's architecture wins over the config: %s", changed)
+    model.compile(optimizer=privacy.make_optimizer(config))
+    report = export.read_privacy_report(model_dir)
     earlier = report.get("runs") or [{k: report[k] for k in (
         "num_examples", "batch_size", "steps", "noise_multiplier")}]
-    logging.info("Warm start from %s (%d earlier DP runs)", base_model, len(earlier))
-    return status, earlier
+    logging.info("Continuing %s (%d earlier DP runs)", model_dir, len(earlier))
+    return model, earlier
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -65,20 +66,22 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             config["target_epsilon"], num_examples, batch_size, steps, config["delta"])}
         logging.info("Noise multiplier %.4f calibrated to ε = %s", config["noise_multiplier"],
                      config["target_epsilon"])
-    model = build_model(config, catalog, vocab_path)
-    warm_from = fn_args.base_model if config.get("warm_start") else None
-    restore, earlier_runs = _warm_start(model, warm_from) if warm_from else (None, [])
+    # Fine-tune a given version (privrec finetune), warm start from the last blessed model, or
+    # start cold.
+    warm_from = config.get("init_from") or (fn_args.base_model if config.get("warm_start")
+                                            else None)
+    if warm_from:
+        model, earlier_runs = _continued_model(warm_from, config, catalog, vocab_path)
+    else:
+        model, earlier_runs = build_model(config, catalog, vocab_path), []
     train = _dataset(fn_args, fn_args.train_files, tft_output, batch_size)
     evaluation = _dataset(fn_args, fn_args.eval_files, tft_output, batch_size)
     eval_steps = max(1, fn_args.eval_steps or 5)
     initial_loss = model.evaluate(evaluation, steps=eval_steps, verbose=0, return_dict=True)["loss"]
-    if restore is not None:
-        restore.assert_existing_objects_matched()  # catalog/architecture changed: stop here
     logging.info("DP training: %d examples, batch %d, %d steps", num_examples, batch_size, steps)
     history = model.fit(train, steps_per_epoch=steps, epochs=1, validation_data=evaluation,
                         validation_steps=eval_steps, verbose=0,
                         callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
-    tf.train.Checkpoint(model=model).write(weights_prefix(fn_args.serving_model_dir))
 
     report = privacy.account(num_examples, batch_size, steps, config["noise_multiplier"],
                              config["l2_norm_clip"], config["delta"],

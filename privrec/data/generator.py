@@ -7,7 +7,7 @@ Zipf popularity. Some typed queries contain PII the way people really type it.
 import csv
 import dataclasses
 import os
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -120,11 +120,18 @@ def _users(rng: np.random.Generator, n_users: int) -> List[Dict[str, str]]:
     return users
 
 
-def generate(size: Size, seed: int = 7) -> Dict[str, List[Dict[str, str]]]:
-    """Returns {'catalog': rows, 'interactions': rows}, identical for identical (size, seed)."""
+def generate(size: Size, seed: int = 7,
+             interactions_seed: Optional[int] = None) -> Dict[str, List[Dict[str, str]]]:
+    """Returns {'catalog': rows, 'interactions': rows}, identical for identical arguments.
+
+    `interactions_seed`: new interactions of the same shop (catalog and users from `seed`), e.g.
+    the data a model is fine-tuned on.
+    """
     rng = np.random.default_rng(seed)
     catalog = _catalog(rng, size.items)
     users = _users(rng, size.users)
+    if interactions_seed is not None:
+        rng = np.random.default_rng([seed, interactions_seed])
     categories = sorted(CATEGORIES)
     by_category = {c: [i for i, it in enumerate(catalog) if it["category"] == c] for c in categories}
     popularity = 1.0 / np.arange(1, size.items + 1) ** 0.8  # Zipf-like skew
@@ -179,9 +186,10 @@ def write_csv(path: str, rows: List[Dict[str, str]], columns) -> None:
         writer.writerows(rows)
 
 
-def write_dataset(data_dir: str, size_name: str = "default", seed: int = 7) -> str:
+def write_dataset(data_dir: str, size_name: str = "default", seed: int = 7,
+                  interactions_seed: Optional[int] = None) -> str:
     """Writes <data_dir>/catalog.csv and <data_dir>/interactions/data.csv; returns data_dir."""
-    data = generate(SIZES[size_name], seed)
+    data = generate(SIZES[size_name], seed, interactions_seed)
     write_csv(os.path.join(data_dir, schema.CATALOG_FILE), data["catalog"], schema.CATALOG_COLUMNS)
     write_csv(os.path.join(data_dir, schema.INTERACTIONS_DIR, "data.csv"), data["interactions"],
               schema.INTERACTION_COLUMNS)
