@@ -151,8 +151,7 @@ def _tls(args):
 
 def cmd_serve(args):
     from pipeline import configs
-    from serving import auth, server
-    from serving import version_policy
+    from serving import auth, batching, server, version_policy
     base_path = os.path.join(args.serving_root, args.model_name)
     model_name, policy = args.model_name, version_policy.VersionPolicy()
     if args.model_config_file:
@@ -167,11 +166,21 @@ def cmd_serve(args):
         tokens = auth.read_tokens(tokens_file) if tokens_file else None
     except (OSError, ValueError) as error:
         sys.exit(f"privrec serve: {error}")
+    batching_parameters = None
+    if args.enable_batching or args.batching_parameters_file:
+        try:
+            batching_parameters = (batching.read_batching_parameters(
+                args.batching_parameters_file) if args.batching_parameters_file
+                else batching.BatchingParameters())
+        except (OSError, ValueError) as error:
+            sys.exit(f"privrec serve: {error}")
     model_server = server.ModelServer(model_name, base_path, port=args.port, host=args.host,
                                       max_batch_size=args.max_batch_size,
                                       max_message_bytes=args.max_message_bytes, tokens=tokens,
-                                      tls=_tls(args), policy=policy, rest_port=args.rest_port)
+                                      tls=_tls(args), policy=policy, rest_port=args.rest_port,
+                                      batching_parameters=batching_parameters)
     address, version = model_server.start()
+    print(f"batching: {batching_parameters or 'off'}")
     print(f"bearer-token auth: {'on (' + str(len(tokens)) + ' tokens)' if tokens else 'off'}; "
           f"TLS: {'on' if args.tls_cert else 'off'}; REST API and /monitoring/prometheus/metrics: "
           + (model_server.rest.address if model_server.rest else "off (--rest-port)"))
@@ -275,6 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024)
     p.add_argument("--tokens-file", help="require 'authorization: Bearer <token>' with one of "
                    "the tokens in this file (default: $PRIVREC_SERVING_TOKENS_FILE; none: no auth)")
+    p.add_argument("--enable-batching", action="store_true", help="batch concurrent Predicts "
+                   "(TF Serving's --enable_batching; defaults of serving/batching.py)")
+    p.add_argument("--batching-parameters-file", help="TF Serving's batching parameters "
+                   "(`max_batch_size { value: 32 }` …); implies --enable-batching")
     p.add_argument("--tls-cert", help="server certificate chain (PEM); with --tls-key: TLS")
     p.add_argument("--tls-key", help="server private key (PEM)")
     p.add_argument("--tls-client-ca", help="require client certificates signed by this CA (mTLS)")

@@ -7,6 +7,7 @@ states; `predict` validates a request against the signature and runs it.
 import contextlib
 import os
 import threading
+import time
 from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
@@ -17,7 +18,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2, prediction_log_pb2
 
 from pipeline import configs
-from serving import version_policy
+from serving import batching, version_policy
 
 STATE = get_model_status_pb2.ModelVersionStatus
 _LOADING, _AVAILABLE, _UNLOADING, _END = (STATE.LOADING, STATE.AVAILABLE, STATE.UNLOADING,
@@ -55,9 +56,18 @@ class Servable:
                                    f"{', '.join(sorted(self.model.signatures))}")
         return self.model.signatures[signature_name].structured_input_signature[1]
 
+    def batchable(self, signature_name: str) -> bool:
+        """Whether every input has a free first (batch) dimension, so requests concatenate."""
+        return all(spec.shape.rank and spec.shape[0] is None
+                   for spec in self.input_specs(signature_name).values())
+
     def run(self, signature_name: str, inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        self.validate(signature_name, inputs)
+        return self.model.signatures[signature_name](**inputs)
+
+    def validate(self, signature_name: str, inputs: Dict[str, tf.Tensor]) -> None:
+        """ValueError naming the input unless `inputs` match the signature's names and specs."""
         expected = self.input_specs(signature_name)
-        function = self.model.signatures[signature_name]
         missing = sorted(set(expected) - set(inputs))
         unknown = sorted(set(inputs) - set(expected))
         if missing or unknown:
@@ -70,7 +80,6 @@ class Servable:
                 raise ValueError(f"input '{name}' must be {spec.dtype.name} of shape "
                                  f"{spec.shape}, got {inputs[name].dtype.name} of shape "
                                  f"{inputs[name].shape}")
-        return function(**inputs)
 
     def warm_up(self) -> int:
         """Runs the recorded warm-up requests (assets.extra/tf_serving_warmup_requests, as TF
@@ -214,16 +223,23 @@ def check_batch_size(inputs: Dict[str, tf.Tensor], max_batch_size: int) -> None:
 
 
 # What a bad request can raise; gRPC maps them to NOT_FOUND / INVALID_ARGUMENT, REST to 404/400.
-REQUEST_ERRORS = (ServableNotFound, ValueError, TypeError, tf.errors.InvalidArgumentError)
+# DeadlineExceeded / Overloaded (batching) map to DEADLINE_EXCEEDED / UNAVAILABLE (REST 503).
+REQUEST_ERRORS = (ServableNotFound, ValueError, TypeError, tf.errors.InvalidArgumentError,
+                  batching.DeadlineExceeded, batching.Overloaded)
 
 
 def predict(store: ModelStore, model_spec: model_pb2.ModelSpec, inputs: Dict[str, Callable],
-            max_batch_size: int) -> Tuple[int, str, Dict[str, np.ndarray]]:
+            max_batch_size: int, batcher: Optional[batching.Batcher] = None,
+            deadline: Optional[float] = None) -> Tuple[int, str, Dict[str, np.ndarray]]:
     """Runs one Predict for gRPC and REST alike: (version, signature name, outputs).
 
     `inputs` maps each input name to a function of its TensorSpec that builds the tensor, so
     each API converts its own encoding with the signature's dtype; errors name the input.
+    With a `batcher`, valid requests of a batchable signature run batched with others.
+    `deadline` (time.monotonic() seconds): past it, the model is not run (DeadlineExceeded).
     """
+    if deadline is not None and deadline <= time.monotonic():
+        raise batching.DeadlineExceeded("the deadline passed before the request was read")
     servable = store.get(model_spec)
     with servable.in_use():  # an unloading version waits for this request
         signature = model_spec.signature_name or configs.SERVING_SIGNATURE
@@ -235,5 +251,15 @@ def predict(store: ModelStore, model_spec: model_pb2.ModelSpec, inputs: Dict[str
             except (TypeError, ValueError, tf.errors.InvalidArgumentError) as error:
                 raise ValueError(f"input '{name}' cannot be read: {error}") from error
         check_batch_size(tensors, max_batch_size)
-        outputs = servable.run(signature, tensors)
-        return servable.version, signature, {k: v.numpy() for k, v in outputs.items()}
+        servable.validate(signature, tensors)
+        rows = next(iter(tensors.values())).shape[0] if tensors else None
+        if batcher is not None and rows and rows <= batcher.parameters.max_batch_size and \
+                servable.batchable(signature) and \
+                all(t.shape[0] == rows for t in tensors.values()):
+            function = servable.model.signatures[signature]
+            outputs = batcher.run((servable.version, signature), lambda x: function(**x),
+                                  tensors, rows, deadline)
+        else:
+            outputs = {k: v.numpy() for k, v in
+                       servable.model.signatures[signature](**tensors).items()}
+        return servable.version, signature, outputs

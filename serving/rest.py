@@ -22,7 +22,7 @@ import tensorflow as tf
 from absl import logging
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2
 
-from serving import auth, metrics as metrics_lib, model_store
+from serving import auth, batching, metrics as metrics_lib, model_store
 
 _MODEL_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
                          r"(?P<verb>:predict)?$")
@@ -66,7 +66,8 @@ def _columns(body: Dict) -> Tuple[Dict[str, List], bool]:
 class RestServer:
     def __init__(self, store, max_batch_size: int, max_message_bytes: int,
                  metrics: metrics_lib.ServingMetrics, host: str = "127.0.0.1", port: int = 0,
-                 tokens: Optional[FrozenSet[str]] = None, tls=None):
+                 tokens: Optional[FrozenSet[str]] = None, tls=None,
+                 batcher: Optional[batching.Batcher] = None):
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,6 +97,9 @@ class RestServer:
                     status = self._route(method)
                 except model_store.ServableNotFound as error:
                     status = 404
+                    self._reply(status, {"error": str(error)})
+                except batching.Overloaded as error:
+                    status = 503
                     self._reply(status, {"error": str(error)})
                 except (ValueError, TypeError, json.JSONDecodeError,
                         tf.errors.InvalidArgumentError) as error:
@@ -144,7 +148,7 @@ class RestServer:
                 inputs = {name: (lambda tensor_spec, v=value: tf.constant(
                     v, dtype=tensor_spec.dtype if tensor_spec is not None else None))
                     for name, value in columns.items()}
-                _, _, outputs = model_store.predict(store, spec, inputs, max_batch_size)
+                _, _, outputs = model_store.predict(store, spec, inputs, max_batch_size, batcher)
                 outputs = {k: _json_value(v) for k, v in outputs.items()}
                 if not rows:
                     self._reply(200, {"outputs": outputs})

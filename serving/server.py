@@ -10,6 +10,7 @@ message size, and optionally requires TLS and a bearer token (serving/auth.py).
 """
 import dataclasses
 import threading
+import time
 from concurrent import futures
 from typing import FrozenSet, Optional, Tuple
 
@@ -23,27 +24,37 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      prediction_service_pb2_grpc)
 
 from pipeline import configs
-from serving import auth, metrics as metrics_lib, rest, version_policy
+from serving import auth, batching, metrics as metrics_lib, rest, version_policy
 from serving.model_store import (REQUEST_ERRORS, ModelStore, ServableNotFound,  # noqa: F401
                                  list_versions, predict)
 
+_STATUS_FOR = ((ServableNotFound, grpc.StatusCode.NOT_FOUND),
+               (batching.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
+               (batching.Overloaded, grpc.StatusCode.UNAVAILABLE))
+
+
 def _abort_for(context, error: Exception):
-    if isinstance(error, ServableNotFound):
-        context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+    for kind, code in _STATUS_FOR:
+        if isinstance(error, kind):
+            context.abort(code, str(error))
     context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, store: ModelStore, max_batch_size: int = configs.SERVING_MAX_BATCH_SIZE):
+    def __init__(self, store: ModelStore, max_batch_size: int = configs.SERVING_MAX_BATCH_SIZE,
+                 batcher: Optional[batching.Batcher] = None):
         self._store = store
         self._max_batch_size = max_batch_size
+        self._batcher = batcher
 
     def Predict(self, request, context):
         inputs = {name: (lambda spec, proto=proto: tf.constant(tf.make_ndarray(proto)))
                   for name, proto in request.inputs.items()}
+        remaining = context.time_remaining()  # None: the client set no deadline
+        deadline = None if remaining is None else time.monotonic() + remaining
         try:
             version, signature, outputs = predict(self._store, request.model_spec, inputs,
-                                                  self._max_batch_size)
+                                                  self._max_batch_size, self._batcher, deadline)
         except REQUEST_ERRORS as error:
             _abort_for(context, error)
         response = predict_pb2.PredictResponse()
@@ -122,6 +133,7 @@ class ModelServer:
     (0: any free port; None: no REST).
     `tokens`: accepted bearer tokens (None: no auth, e.g. behind an authenticating proxy).
     `tls`: serve over TLS (None: plaintext, for localhost or behind a TLS-terminating proxy).
+    `batching_parameters`: batch concurrent Predicts (serving/batching.py; None: no batching).
     """
 
     def __init__(self, model_name: str, base_path: str, port: int = configs.SERVING_PORT,
@@ -130,8 +142,10 @@ class ModelServer:
                  max_message_bytes: int = configs.SERVING_MAX_MESSAGE_BYTES,
                  tokens: Optional[FrozenSet[str]] = None, tls: Optional[TlsFiles] = None,
                  policy: version_policy.VersionPolicy = version_policy.VersionPolicy(),
-                 rest_port: Optional[int] = None):
+                 rest_port: Optional[int] = None,
+                 batching_parameters: Optional[batching.BatchingParameters] = None):
         self.store = ModelStore(model_name, base_path, policy)
+        self.batcher = batching.Batcher(batching_parameters) if batching_parameters else None
         self.metrics = metrics_lib.ServingMetrics(model_name)
         interceptors = [metrics_lib.GrpcMetricsInterceptor(self.metrics)]
         if tokens:
@@ -141,7 +155,7 @@ class ModelServer:
             options=[("grpc.max_receive_message_length", max_message_bytes),
                      ("grpc.max_send_message_length", max_message_bytes)])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionService(self.store, max_batch_size), self._server)
+            PredictionService(self.store, max_batch_size, self.batcher), self._server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(self.store),
                                                                   self._server)
         self.health = health.HealthServicer()
@@ -152,7 +166,7 @@ class ModelServer:
         self.address = f"{host}:{self.port}"
         self.rest = None if rest_port is None else rest.RestServer(
             self.store, max_batch_size, max_message_bytes, self.metrics, host, rest_port,
-            tokens, tls)
+            tokens, tls, self.batcher)
         self._poll_seconds = poll_seconds
         self._stopped = threading.Event()
 
@@ -184,6 +198,8 @@ class ModelServer:
         if self.rest:
             self.rest.stop()
         self._server.stop(grace).wait()
+        if self.batcher:
+            self.batcher.stop()
 
     def wait(self) -> None:
         self._server.wait_for_termination()
