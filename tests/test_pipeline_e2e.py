@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 
 import grpc
 import pytest
@@ -35,6 +36,9 @@ def _file_bytes(path):
         data = f.read()
     if data[:2] == b"\x1f\x8b":  # gzip (TFRecords): search the decompressed bytes too
         data += gzip.decompress(data)
+    if zipfile.is_zipfile(path):  # the Keras model (.keras): every member, decompressed
+        with zipfile.ZipFile(path) as archive:
+            data += b"".join(archive.read(name) for name in archive.namelist())
     return data
 
 
@@ -229,6 +233,7 @@ def test_serving_latency_bench_prints_both_paths_and_writes_json(tiny_run, tmp_p
          "--json", str(out)], capture_output=True, text=True, check=True, cwd=ROOT)
     assert "p50 vs in-proc" in result.stdout and "targets:" in result.stdout
     results = json.loads(out.read_text())["results"]
-    assert set(results) == {"in-process@1", "gRPC@1", "in-process@8", "gRPC@8"}
+    assert set(results) == {f"{mode}@{clients}" for mode in ("in-process", "gRPC", "gRPC+batch")
+                            for clients in (1, 8)}
     for row in results.values():
         assert row["requests"] == 40 and 0 < row["p50_ms"] <= row["p99_ms"] and row["qps"] > 0
