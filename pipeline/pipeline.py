@@ -8,8 +8,8 @@ from pipeline import configs
 
 
 def eval_config(config: configs.PipelineConfig) -> tfma.EvalConfig:
-    """Recall@K (trainer/retrieval_metrics.py) for the candidate and the last blessed model, and
-    the candidate's DP ε (trainer/privacy_metric.py).
+    """Recall@K, NDCG@K and MRR (trainer/retrieval_metrics.py) for the candidate and the last
+    blessed model, and the candidate's DP ε (trainer/privacy_metric.py).
 
     Blessed when the gated recall is above the absolute floor, has not dropped by more than
     `recall_max_regression` from the baseline (the first model has no baseline: floor only), and
@@ -35,6 +35,10 @@ def eval_config(config: configs.PipelineConfig) -> tfma.EvalConfig:
         metrics.append(tfma.MetricConfig(class_name="RecallAtK",
                                          module="trainer.retrieval_metrics",
                                          config=f'{{"k": {k}}}', threshold=threshold))
+        metrics.append(tfma.MetricConfig(class_name="NdcgAtK", module="trainer.retrieval_metrics",
+                                         config=f'{{"k": {k}}}'))
+    metrics.append(tfma.MetricConfig(class_name="MeanReciprocalRank",
+                                     module="trainer.retrieval_metrics"))
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(name="candidate", signature_name=configs.EVAL_SIGNATURE),
                      tfma.ModelSpec(name="baseline", signature_name=configs.EVAL_SIGNATURE,

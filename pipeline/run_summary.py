@@ -92,7 +92,8 @@ def read(config: configs.PipelineConfig) -> RunSummary:
     for slice_metrics in tfma.load_metrics(evaluation.uri):
         if not slice_metrics.slice_key.single_slice_keys:  # the overall slice
             for key in slice_metrics.metric_keys_and_values:
-                if (key.key.name.startswith("recall_at_") or key.key.name == EPSILON_KEY) \
+                if (key.key.name.startswith(("recall_at_", "ndcg_at_"))
+                        or key.key.name in ("mrr", EPSILON_KEY)) \
                         and not key.key.is_diff and \
                         key.key.model_name in ("", CANDIDATE):
                     metrics[key.key.name] = key.value.double_value.value

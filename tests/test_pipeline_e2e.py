@@ -182,8 +182,14 @@ def test_pushed_model_answers_over_grpc_with_catalog_items(tiny_run):
 def test_summary_has_metrics_blessing_push_and_computed_epsilon(tiny_run):
     config, *_ = tiny_run
     summary = run_summary.read(config)
-    assert set(summary.metrics) == {"recall_at_10", "recall_at_50", "privacy_epsilon"}
-    assert 0.0 <= summary.metrics["recall_at_10"] <= summary.metrics["recall_at_50"] <= 1.0
+    metrics = summary.metrics
+    assert set(metrics) == {"recall_at_10", "recall_at_50", "ndcg_at_10", "ndcg_at_50", "mrr",
+                            "privacy_epsilon"}
+    assert 0.0 <= metrics["recall_at_10"] <= metrics["recall_at_50"] <= 1.0
+    # One relevant item: NDCG@K <= Recall@K and grows with K; MRR counts every rank.
+    assert 0.0 < metrics["ndcg_at_10"] <= metrics["ndcg_at_50"] <= metrics["recall_at_50"]
+    assert metrics["ndcg_at_10"] <= metrics["recall_at_10"]
+    assert 0.0 < metrics["mrr"] <= 1.0
     privacy = summary.privacy
     assert 0 < privacy["epsilon"] < float("inf")
     assert abs(summary.metrics["privacy_epsilon"] - privacy["epsilon"]) < 1e-5 * privacy["epsilon"]
@@ -195,6 +201,27 @@ def test_summary_has_metrics_blessing_push_and_computed_epsilon(tiny_run):
         with open(os.path.join(pushed, "assets.extra", "privacy.json")) as f:
             assert json.load(f)["epsilon"] == privacy["epsilon"]
     assert any(line.startswith("privacy") for line in summary.lines())
+
+
+def test_eval_signature_ranks_the_true_item_over_the_whole_catalog(tiny_run):
+    """The Evaluator's inputs: the item served first ranks 1, the fifth 5, an unknown one 0."""
+    config, *_ = tiny_run
+    model = tf.saved_model.load(os.path.join(config.push_dir,
+                                             str(max(server.list_versions(config.push_dir)))))
+    served = model.signatures["serving_default"](
+        user_id=tf.constant([""]), query=tf.constant(["wireless headphones"]),
+        recent_item_ids=tf.constant([""]))["item_ids"].numpy()[0]
+
+    def example(item_id):
+        return tf.train.Example(features=tf.train.Features(feature={
+            name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+            for name, value in (("query", b"wireless headphones"), ("recent_item_ids", b""),
+                                ("item_id", item_id))})).SerializeToString()
+
+    outputs = model.signatures["eval"](examples=tf.constant(
+        [example(served[0]), example(served[4]), example(b"no-such-item")]))
+    assert outputs["true_item_rank"].numpy().ravel().tolist() == [1.0, 5.0, 0.0]
+    assert outputs["hit_at_10"].numpy().ravel().tolist() == [1.0, 1.0, 0.0]
 
 
 def test_pushed_graph_has_only_ops_tf_serving_has(tiny_run):

@@ -3,8 +3,8 @@
 `serving_default` takes the raw request (user_id, query, recent_item_ids), runs the transform
 graph (which scrubs the query with the masking ops and tokenises it), the query tower and a
 TFRS brute-force index over the whole catalog. `eval` takes serialized masked tf.Examples and
-returns per-example hits at each K and the model's recorded ε for the Evaluator (the privacy
-gate, trainer/privacy_metric.py). Only core TF and old TF Text ops are used.
+returns per example the true item's rank over the whole catalog, hits at each K and the model's
+recorded ε for the Evaluator (trainer/retrieval_metrics.py, trainer/privacy_metric.py). Only core TF and old TF Text ops are used.
 
 The user id is accepted for TF Serving API compatibility but does not reach the model: there is
 no per-user embedding by design (see trainer/model.py); the request's recent items are the user.
@@ -19,9 +19,10 @@ import tensorflow_transform as tft
 
 from pipeline import configs
 from privrec.data import schema
-from trainer import catalog as catalog_lib
+from trainer import catalog as catalog_lib, features
 from trainer.model import TwoTowerModel
 from trainer.privacy_metric import EPSILON_KEY
+from trainer.retrieval_metrics import RANK_KEY
 
 PRIVACY_FILE = "privacy.json"
 TRAINING_FILE = "training.json"
@@ -39,8 +40,9 @@ class ExportModule(tf.Module):
         self.top_k = config["top_k"]
         self.eval_ks = sorted(config["eval_ks"])
         indices = tf.range(catalog_lib.FIRST_ITEM_INDEX, catalog.num_indices, dtype=tf.int64)
-        self.index = tfrs.layers.factorized_top_k.BruteForce(k=max(self.eval_ks + [self.top_k]))
-        self.index.index(model.candidate_embedding(indices), tf.constant(catalog.item_ids))
+        self.candidates = model.candidate_embedding(indices)  # [items, dim], catalog order
+        self.index = tfrs.layers.factorized_top_k.BruteForce(k=self.top_k)
+        self.index.index(self.candidates, tf.constant(catalog.item_ids))
 
     def _as_raw(self, name: str, values: tf.Tensor) -> tf.Tensor:
         """Shapes a [batch] tensor like the raw feature spec expects ([batch] or [batch, 1])."""
@@ -63,16 +65,24 @@ class ExportModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def evaluate(self, examples):
+        """Per example: the true item's rank among all catalog items (1 = first; 0 when it is
+        not in the catalog), `hit_at_{k}` for each eval k, and the model's ε (privacy gate)."""
         names = (schema.QUERY, schema.RECENT_ITEM_IDS, schema.ITEM_ID)
         raw = tf.io.parse_example(examples, {n: self.raw_spec[n] for n in names})
-        raw = {n: tf.reshape(v, [-1]) for n, v in raw.items()}
-        _, item_ids = self.index(self.query_embedding(raw[schema.QUERY],
-                                                      raw[schema.RECENT_ITEM_IDS]),
-                                 k=max(self.eval_ks))
-        hits = tf.cast(tf.equal(item_ids, raw[schema.ITEM_ID][:, tf.newaxis]), tf.float32)
-        outputs = {f"hit_at_{k}": tf.reduce_max(hits[:, :k], axis=1, keepdims=True)
-                   for k in self.eval_ks}
-        outputs[EPSILON_KEY] = tf.fill([tf.shape(hits)[0], 1], self.epsilon)
+        transformed = self.tft_layer({n: self._as_raw(n, tf.reshape(v, [-1]))
+                                      for n, v in raw.items()})
+        scores = tf.matmul(self.model.query_embedding(transformed), self.candidates,
+                           transpose_b=True)
+        position = tf.reshape(transformed[features.LABEL], [-1]) - catalog_lib.FIRST_ITEM_INDEX
+        known = position >= 0  # unknown items map to index 1, padding 0
+        true_score = tf.gather(scores, tf.maximum(position, 0), batch_dims=1)
+        rank = 1 + tf.reduce_sum(tf.cast(scores > true_score[:, tf.newaxis], tf.int64), axis=1)
+        rank = tf.where(known, rank, tf.zeros_like(rank))
+        outputs = {RANK_KEY: tf.cast(rank[:, tf.newaxis], tf.float32)}
+        for k in self.eval_ks:
+            hit = tf.logical_and(rank > 0, rank <= k)
+            outputs[f"hit_at_{k}"] = tf.cast(hit[:, tf.newaxis], tf.float32)
+        outputs[EPSILON_KEY] = tf.fill([tf.shape(rank)[0], 1], self.epsilon)
         return outputs
 
 

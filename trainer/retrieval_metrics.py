@@ -1,17 +1,24 @@
-"""TFMA metric for retrieval: Recall@K over the whole catalog, per model (candidate/baseline).
+"""TFMA metrics for retrieval over the whole catalog, per model (candidate/baseline):
+Recall@K, NDCG@K and MRR.
 
-The model's `eval` signature returns `hit_at_{k}` per example (1 when the true item is in the
-top k of a brute-force ranking of the full catalog); this metric averages it. Unlike
-`tfma.metrics.Mean` it is model-aware, so the Evaluator can compare a candidate with the
+The model's `eval` signature returns per example `hit_at_{k}` (1 when the true item is in the
+top k of a brute-force ranking of the full catalog) and `true_item_rank` (its rank among all
+catalog items, 1 = first, 0 = not in the catalog). With one relevant item per example, NDCG@K is
+1/log2(rank + 1) when rank <= K (the ideal DCG is 1) and MRR is the mean of 1/rank. Unlike
+`tfma.metrics.Mean` these are model-aware, so the Evaluator can compare a candidate with the
 latest blessed baseline.
 """
-from typing import Dict, List, Optional
+import math
+from typing import Callable, Dict, List, Optional
 
 import apache_beam as beam
 import numpy as np
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis import constants
 from tensorflow_model_analysis.metrics import metric_types
+
+
+RANK_KEY = "true_item_rank"
 
 
 def hit_key(k: int) -> str:
@@ -77,3 +84,60 @@ class RecallAtK(tfma.metrics.Metric):
 
 
 metric_types.register_metric(RecallAtK)
+
+
+class _MeanOfRankCombiner(beam.CombineFn):
+    """Mean of gain(rank) over examples; NaN for a model whose eval signature predates ranks."""
+
+    def __init__(self, key: metric_types.MetricKey, model_name: str,
+                 gain: Callable[[float], float]):
+        self._key, self._model_name, self._gain = key, model_name, gain
+
+    def create_accumulator(self):
+        return np.zeros(2)  # [sum of gains, examples]
+
+    def add_input(self, accumulator, element: metric_types.StandardMetricInputs):
+        predictions = model_predictions(element, self._model_name)
+        if RANK_KEY in predictions:
+            rank = float(np.ravel(predictions[RANK_KEY])[0])
+            accumulator += (self._gain(rank) if rank >= 1 else 0.0, 1.0)
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        return np.sum(list(accumulators), axis=0)
+
+    def extract_output(self, accumulator) -> Dict[metric_types.MetricKey, float]:
+        total, examples = accumulator
+        return {self._key: total / examples if examples else float("nan")}
+
+
+def ndcg_gain(k: int) -> Callable[[float], float]:
+    return lambda rank: 1.0 / math.log2(rank + 1.0) if rank <= k else 0.0
+
+
+def reciprocal_rank(rank: float) -> float:
+    return 1.0 / rank
+
+
+def _mean_of_rank(gain, name: str, model_names: Optional[List[str]] = None,
+                  **_) -> metric_types.MetricComputations:
+    return per_model_computations(
+        name, model_names, lambda key, model_name: _MeanOfRankCombiner(key, model_name, gain))
+
+
+class NdcgAtK(tfma.metrics.Metric):
+    """Normalised discounted cumulative gain of the true item within the model's top k."""
+
+    def __init__(self, k: int = 10, name: Optional[str] = None):
+        super().__init__(_mean_of_rank, gain=ndcg_gain(k), name=name or f"ndcg_at_{k}")
+
+
+class MeanReciprocalRank(tfma.metrics.Metric):
+    """Mean of 1 / (the true item's rank among all catalog items)."""
+
+    def __init__(self, name: str = "mrr"):
+        super().__init__(_mean_of_rank, gain=reciprocal_rank, name=name)
+
+
+metric_types.register_metric(NdcgAtK)
+metric_types.register_metric(MeanReciprocalRank)
