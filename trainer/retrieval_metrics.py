@@ -47,27 +47,42 @@ def per_model_computations(name: str, model_names: Optional[List[str]],
     return computations
 
 
-class _MeanHitCombiner(beam.CombineFn):
-    def __init__(self, key: metric_types.MetricKey, model_name: str, k: int):
-        self._key, self._model_name, self._k = key, model_name, k
+class _MeanCombiner(beam.CombineFn):
+    """Mean over examples of `value(predictions)`; examples where it is None do not count."""
+
+    def __init__(self, key: metric_types.MetricKey, model_name: str):
+        self._key, self._model_name = key, model_name
+
+    def value(self, predictions: Dict) -> Optional[float]:
+        raise NotImplementedError
 
     def create_accumulator(self):
-        return np.zeros(2)  # [hits, examples]
+        return np.zeros(2)  # [sum, examples]
 
     def add_input(self, accumulator, element: metric_types.StandardMetricInputs):
-        predictions = model_predictions(element, self._model_name)
-        if hit_key(self._k) not in predictions:
-            raise ValueError(f"the eval signature has no output '{hit_key(self._k)}'; add "
-                             f"{self._k} to TrainerConfig.eval_ks")
-        accumulator += (float(np.ravel(predictions[hit_key(self._k)])[0]), 1.0)
+        value = self.value(model_predictions(element, self._model_name))
+        if value is not None:
+            accumulator += (value, 1.0)
         return accumulator
 
     def merge_accumulators(self, accumulators):
         return np.sum(list(accumulators), axis=0)
 
     def extract_output(self, accumulator) -> Dict[metric_types.MetricKey, float]:
-        hits, examples = accumulator
-        return {self._key: hits / examples if examples else float("nan")}
+        total, examples = accumulator
+        return {self._key: total / examples if examples else float("nan")}
+
+
+class _MeanHitCombiner(_MeanCombiner):
+    def __init__(self, key: metric_types.MetricKey, model_name: str, k: int):
+        super().__init__(key, model_name)
+        self._k = k
+
+    def value(self, predictions: Dict) -> float:
+        if hit_key(self._k) not in predictions:
+            raise ValueError(f"the eval signature has no output '{hit_key(self._k)}'; add "
+                             f"{self._k} to TrainerConfig.eval_ks")
+        return float(np.ravel(predictions[hit_key(self._k)])[0])
 
 
 def _recall_at_k(k: int, name: str, model_names: Optional[List[str]] = None,
@@ -86,29 +101,19 @@ class RecallAtK(tfma.metrics.Metric):
 metric_types.register_metric(RecallAtK)
 
 
-class _MeanOfRankCombiner(beam.CombineFn):
-    """Mean of gain(rank) over examples; NaN for a model whose eval signature predates ranks."""
+class _MeanOfRankCombiner(_MeanCombiner):
+    """Mean of gain(rank); NaN for a model whose eval signature predates ranks."""
 
     def __init__(self, key: metric_types.MetricKey, model_name: str,
                  gain: Callable[[float], float]):
-        self._key, self._model_name, self._gain = key, model_name, gain
+        super().__init__(key, model_name)
+        self._gain = gain
 
-    def create_accumulator(self):
-        return np.zeros(2)  # [sum of gains, examples]
-
-    def add_input(self, accumulator, element: metric_types.StandardMetricInputs):
-        predictions = model_predictions(element, self._model_name)
-        if RANK_KEY in predictions:
-            rank = float(np.ravel(predictions[RANK_KEY])[0])
-            accumulator += (self._gain(rank) if rank >= 1 else 0.0, 1.0)
-        return accumulator
-
-    def merge_accumulators(self, accumulators):
-        return np.sum(list(accumulators), axis=0)
-
-    def extract_output(self, accumulator) -> Dict[metric_types.MetricKey, float]:
-        total, examples = accumulator
-        return {self._key: total / examples if examples else float("nan")}
+    def value(self, predictions: Dict) -> Optional[float]:
+        if RANK_KEY not in predictions:
+            return None
+        rank = float(np.ravel(predictions[RANK_KEY])[0])
+        return self._gain(rank) if rank >= 1 else 0.0
 
 
 def ndcg_gain(k: int) -> Callable[[float], float]:
