@@ -98,6 +98,8 @@ class Batcher:
         task = _Task(key, run, inputs, rows, deadline)
         limit = self.parameters.max_enqueued_batches * self.parameters.max_batch_size
         with self._ready:
+            if self._stopped:
+                raise Overloaded("the server is shutting down")
             if self._queued_rows + rows > limit:
                 raise Overloaded(f"the batch queue is full ({self._queued_rows} rows waiting, "
                                  f"limit {limit}); retry later")
