@@ -6,6 +6,7 @@ Runs after test_pipeline_e2e (file order): it adds a run to the same pipeline an
 import dataclasses
 import os
 
+import numpy as np
 import pytest
 
 from components.masking import pseudonymizer
@@ -13,6 +14,14 @@ from pipeline import local_runner, run_summary
 from serving import server
 from tests import serve_once
 from trainer import export
+
+
+def _relative_distance(model, reference) -> float:
+    """||w - w_ref|| / ||w_ref|| over all trainable weights."""
+    pairs = list(zip(model.trainable_weights, reference.trainable_weights))
+    assert all(a.shape == b.shape for a, b in pairs)
+    difference = sum(float(np.sum((a.numpy() - b.numpy()) ** 2)) for a, b in pairs)
+    return (difference / sum(float(np.sum(b.numpy() ** 2)) for _, b in pairs)) ** 0.5
 
 
 def test_untrained_model_is_not_blessed_and_previous_version_stays(tiny_run, pipeline_key,
@@ -90,8 +99,12 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     cold = export.read_training_summary(training["warm_started_from"])  # the blessed model's
     assert cold["warm_started_from"] is None
     assert os.listdir(os.path.join(blessed_dir, "assets.extra")) == [export.PRIVACY_FILE]
-    # Restored weights: before any fine-tuning step the model is already better than a cold start.
-    assert training["eval_loss_before"] < cold["eval_loss_before"] - 0.1, (training, cold)
+    # Restored weights: 10 small steps from the blessed weights stay near them, while a fresh
+    # initialisation of the same architecture is far (the eval losses are too noisy to tell).
+    blessed = export.load_keras(blessed_dir)
+    warm_model = export.load_keras(os.path.join(config.push_dir, summary.pushed_version))
+    fresh = type(blessed).from_config(blessed.get_config())
+    assert _relative_distance(warm_model, blessed) < 0.3 < 0.6 < _relative_distance(fresh, blessed)
 
     version, served_version, items = serve_once.recommend_once(config.push_dir)
     assert served_version == version == int(summary.pushed_version) and len(items) == 10
