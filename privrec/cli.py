@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batching-parameters-file", help="TF Serving's batching parameters "
                    "(`max_batch_size { value: 32 }` …); implies --enable-batching")
     p.add_argument("--tensorflow-intra-op-parallelism", type=int, default=0, help="threads "
-                   "one op may use (0: TF's choice; 1 is faster for batch-1 requests on 2 cores)")
+                   "one op may use (0: TF's choice)")
     p.add_argument("--tensorflow-inter-op-parallelism", type=int, default=0,
                    help="ops run in parallel (0: TF's choice)")
     p.add_argument("--tls-cert", help="server certificate chain (PEM); with --tls-key: TLS")
