@@ -40,6 +40,12 @@ def test_shipped_policies_load_and_cover_the_input_schema():
     ("  a: {role: sensitive_attribute, randomize: {method: laplace, epsilon: 0, lower: 0, "
      "upper: 1}}", "epsilon must be > 0"),
     ("  a: {action: drop}", "needs a `role`"),
+    ("  a: {role: quasi_identifier, generalize: {method: bucket, boundaries: [50, 10]}}",
+     "increasing numbers"),
+    ("  a: {role: sensitive_attribute, randomize: {method: gaussian, epsilon: 1, lower: 0, "
+     "upper: 1}}", "needs delta"),
+    ("  a: {role: sensitive_attribute, randomize: {method: gaussian, epsilon: 1, delta: 2, "
+     "lower: 0, upper: 1}}", r"delta must be in \(0, 1\)"),
 ])
 def test_invalid_policies_are_refused_with_the_column_named(tmp_path, columns, message):
     path = _policy_file(tmp_path, f"version: '1'\ncolumns:\n{columns}\n")
@@ -78,6 +84,12 @@ def test_generalisation_methods():
     to_region = generalize.generalizer({"method": "map", "mapping": {"Berlin": "Europe"},
                                         "default": "other"})
     assert _strings(to_region(tf.constant(["Berlin", "Atlantis", ""]))) == ["Europe", "other", ""]
+    prices = tf.constant(["3.5", "20", "49.99", "120", "", "-1"])
+    assert _strings(generalize.bucket(prices, [10, 50, 100])) == [
+        "<10", "[10,50)", "[10,50)", ">=100", "", "<10"]
+    ages = generalize.generalizer({"method": "bucket", "boundaries": [18, 30, 45, 65]})
+    assert _strings(ages(tf.constant(["17", "18", "64", "90"]))) == [
+        "<18", "[18,30)", "[45,65)", ">=65"]
 
 
 def test_randomized_response_keeps_the_true_value_at_the_stated_rate():
@@ -98,6 +110,23 @@ def test_laplace_noise_has_the_stated_scale_and_keeps_missing_values_missing():
     assert abs(np.mean(np.abs(noised[:-1] - 100.0)) - 250.0) < 15.0
     clipped = randomize.laplace(tf.constant(["1e9"] * n), 50.0, 0.0, 500.0).numpy()
     assert abs(np.median(clipped) - 500.0) < 2.0  # clipped to the upper bound before noise
+
+
+def test_gaussian_noise_is_calibrated_to_epsilon_delta_and_keeps_missing_values_missing():
+    n, epsilon, delta = 20000, 1.0, 1e-6
+    sigma = randomize.gaussian_stddev(epsilon, delta, 0.0, 500.0)
+    # Tighter than the classic bound Δ·sqrt(2 ln(1.25/δ))/ε, and spent exactly (PLD accountant).
+    assert sigma < 500.0 * math.sqrt(2 * math.log(1.25 / delta)) / epsilon
+    from dp_accounting import GaussianDpEvent
+    from dp_accounting.pld import pld_privacy_accountant
+    accountant = pld_privacy_accountant.PLDAccountant().compose(GaussianDpEvent(sigma / 500.0))
+    assert accountant.get_epsilon(delta) == pytest.approx(epsilon, abs=0.01)
+    assert randomize.gaussian_stddev(2 * epsilon, delta, 0.0, 500.0) < 0.6 * sigma
+    noised = randomize.gaussian(tf.constant(["100"] * n + [""]), epsilon, delta, 0.0,
+                                500.0).numpy()
+    assert np.isnan(noised[-1])
+    assert abs(np.std(noised[:-1]) / sigma - 1.0) < 0.03
+    assert abs(np.mean(noised[:-1]) - 100.0) < 4 * sigma / math.sqrt(n)
 
 
 def _run_k_anonymity(rows, rule, tmp_path):
@@ -145,3 +174,27 @@ def test_report_holds_counts_and_settings_never_values(tmp_path):
     assert "[PHONE] 2" in html and loaded.version in html
     assert os.path.exists(tmp_path / report.JSON_FILE)
     assert yaml.safe_load(json.dumps(again))  # plain data
+
+
+def test_report_states_delta_and_noise_of_gaussian_columns(tmp_path):
+    path = _policy_file(tmp_path, "version: '7'\ncolumns:\n"
+                        "  amount: {role: sensitive_attribute, randomize: {method: gaussian, "
+                        "epsilon: 0.5, delta: 1.0e-6, lower: 0, upper: 200}}\n"
+                        "  price: {role: quasi_identifier, generalize: {method: bucket, "
+                        "boundaries: [10, 100]}}\n")
+    built = report.build(policy.load(path), "abcd", {"rows_in": 1}, {"train": 1}, None)
+    amount = built["columns"]["amount"]
+    assert amount["delta"] == 1e-6 and amount["epsilon"] == 0.5
+    assert amount["noise_stddev"] == pytest.approx(randomize.gaussian_stddev(0.5, 1e-6, 0, 200))
+    assert f"σ {amount['noise_stddev']:.4g}" in report.to_html(built)
+    assert built["columns"]["price"]["settings"]["boundaries"] == [10, 100]
+
+
+def test_numeric_methods_refuse_non_numbers_at_ingestion_without_echoing_them():
+    from components.masking.executor import _row_problem
+    for params in ({"method": "bucket", "boundaries": [10]},
+                   {"method": "gaussian", "epsilon": 1, "delta": 1e-6, "lower": 0, "upper": 9}):
+        rule = policy.ColumnRule("price", policy.QUASI, "generalize", params)
+        assert _row_problem(rule, "12.5") is None and _row_problem(rule, "") is None
+        problem = _row_problem(rule, "12 yuan")
+        assert "not a number" in problem and "yuan" not in problem

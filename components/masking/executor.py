@@ -69,7 +69,7 @@ def _row_problem(rule: policy_lib.ColumnRule, value: str):
                "the column"
     if method == "year_band" and value and not _YEAR.fullmatch(value.strip()):
         return "is not a date (YYYY-MM-DD) or a year; fix the row or leave it empty"
-    if method == "laplace" and value.strip():
+    if method in ("laplace", "gaussian", "bucket") and value.strip():
         try:
             float(value)
         except ValueError:

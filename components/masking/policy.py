@@ -3,9 +3,11 @@
 Roles and their actions:
   direct_identifier    action: drop | pseudonymize
   quasi_identifier     generalize: {method: year_band (width) | truncate_time (seconds) |
-                                    prefix (length) | map (mapping, default) | as_is}
+                                    prefix (length) | bucket (boundaries) |
+                                    map (mapping, default) | as_is}
   sensitive_attribute  randomize: {method: randomized_response (epsilon, domain) |
-                                   laplace (epsilon, lower, upper)}
+                                   laplace (epsilon, lower, upper) |
+                                   gaussian (epsilon, delta, lower, upper)}
   free_text            action: scrub
   keep                 (behavioural columns released as they are: item ids, event types)
 A policy may `extends:` another file in the same folder; its columns replace the parent's
@@ -29,9 +31,10 @@ DIRECT, QUASI, SENSITIVE, FREE_TEXT, KEEP = (
     "direct_identifier", "quasi_identifier", "sensitive_attribute", "free_text", "keep")
 _ACTIONS = {DIRECT: ("drop", "pseudonymize"), FREE_TEXT: ("scrub",)}
 _GENERALIZE = {"year_band": ("width",), "truncate_time": ("seconds",), "prefix": ("length",),
-               "map": ("mapping",), "as_is": ()}
+               "bucket": ("boundaries",), "map": ("mapping",), "as_is": ()}
 _RANDOMIZE = {"randomized_response": ("epsilon", "domain"),
-              "laplace": ("epsilon", "lower", "upper")}
+              "laplace": ("epsilon", "lower", "upper"),
+              "gaussian": ("epsilon", "delta", "lower", "upper")}
 
 
 class PolicyError(ValueError):
@@ -99,6 +102,21 @@ def _read_resolved(path: str, seen=()) -> Dict[str, Any]:
     return merged
 
 
+def _settings_problem(method: str, params: Dict[str, Any]) -> Optional[str]:
+    """What is wrong with a method's settings (None if fine)."""
+    if method == "bucket":
+        bounds = params["boundaries"]
+        if (not isinstance(bounds, list) or not bounds
+                or not all(isinstance(b, (int, float)) for b in bounds)
+                or sorted(set(bounds)) != bounds):
+            return "boundaries must be a non-empty list of increasing numbers"
+    if "lower" in params and not float(params["lower"]) < float(params["upper"]):
+        return "lower must be below upper"
+    if "delta" in params and not 0 < float(params["delta"]) < 1:
+        return "delta must be in (0, 1)"
+    return None
+
+
 def _rule(column: str, spec: Any, where: str) -> ColumnRule:
     if not isinstance(spec, dict) or "role" not in spec:
         raise PolicyError(f"{where}, column '{column}': needs a `role`")
@@ -124,6 +142,9 @@ def _rule(column: str, spec: Any, where: str) -> ColumnRule:
                               f"{', '.join(absent)}")
         if role == SENSITIVE and not float(params["epsilon"]) > 0:
             raise PolicyError(f"{where}, column '{column}': epsilon must be > 0")
+        problem = _settings_problem(method, params)
+        if problem:
+            raise PolicyError(f"{where}, column '{column}': {key} method {method}: {problem}")
         return ColumnRule(column, role, key, dict(params))
     raise PolicyError(f"{where}, column '{column}': unknown role {role!r}; use one of "
                       f"{DIRECT}, {QUASI}, {SENSITIVE}, {FREE_TEXT}, {KEEP}")

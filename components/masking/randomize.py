@@ -6,10 +6,17 @@ in the masking report). Every row is randomised independently, so each released 
       probability e^ε / (e^ε + k - 1), otherwise release one of the k - 1 others uniformly.
   laplace(epsilon, lower, upper)        clip to [lower, upper], add Laplace noise of scale
       (upper - lower) / ε. Empty values are missing and stay missing (presence is not hidden).
+  gaussian(epsilon, delta, lower, upper)  clip, add Gaussian noise whose standard deviation
+      dp_accounting calibrates (PLD accountant, tight) so that one release is (ε, δ)-DP for a
+      sensitivity of upper - lower. The report states the σ it used.
 """
+import functools
 import math
 from typing import Any, Dict, Sequence
 
+import dp_accounting
+from dp_accounting import mechanism_calibration
+from dp_accounting.pld import pld_privacy_accountant
 import tensorflow as tf
 
 
@@ -32,12 +39,33 @@ def randomized_response(values: tf.Tensor, epsilon: float, domain: Sequence[str]
 
 def laplace(values: tf.Tensor, epsilon: float, lower: float, upper: float) -> tf.Tensor:
     """[n] numeric strings ('' = missing) -> [n] float32 with noise; NaN where missing."""
-    present = tf.strings.length(tf.strings.strip(values)) > 0
-    number = tf.strings.to_number(tf.where(present, values, "0"), tf.float32)
-    clipped = tf.clip_by_value(number, lower, upper)
+    present, clipped = _clipped_numbers(values, lower, upper)
     u = tf.random.uniform(tf.shape(clipped), -0.4999999, 0.4999999)  # log1p(-1) would be -inf
     scale = (upper - lower) / epsilon
     noise = -scale * tf.sign(u) * tf.math.log1p(-2.0 * tf.abs(u))
+    return tf.where(present, clipped + noise, float("nan"))
+
+
+@functools.lru_cache(maxsize=None)
+def gaussian_stddev(epsilon: float, delta: float, lower: float, upper: float) -> float:
+    """σ of the Gaussian mechanism that is (ε, δ)-DP for one value clipped to [lower, upper]."""
+    multiplier = mechanism_calibration.calibrate_dp_mechanism(
+        pld_privacy_accountant.PLDAccountant, dp_accounting.GaussianDpEvent, epsilon, delta)
+    return float(multiplier) * (upper - lower)
+
+
+def _clipped_numbers(values: tf.Tensor, lower: float, upper: float):
+    present = tf.strings.length(tf.strings.strip(values)) > 0
+    number = tf.strings.to_number(tf.where(present, values, "0"), tf.float32)
+    return present, tf.clip_by_value(number, lower, upper)
+
+
+def gaussian(values: tf.Tensor, epsilon: float, delta: float, lower: float,
+             upper: float) -> tf.Tensor:
+    """[n] numeric strings ('' = missing) -> [n] float32 with noise; NaN where missing."""
+    present, clipped = _clipped_numbers(values, lower, upper)
+    noise = tf.random.normal(tf.shape(clipped), stddev=gaussian_stddev(epsilon, delta, lower,
+                                                                       upper))
     return tf.where(present, clipped + noise, float("nan"))
 
 
@@ -48,4 +76,7 @@ def randomizer(params: Dict[str, Any]):
         return lambda v: randomized_response(v, epsilon, [str(d) for d in params["domain"]])
     if params["method"] == "laplace":
         return lambda v: laplace(v, epsilon, float(params["lower"]), float(params["upper"]))
+    if params["method"] == "gaussian":
+        return lambda v: gaussian(v, epsilon, float(params["delta"]), float(params["lower"]),
+                                  float(params["upper"]))
     raise ValueError(f"unknown randomize method {params['method']!r}")

@@ -30,6 +30,11 @@ def build(policy: MaskingPolicy, key_fingerprint: str, stats: Dict[str, int],
             if rule.params["method"] == "randomized_response":
                 entry["keep_probability"] = randomize.keep_probability(
                     float(rule.params["epsilon"]), len(rule.params["domain"]))
+            if rule.params["method"] == "gaussian":
+                entry["delta"] = float(rule.params["delta"])
+                entry["noise_stddev"] = randomize.gaussian_stddev(
+                    float(rule.params["epsilon"]), float(rule.params["delta"]),
+                    float(rule.params["lower"]), float(rule.params["upper"]))
         detections = {k.split(":", 1)[1]: v for k, v in stats.items()
                       if k.startswith(f"{column}:[")}
         if detections:
@@ -57,12 +62,20 @@ def _table(headers, rows) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _epsilon_text(column: Dict) -> str:
+    if "epsilon" not in column:
+        return ""
+    if "delta" in column:
+        return f"{column['epsilon']:g} (δ {column['delta']:g}, σ {column['noise_stddev']:.4g})"
+    return f"{column['epsilon']:g}"
+
+
 def to_html(report: Dict) -> str:
     summary = [(k, report[k]) for k in ("policy_version", "policy_sha256",
                                          "pseudonym_key_fingerprint", "rows_in", "rows_out",
                                          "rows_suppressed")]
     summary += [(f"rows out ({split})", n) for split, n in report["rows_out_per_split"].items()]
-    columns = [(name, c["role"], c["action"], c["non_empty_values_in"], c.get("epsilon", ""),
+    columns = [(name, c["role"], c["action"], c["non_empty_values_in"], _epsilon_text(c),
                 ", ".join(f"{p} {n}" for p, n in c.get("placeholders_inserted", {}).items()
                           if n))
                for name, c in report["columns"].items()]
