@@ -8,7 +8,10 @@ Prints a table (targets, not timed tests) and writes every number as JSON with -
   called with TF Serving's PredictionServiceStub over one channel per client thread;
   gRPC+batch: the same with `--enable-batching` (concurrent requests share a forward pass). "server
   ms" is the server's own mean time per Predict (its Prometheus latency histogram, read before
-  and after each pass): client p50 minus that is transport + serialisation + client.
+  and after each pass): client p50 minus that is transport + serialisation + client;
+* gRPC no-op: bench/grpc_noop_server.py, the same grpcio server setup answering every Predict
+  with a fixed top-K response without running any model: what Python gRPC alone costs. If its
+  p50 exceeds 30 % of the in-process p50, no Python server can meet the 1.3x target.
 
 Both run the same pre-built requests (MovieLens titles as queries, random recent items). p50 and
 p99 are per-request latencies; QPS is requests / wall time. Targets (issue #5): gRPC p50 <= 1.3x
@@ -49,6 +52,7 @@ DEFAULT_ML = os.path.join(ROOT, "..", "shared", "data", "movielens-100k")
 TARGET_P50_RATIO, TARGET_P99_MS = 1.3, 15.0
 # The server twice: as TF Serving runs by default, and with server-side batching.
 GRPC_MODES = {"gRPC": (), "gRPC+batch": ("--enable-batching",)}
+NOOP_MODE = "gRPC no-op"  # the transport floor: no model behind the same kind of server
 
 
 def build_model(ml_dir: str, work_dir: str, top_k: int) -> str:
@@ -152,6 +156,27 @@ def start_server(model_dir: str, extra_args=()):
     raise SystemExit("privrec serve did not become SERVING within 180 s")
 
 
+def start_noop_server(top_k: int):
+    """bench/grpc_noop_server.py in its own process; waits until it answers a Predict."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "bench", "grpc_noop_server.py"), "--port", str(port),
+         "--top-k", str(top_k)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    target, deadline = f"127.0.0.1:{port}", time.time() + 120
+    while time.time() < deadline:
+        try:
+            with grpc.insecure_channel(target) as channel:
+                prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
+                    predict_pb2.PredictRequest(), timeout=2)
+                return process, target
+        except grpc.RpcError:
+            if process.poll() is not None:
+                raise SystemExit("bench/grpc_noop_server.py exited; run it by hand to see why")
+            time.sleep(0.5)
+    process.kill()
+    raise SystemExit("bench/grpc_noop_server.py did not answer within 120 s")
+
+
 def server_predict_seconds(rest_port: int):
     """(sum, count) of the server's gRPC Predict latency histogram."""
     with urllib.request.urlopen(f"http://127.0.0.1:{rest_port}/monitoring/prometheus/metrics",
@@ -196,12 +221,17 @@ def main(argv=None):
     model_dir = args.model_dir or build_model(args.ml_dir, tempfile.mkdtemp(prefix="bench-"),
                                               args.top_k)
     requests = make_requests(model_dir, args.requests)
+    top_k = tf.saved_model.load(model_dir).signatures["serving_default"](
+        user_id=tf.constant([""]), query=tf.constant([""]),
+        recent_item_ids=tf.constant([""]))["item_ids"].shape[1]
     servers = {mode: start_server(model_dir, extra) for mode, extra in GRPC_MODES.items()}
+    noop_process, noop_target = start_noop_server(top_k)
     results = {}
     try:
         callers = {"in-process": in_process(model_dir)}
         callers.update({mode: grpc_caller(target, model_name)
                         for mode, (_, target, model_name, _) in servers.items()})
+        callers[NOOP_MODE] = grpc_caller(noop_target, "noop")
         for call in callers.values():  # warm up every path
             run_threads(call, requests[:50], 1)
         for concurrency in [int(c) for c in args.concurrency.split(",")]:
@@ -219,13 +249,10 @@ def main(argv=None):
                     key: statistics.median(p[key] for p in passes) for key in passes[0]}
                 results[f"{mode}@{concurrency}"].update(mode=mode, concurrency=concurrency)
     finally:
-        for process, *_ in servers.values():
+        for process in [noop_process] + [s[0] for s in servers.values()]:
             process.terminate()
             process.wait(30)
 
-    top_k = tf.saved_model.load(model_dir).signatures["serving_default"](
-        user_id=tf.constant([""]), query=tf.constant([""]),
-        recent_item_ids=tf.constant([""]))["item_ids"].shape[1]
     print(f"serving latency: top-{top_k} Predict, batch 1, {args.requests} requests per row, "
           f"median of {args.repeats} passes; model {model_dir}")
     print(f"{'mode':<12}{'clients':>8}{'p50 ms':>10}{'p99 ms':>10}{'QPS':>10}{'p50 vs in-proc':>16}"
@@ -245,6 +272,14 @@ def main(argv=None):
         if f"{mode}@8" in results:
             targets[f"{mode} p99 <= {TARGET_P99_MS} ms, 8 clients"] = \
                 results[f"{mode}@8"]["p99_ms"] <= TARGET_P99_MS
+    for concurrency in sorted({r["concurrency"] for r in results.values()}):
+        floor = results[f"in-process@{concurrency}"]["p50_ms"]
+        noop = results[f"{NOOP_MODE}@{concurrency}"]["p50_ms"]
+        share = noop / floor
+        results[f"{NOOP_MODE}@{concurrency}"]["share_of_in_process_p50"] = share
+        print(f"{concurrency} client(s): Python gRPC with no model costs {noop:.2f} ms p50 = "
+              f"{share:.0%} of the in-process p50 (the {TARGET_P50_RATIO}x target allows "
+              f"{TARGET_P50_RATIO - 1:.0%})")
     print("targets:")
     for name, met in targets.items():
         print(f"  {name:<52} {'met' if met else 'NOT MET'}")

@@ -20,7 +20,8 @@ def _config(args):
         overrides["masking_policy"] = args.policy
     elif getattr(args, "size", None) == "tiny" and args.data_dir is None:
         # 80 users cannot be 5-anonymous over the default policy's 10-year bands.
-        overrides["masking_policy"] = policy.TINY_POLICY
+        overrides["masking_policy"] = (policy.TINY_AUDIT_POLICY if args.func is cmd_audit
+                                       else policy.TINY_POLICY)
     if args.train_steps:
         overrides["train_steps"] = args.train_steps
     trainer = {}
@@ -221,6 +222,22 @@ def cmd_compile(args):
     print(f"wrote the Kubeflow V2 pipeline spec to {path}")
 
 
+def cmd_audit(args):
+    """Membership inference audit: DP model vs the same model without DP, held-out users."""
+    from audit import run as audit_run
+    from privrec.data import generator
+    config = _config(args)
+    data_dir = args.data_dir
+    if data_dir is None:
+        data_dir = generator.write_dataset(os.path.join(args.work_dir, "data"), args.size)
+    report = audit_run.audit(data_dir, args.work_dir, args.holdout_share, args.seed,
+                             settings=config)
+    print(f"\n==== privrec audit: membership inference ({report['holdout']['member_users']} "
+          f"member users, {report['holdout']['non_member_users']} held out) ====")
+    audit_run.print_table(report)
+    print(f"report: {os.path.join(os.path.abspath(args.work_dir), audit_run.HTML_FILE)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="privrec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -274,6 +291,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "<model-name>/ (default: next to --from)")
     p.add_argument("--model-name", help="default: the name of --from's base path")
     p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("audit", help="membership inference audit (TF-Privacy): the DP model and "
+                       "the same model trained without DP, attacked with held-out users")
+    pipeline_args(p)
+    p.add_argument("--size", default="tiny", choices=["tiny", "small", "default"],
+                   help="generated data set when --data-dir is not given")
+    p.add_argument("--holdout-share", type=float, default=0.5,
+                   help="share of users held out of training (the non-members)")
+    p.add_argument("--seed", type=int, default=0, help="which users are held out")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("serve", help="serve the pushed model over TF Serving's gRPC API")
     p.add_argument("--serving-root", default=os.path.join(DEFAULT_WORK_DIR, "serving"))

@@ -22,7 +22,8 @@ def _policy_file(tmp_path, text):
 
 def test_shipped_policies_load_and_cover_the_input_schema():
     from privrec.data import schema
-    for path in (policy.DEFAULT_POLICY, policy.TINY_POLICY, policy.MOVIELENS_POLICY):
+    for path in (policy.DEFAULT_POLICY, policy.TINY_POLICY, policy.TINY_AUDIT_POLICY,
+                 policy.MOVIELENS_POLICY):
         loaded = policy.load(path)
         assert sorted(loaded.columns) == sorted(schema.INTERACTION_COLUMNS), path
         loaded.check_header(path, schema.INTERACTION_COLUMNS)

@@ -26,6 +26,7 @@ from trainer.retrieval_metrics import RANK_KEY
 
 PRIVACY_FILE = "privacy.json"
 TRAINING_FILE = "training.json"
+LOSS_KEY = "true_item_loss"  # eval signature: full-catalog softmax loss of the true item
 KERAS_FILE = os.path.join("keras", "two_tower.keras")  # inside a model version directory
 
 
@@ -66,7 +67,9 @@ class ExportModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def evaluate(self, examples):
         """Per example: the true item's rank among all catalog items (1 = first; 0 when it is
-        not in the catalog), `hit_at_{k}` for each eval k, and the model's ε (privacy gate)."""
+        not in the catalog), its softmax loss over the whole catalog (0 when unknown; the
+        membership inference audit's input), `hit_at_{k}` for each eval k, and the model's ε
+        (privacy gate)."""
         names = (schema.QUERY, schema.RECENT_ITEM_IDS, schema.ITEM_ID)
         raw = tf.io.parse_example(examples, {n: self.raw_spec[n] for n in names})
         transformed = self.tft_layer({n: self._as_raw(n, tf.reshape(v, [-1]))
@@ -78,7 +81,9 @@ class ExportModule(tf.Module):
         true_score = tf.gather(scores, tf.maximum(position, 0), batch_dims=1)
         rank = 1 + tf.reduce_sum(tf.cast(scores > true_score[:, tf.newaxis], tf.int64), axis=1)
         rank = tf.where(known, rank, tf.zeros_like(rank))
-        outputs = {RANK_KEY: tf.cast(rank[:, tf.newaxis], tf.float32)}
+        loss = tf.reduce_logsumexp(scores, axis=1) - true_score
+        outputs = {RANK_KEY: tf.cast(rank[:, tf.newaxis], tf.float32),
+                   LOSS_KEY: tf.where(known, loss, tf.zeros_like(loss))[:, tf.newaxis]}
         for k in self.eval_ks:
             hit = tf.logical_and(rank > 0, rank <= k)
             outputs[f"hit_at_{k}"] = tf.cast(hit[:, tf.newaxis], tf.float32)

@@ -25,6 +25,7 @@ import yaml
 POLICY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "policies")
 DEFAULT_POLICY = os.path.join(POLICY_DIR, "default.yaml")
 TINY_POLICY = os.path.join(POLICY_DIR, "tiny.yaml")
+TINY_AUDIT_POLICY = os.path.join(POLICY_DIR, "tiny_audit.yaml")
 MOVIELENS_POLICY = os.path.join(POLICY_DIR, "movielens.yaml")
 
 DIRECT, QUASI, SENSITIVE, FREE_TEXT, KEEP = (

@@ -1,0 +1,1 @@
+"""Privacy audit: membership inference against the trained model (issue #7)."""
