@@ -60,8 +60,10 @@ def max_timestamp(examples: Iterable[bytes]) -> int:
     return max(int(_feature(e, schema.TIMESTAMP)) for e in examples)
 
 
-def score(model_dir: str, examples: List[bytes], batch_size: int = 512) -> Dict[str, np.ndarray]:
-    """Per example of a known item: user pseudonym, full-catalog loss and rank of the true item."""
+def score(model_dir: str, examples: List[bytes], batch_size: int = 512,
+          known_only: bool = True) -> Dict[str, np.ndarray]:
+    """Per example: user pseudonym, full-catalog loss and rank of the true item (rank 0: the
+    item is not in the catalog; such examples are left out when known_only)."""
     evaluate = tf.saved_model.load(model_dir).signatures[configs.EVAL_SIGNATURE]
     losses, ranks = [], []
     for start in range(0, len(examples), batch_size):
@@ -70,7 +72,7 @@ def score(model_dir: str, examples: List[bytes], batch_size: int = 512) -> Dict[
         ranks.append(out[RANK_KEY].numpy().reshape(-1))
     users = np.array([_feature(e, schema.USER_ID) for e in examples])
     loss, rank = np.concatenate(losses), np.concatenate(ranks)
-    known = rank > 0
+    known = rank > 0 if known_only else np.ones_like(rank, dtype=bool)
     return {"user": users[known], "loss": loss[known], "rank": rank[known]}
 
 

@@ -2,8 +2,8 @@
 
 1. Hold whole users out (audit/user_holdout.py); the rest are the members.
 2. Run the pipeline on the members' data: masking at ingestion, Transform, DP-SGD Trainer, ...
-3. Train the same model without DP on the same Transform output (trainer.run.run_fn with noise
-   multiplier 0 and no clipping), so the two differ only in DP.
+3. Train the same model without DP on the same Transform output (audit/retrain.py: noise
+   multiplier 0, no clipping), so the two differ only in DP.
 4. Score the members' training examples and the held-out users' examples (masked by the same
    ingestion code) with each model's eval signature; attack both with TF-Privacy's library
    (audit/membership_inference.py) at the user and the example level.
@@ -15,58 +15,14 @@ import json
 import os
 from typing import Dict, Optional
 
-import ml_metadata as mlmd
-from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
-from tfx.components.trainer import fn_args_utils
-from tfx.components.util import tfxio_utils
 from tfx.types import artifact_utils
 
-from audit import membership_inference, user_holdout
+from audit import membership_inference, retrain, user_holdout
 from components.masking import policy as policy_lib, pseudonymizer
 from pipeline import configs, local_runner
-from trainer import export, run as trainer_run
+from trainer import export
 
 JSON_FILE, HTML_FILE = "mia.json", "mia.html"
-NON_DP = {"noise_multiplier": 0.0, "l2_norm_clip": 1e9, "target_epsilon": None,
-          "warm_start": False, "init_from": None}
-
-
-def _inputs_of(store: mlmd.MetadataStore, output_type: str) -> Dict:
-    """The input artifacts (tfx Artifacts by input name) of the newest `output_type`'s producer."""
-    produced = max(store.get_artifacts_by_type(output_type), key=lambda a: a.id)
-    execution_id = next(e.execution_id for e in store.get_events_by_artifact_ids([produced.id])
-                        if e.type == metadata_store_pb2.Event.OUTPUT)
-    events = [e for e in store.get_events_by_execution_ids([execution_id])
-              if e.type == metadata_store_pb2.Event.INPUT]
-    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-    types = {t.id: t for t in store.get_artifact_types_by_id(
-        list({a.type_id for a in artifacts.values()}))}
-    return {e.path.steps[0].key: artifact_utils.deserialize_artifact(
-        types[artifacts[e.artifact_id].type_id], artifacts[e.artifact_id]) for e in events}
-
-
-def train_without_dp(config: configs.PipelineConfig, store: mlmd.MetadataStore,
-                     out_dir: str) -> str:
-    """The pipeline's Trainer code on the same Transform output, without DP; returns the model
-    directory (it is neither evaluated nor pushed)."""
-    inputs = _inputs_of(store, "Model")
-    examples, transform_graph = inputs["examples"], inputs["transform_graph"]
-    dp_report = export.read_privacy_report(os.path.join(
-        max(store.get_artifacts_by_type("Model"), key=lambda a: a.id).uri, "Format-Serving"))
-    fn_args = fn_args_utils.FnArgs(
-        train_files=[artifact_utils.get_split_uri([examples], "train") + "/*"],
-        eval_files=[artifact_utils.get_split_uri([examples], "eval") + "/*"],
-        transform_output=transform_graph.uri, transform_graph_path=transform_graph.uri,
-        serving_model_dir=os.path.join(out_dir, "Format-Serving"), model_run_dir=out_dir,
-        train_steps=dp_report["steps"], eval_steps=5,
-        custom_config={**configs.trainer_custom_config(config), **NON_DP},
-        data_accessor=fn_args_utils.DataAccessor(
-            tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact(
-                [examples], []),
-            record_batch_factory=None, data_view_decode_fn=None))
-    trainer_run.run_fn(fn_args)
-    return fn_args.serving_model_dir
 
 
 # The settings an audit takes over from the caller's config (paths are the audit's own).
@@ -90,14 +46,13 @@ def audit(data_dir: str, work_dir: str, holdout_share: float = 0.5, seed: int = 
     config = configs.local_config(os.path.join(work_dir, "pipeline"),
                                   data_dir=holdout["members_dir"], **config_overrides)
     local_runner.run(config, printer)
-    store = mlmd.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
-    dp_model = os.path.join(max(store.get_artifacts_by_type("Model"), key=lambda a: a.id).uri,
-                            "Format-Serving")
+    store = retrain.metadata_store(config)
+    dp_model = retrain.pipeline_model_dir(store)
     printer("[privrec audit] training the same model without DP")
-    non_dp_model = train_without_dp(config, store, os.path.join(work_dir, "non_dp_model"))
+    non_dp_model = retrain.retrain(config, store, os.path.join(work_dir, "non_dp_model"),
+                                   **retrain.NON_DP)
 
-    masked = _inputs_of(store, "ModelEvaluation")["examples"]
+    masked = retrain.inputs_of(store, "ModelEvaluation")["examples"]
     members = membership_inference.read_examples(
         artifact_utils.get_split_uri([masked], "train") + "/*")
     non_members = membership_inference.mask_rows(

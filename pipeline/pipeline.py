@@ -4,6 +4,7 @@ from tfx import v1 as tfx
 
 from components.masking import policy as masking_policy
 from components.masking.component import MaskingExampleGen
+from components.model_card.component import ModelCardPusher
 from pipeline import configs
 
 
@@ -78,10 +79,14 @@ def create_pipeline(config: configs.PipelineConfig,
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"], eval_config=eval_config(config))
-    pusher = tfx.components.Pusher(
+    pusher = ModelCardPusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        masking_report=example_gen.outputs["masking_report"],
+        examples=example_gen.outputs["examples"],
+        model_evaluation=evaluator.outputs["evaluation"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.push_dir)))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.push_dir)),
+        data_source=config.data_dir, model_name=config.model_name).with_id("Pusher")
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, transform,

@@ -70,6 +70,20 @@ def _property(artifact, name: str):
     return value.string_value or value.int_value
 
 
+def candidate_metrics(evaluation_uri: str) -> Dict[str, float]:
+    """The candidate model's overall retrieval metrics and ε from the Evaluator's output."""
+    metrics = {}
+    for slice_metrics in tfma.load_metrics(evaluation_uri):
+        if not slice_metrics.slice_key.single_slice_keys:  # the overall slice
+            for key in slice_metrics.metric_keys_and_values:
+                if (key.key.name.startswith(("recall_at_", "ndcg_at_"))
+                        or key.key.name in ("mrr", EPSILON_KEY)) \
+                        and not key.key.is_diff and \
+                        key.key.model_name in ("", CANDIDATE):
+                    metrics[key.key.name] = key.value.double_value.value
+    return metrics
+
+
 def _gate_failures(evaluation_uri: str) -> List[str]:
     """'privacy_epsilon = 3.87 (candidate): upper bound 1.0', per failed threshold."""
     result = tfma.load_validation_result(evaluation_uri)
@@ -88,15 +102,7 @@ def read(config: configs.PipelineConfig) -> RunSummary:
     connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     store = mlmd.MetadataStore(connection)
     evaluation = _latest(store, "ModelEvaluation")
-    metrics = {}
-    for slice_metrics in tfma.load_metrics(evaluation.uri):
-        if not slice_metrics.slice_key.single_slice_keys:  # the overall slice
-            for key in slice_metrics.metric_keys_and_values:
-                if (key.key.name.startswith(("recall_at_", "ndcg_at_"))
-                        or key.key.name in ("mrr", EPSILON_KEY)) \
-                        and not key.key.is_diff and \
-                        key.key.model_name in ("", CANDIDATE):
-                    metrics[key.key.name] = key.value.double_value.value
+    metrics = candidate_metrics(evaluation.uri)
     blessing = _latest(store, "ModelBlessing")
     pushed = _latest(store, "PushedModel")
     model = _latest(store, "Model")

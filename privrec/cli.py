@@ -238,6 +238,23 @@ def cmd_audit(args):
     print(f"report: {os.path.join(os.path.abspath(args.work_dir), audit_run.HTML_FILE)}")
 
 
+def cmd_privacy_report(args):
+    """Privacy-utility curve: the same Trainer at each ε, scored over the whole catalog."""
+    from audit import privacy_utility
+    from privrec.data import generator
+    try:
+        epsilons = privacy_utility.parse_epsilons(args.epsilons)
+    except ValueError as error:
+        sys.exit(f"privrec privacy-report: {error}")
+    config = _config(args)
+    data_dir = args.data_dir or generator.write_dataset(os.path.join(args.work_dir, "data"),
+                                                        args.size)
+    report = privacy_utility.curve(data_dir, args.work_dir, epsilons, settings=config)
+    print("\n==== privrec privacy-report: privacy-utility ====")
+    print("\n".join(privacy_utility.table(report)))
+    print(f"plot: {os.path.join(os.path.abspath(args.work_dir), privacy_utility.PNG_FILE)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="privrec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -301,6 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of users held out of training (the non-members)")
     p.add_argument("--seed", type=int, default=0, help="which users are held out")
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("privacy-report", help="privacy-utility curve: train at each ε and plot "
+                       "Recall@100 and NDCG@10 against it (PNG + JSON)")
+    pipeline_args(p)
+    p.add_argument("--epsilons", default="0.5,1,2,4,8,inf",
+                   help="comma-separated ε budgets; inf = without DP")
+    p.add_argument("--size", default="tiny", choices=["tiny", "small", "default"],
+                   help="generated data set when --data-dir is not given")
+    p.set_defaults(func=cmd_privacy_report)
 
     p = sub.add_parser("serve", help="serve the pushed model over TF Serving's gRPC API")
     p.add_argument("--serving-root", default=os.path.join(DEFAULT_WORK_DIR, "serving"))

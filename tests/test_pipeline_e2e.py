@@ -222,6 +222,38 @@ def test_eval_signature_ranks_the_true_item_over_the_whole_catalog(tiny_run):
         [example(served[0]), example(served[4]), example(b"no-such-item")]))
     assert outputs["true_item_rank"].numpy().ravel().tolist() == [1.0, 5.0, 0.0]
     assert outputs["hit_at_10"].numpy().ravel().tolist() == [1.0, 1.0, 0.0]
+    # Softmax loss over the whole catalog (the membership inference audit's input).
+    loss = outputs["true_item_loss"].numpy().ravel()
+    assert 0 < loss[0] < loss[1] and loss[2] == 0.0
+
+
+def test_pushed_model_has_a_model_card_read_from_the_run(tiny_run):
+    """The Pusher writes model_card/ (JSON + HTML) into the pushed version: its numbers are
+    those of the run's artifacts (privacy.json, masking report, Evaluator metrics)."""
+    from components.model_card import card
+    config, *_ = tiny_run
+    summary = run_summary.read(config)
+    assert summary.pushed
+    pushed = os.path.join(config.push_dir, summary.pushed_version)
+    model_card = card.read(pushed)
+    dp = model_card["differential_privacy"]
+    for key in ("epsilon", "delta", "noise_multiplier", "l2_norm_clip", "steps", "batch_size",
+                "num_examples", "accountant", "sampling_assumption", "privacy_unit"):
+        assert dp[key] == summary.privacy[key], key
+    assert model_card["evaluation"] == pytest.approx(summary.metrics)
+    masking = model_card["masking"]
+    assert masking["policy_version"] == summary.masking["policy_version"]
+    assert masking["placeholders_inserted"]["[PHONE]"] == sum(
+        c.get("placeholders_inserted", {}).get("[PHONE]", 0)
+        for c in summary.masking["columns"].values()) > 0
+    assert masking["k_anonymity"]["min_k_released"] == \
+        summary.masking["k_anonymity"]["min_k_released"]
+    assert masking["local_dp_columns"]["gender"]["epsilon"] == 2.0
+    assert model_card["data"]["rows_out"] == summary.masking["rows_out"]
+    assert model_card["data"]["source"] == config.data_dir
+    assert model_card["model"]["version"] == summary.pushed_version
+    page = open(os.path.join(pushed, card.DIRECTORY, card.HTML_FILE), encoding="utf-8").read()
+    assert f"{dp['epsilon']:.6g}" in page and "Intended use" in page
 
 
 def test_pushed_graph_has_only_ops_tf_serving_has(tiny_run):
@@ -260,7 +292,9 @@ def test_serving_latency_bench_prints_both_paths_and_writes_json(tiny_run, tmp_p
          "--json", str(out)], capture_output=True, text=True, check=True, cwd=ROOT)
     assert "p50 vs in-proc" in result.stdout and "targets:" in result.stdout
     results = json.loads(out.read_text())["results"]
-    assert set(results) == {f"{mode}@{clients}" for mode in ("in-process", "gRPC", "gRPC+batch")
-                            for clients in (1, 8)}
+    assert set(results) == {f"{mode}@{clients}" for clients in (1, 8) for mode in (
+        "in-process", "gRPC", "gRPC+batch", "gRPC no-op")}
+    assert "Python gRPC with no model costs" in result.stdout
+    assert 0 < results["gRPC no-op@1"]["share_of_in_process_p50"]
     for row in results.values():
         assert row["requests"] == 40 and 0 < row["p50_ms"] <= row["p99_ms"] and row["qps"] > 0

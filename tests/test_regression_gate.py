@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from components.masking import pseudonymizer
+from components.model_card import card
 from pipeline import local_runner, run_summary
 from serving import server
 from tests import serve_once
-from trainer import export
+from trainer import export, privacy as privacy_lib
 
 
 def _relative_distance(model, reference) -> float:
@@ -83,7 +84,8 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
 
     warm = dataclasses.replace(
         config, train_steps=10, recall_floor=0.0, recall_max_regression=1.0,
-        trainer=dataclasses.replace(config.trainer, warm_start=True))
+        trainer=dataclasses.replace(config.trainer, warm_start=True,
+                                    noise_multiplier=2 * config.trainer.noise_multiplier))
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pipeline_key)
     local_runner.run(warm, printer=lambda line: None)
 
@@ -95,6 +97,19 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     assert privacy["runs"][1]["steps"] == 10
     assert privacy["epsilon"] > blessed_privacy["epsilon"]
     assert privacy["epsilon"] > privacy["epsilon_this_run"]
+    # The model card of the new version follows the changed noise multiplier: its ε is the
+    # accountant's for these runs, not the blessed model's.
+    new_card = card.read(os.path.join(config.push_dir, summary.pushed_version))["differential_privacy"]
+    old_card = card.read(blessed_dir)["differential_privacy"]
+    assert new_card["noise_multiplier"] == 2 * config.trainer.noise_multiplier
+    assert old_card["noise_multiplier"] == config.trainer.noise_multiplier
+    expected = privacy_lib.account(
+        privacy["runs"][1]["num_examples"], privacy["runs"][1]["batch_size"], 10,
+        2 * config.trainer.noise_multiplier, config.trainer.l2_norm_clip, privacy["delta"],
+        earlier_runs=[blessed_privacy["runs"][0]])
+    assert new_card["epsilon"] == pytest.approx(expected.epsilon)
+    assert new_card["epsilon_this_run"] == pytest.approx(expected.epsilon_this_run)
+    assert new_card["epsilon"] != old_card["epsilon"] and new_card["dp_runs"] == 2
     training = summary.training
     cold = export.read_training_summary(training["warm_started_from"])  # the blessed model's
     assert cold["warm_started_from"] is None

@@ -9,7 +9,7 @@ catalog items, 1 = first, 0 = not in the catalog). With one relevant item per ex
 latest blessed baseline.
 """
 import math
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -146,3 +146,15 @@ class MeanReciprocalRank(tfma.metrics.Metric):
 
 metric_types.register_metric(NdcgAtK)
 metric_types.register_metric(MeanReciprocalRank)
+
+
+def metrics_from_ranks(ranks: Sequence[float], recall_ks: Sequence[int],
+                       ndcg_ks: Sequence[int]) -> Dict[str, float]:
+    """The same Recall@K, NDCG@K and MRR as the TFMA metrics above, from exact ranks of the true
+    items (0 = unknown item: counts as a miss), for code outside TFMA (privacy-utility curve)."""
+    ranks = [float(r) for r in ranks]
+    out = {f"recall_at_{k}": float(np.mean([1.0 <= r <= k for r in ranks])) for k in recall_ks}
+    out.update({f"ndcg_at_{k}": float(np.mean([ndcg_gain(k)(r) if r >= 1 else 0.0
+                                                for r in ranks])) for k in ndcg_ks})
+    out["mrr"] = float(np.mean([reciprocal_rank(r) if r >= 1 else 0.0 for r in ranks]))
+    return out

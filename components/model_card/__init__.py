@@ -1,0 +1,1 @@
+"""The model card written next to every pushed model (issue #7)."""

@@ -1,0 +1,123 @@
+"""The model card: what a pushed model was trained on, how it was protected, how well it works.
+
+Every number is read from the run's own artifacts: the masking report (ExampleGen), the privacy
+report the Trainer's accountant wrote into the model (assets.extra/privacy.json), the
+Evaluator's metrics and the Examples artifact's span. Nothing is typed in. A small template
+(JSON + HTML): the `model-card-toolkit` package pins protobuf/TFMA versions the stack cannot take.
+"""
+import html
+import json
+import os
+from typing import Dict, Optional
+
+JSON_FILE, HTML_FILE = "model_card.json", "model_card.html"
+DIRECTORY = "model_card"  # inside the pushed version directory; TF Serving ignores it
+
+INTENDED_USE = (
+    "Candidate retrieval for product search and recommendations in one shop: a search query and "
+    "the items a visitor just interacted with (carried in the request) in, the top catalog "
+    "items out. No per-user state: new and anonymous visitors are served the same way.")
+LIMITS = [
+    "Example-level DP unless the privacy unit below says otherwise: one interaction is "
+    "protected, a whole user's history is not (a user contributes many examples).",
+    "Trained on one shop's catalog: item ids outside it are unknown to the model.",
+    "Retrieval only: rank the returned candidates with business rules or a ranking model "
+    "before showing them.",
+    "Masked training data: queries had personal data replaced by placeholders, so the model "
+    "never learnt from those values and cannot return them.",
+]
+NOT_YET = {
+    "user_level_epsilon": "not computed: training is DP at the example level (issue #4)",
+    "cold_start_metrics": "not computed yet (issue #4)",
+    "membership_inference": "not run inside the pipeline; `privrec audit` runs it (held-out "
+                            "users, DP vs non-DP) and writes mia.json",
+}
+
+
+def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
+          model: Dict) -> Dict:
+    """privacy: privacy.json; masking: the masking report; metrics: the Evaluator's candidate
+    metrics; data: span and source of the Examples; model: name, version, blessing."""
+    k = masking.get("k_anonymity") or {}
+    detectors: Dict[str, int] = {}
+    for column in masking["columns"].values():
+        for placeholder, count in column.get("placeholders_inserted", {}).items():
+            detectors[placeholder] = detectors.get(placeholder, 0) + count
+    return {
+        "model": model,
+        "intended_use": INTENDED_USE,
+        "limits": LIMITS,
+        "data": {**data, "rows_in": masking["rows_in"], "rows_out": masking["rows_out"],
+                 "rows_suppressed": masking["rows_suppressed"],
+                 "rows_out_per_split": masking["rows_out_per_split"]},
+        "masking": {
+            "policy_version": masking["policy_version"],
+            "policy_sha256": masking["policy_sha256"],
+            "pseudonym_key_fingerprint": masking["pseudonym_key_fingerprint"],
+            "placeholders_inserted": detectors,
+            "local_dp_columns": {c: {k2: v for k2, v in col.items()
+                                     if k2 in ("epsilon", "delta", "noise_stddev",
+                                               "keep_probability")}
+                                 for c, col in masking["columns"].items() if "epsilon" in col},
+            "k_anonymity": {key: k[key] for key in (
+                "quasi_identifiers", "k_min", "min_k_released", "classes",
+                "rows_in_classes_below_k_min", "l_diversity") if key in k},
+        },
+        "differential_privacy": {key: privacy.get(key) for key in (
+            "epsilon", "delta", "epsilon_this_run", "noise_multiplier", "l2_norm_clip",
+            "num_examples", "batch_size", "steps", "epochs", "accountant",
+            "sampling_assumption", "privacy_unit", "target_epsilon", "statement")}
+        | {"dp_runs": len(privacy.get("runs") or ()) or 1},
+        "evaluation": metrics,
+        "not_yet": NOT_YET,
+    }
+
+
+def _rows(mapping: Dict) -> str:
+    return "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_text(v))}</td></tr>"
+                   for k, v in mapping.items())
+
+
+def _text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def to_html(card: Dict) -> str:
+    parts = ["<!doctype html><meta charset='utf-8'><title>privrec model card</title>",
+             "<style>body{font-family:sans-serif;max-width:60em}th{text-align:left}"
+             "td,th{border:1px solid #ccc;padding:2px 8px;vertical-align:top}"
+             "table{border-collapse:collapse;margin-bottom:1em}</style>",
+             f"<h1>Model card: {html.escape(str(card['model'].get('name')))} version "
+             f"{html.escape(str(card['model'].get('version')))}</h1>",
+             f"<h2>Intended use</h2><p>{html.escape(card['intended_use'])}</p>",
+             "<h2>Limits</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>"
+                                            for x in card["limits"]) + "</ul>"]
+    for title, key in (("Data", "data"), ("Masking", "masking"),
+                       ("Differential privacy", "differential_privacy"),
+                       ("Evaluation (whole catalog)", "evaluation"), ("Not yet", "not_yet")):
+        section = dict(card[key])
+        statement = section.pop("statement", None)
+        parts.append(f"<h2>{title}</h2><table>{_rows(section)}</table>")
+        if statement:
+            parts.append(f"<pre>{html.escape(statement)}</pre>")
+    return "\n".join(parts)
+
+
+def write(card: Dict, directory: str) -> None:
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, JSON_FILE), "w", encoding="utf-8") as f:
+        json.dump(card, f, indent=2, ensure_ascii=False)
+    with open(os.path.join(directory, HTML_FILE), "w", encoding="utf-8") as f:
+        f.write(to_html(card))
+
+
+def read(model_dir: str) -> Optional[Dict]:
+    path = os.path.join(model_dir, DIRECTORY, JSON_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

@@ -1,0 +1,87 @@
+"""Membership inference audit: TF-Privacy's attack library on privrec's scores, the user
+hold-out, and `privrec audit` end to end on the tiny data set (DP and non-DP side by side)."""
+import csv
+import json
+import math
+import os
+
+import numpy as np
+
+from audit import membership_inference, run as audit_run, user_holdout
+from components.masking import pseudonymizer
+from privrec.data import generator, schema
+
+
+def _scores(rng, users, loss_mean, side):
+    user = np.repeat([f"{side}-{i}".encode() for i in range(users)], 6)
+    loss = rng.normal(loss_mean, 0.5, size=len(user))
+    rank = np.maximum(1, np.round(np.exp(loss))).astype(np.float32)
+    return {"user": user, "loss": loss, "rank": rank}
+
+
+def test_attack_separates_memorised_users_and_not_identical_ones():
+    rng = np.random.default_rng(0)
+    leaked = membership_inference.attack(_scores(rng, 200, 2.0, "in"),
+                                         _scores(rng, 200, 3.0, "out"))
+    same = membership_inference.attack(_scores(rng, 200, 3.0, "in"),
+                                       _scores(rng, 200, 3.0, "out"))
+    for level in ("user", "example"):
+        best = membership_inference.most_vulnerable(leaked[level])
+        assert best["auc"] > 0.9 and best["advantage"] > 0.6, leaked[level]
+        overall = [r for r in same[level] if r["slice"] == "all users"]
+        assert {r["attack"] for r in overall} == {"threshold_attack", "logistic_regression"}
+        assert all(abs(r["auc"] - 0.5) < 0.1 for r in overall), same[level]
+    user_rows = [r for r in leaked["user"] if r["slice"] == "all users"]
+    assert user_rows[0]["members"] == 200 and user_rows[0]["non_members"] == 200
+
+
+def test_holdout_keeps_every_row_and_splits_whole_users(tmp_path):
+    data = generator.write_dataset(str(tmp_path / "data"), "tiny")
+    split = user_holdout.split(data, str(tmp_path / "out"), share=0.4, seed=3)
+    with open(os.path.join(data, schema.INTERACTIONS_DIR, "data.csv"), newline="") as f:
+        original = list(csv.DictReader(f))
+    members = user_holdout.read_rows(os.path.join(split["members_dir"], schema.INTERACTIONS_DIR,
+                                                  "data.csv"))
+    held = user_holdout.read_rows(split["non_members"])
+    assert len(members) + len(held) == len(original)
+    assert not {r["user_id"] for r in members} & {r["user_id"] for r in held}
+    assert split["non_member_users"] + split["member_users"] == len(
+        {r["user_id"] for r in original})
+    assert 0.2 < split["non_member_users"] / len({r["user_id"] for r in original}) < 0.6
+    again = user_holdout.split(data, str(tmp_path / "again"), share=0.4, seed=3)
+    assert again["non_member_users"] == split["non_member_users"]  # depends on ids and seed only
+
+
+def test_privrec_audit_attacks_the_dp_and_the_non_dp_model(tmp_path, monkeypatch, capsys):
+    from privrec import cli
+    monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
+    work = tmp_path / "audit"
+    cli.main(["audit", "--size", "tiny", "--work-dir", str(work), "--train-steps", "40"])
+    printed = capsys.readouterr().out
+    report = json.loads((work / audit_run.JSON_FILE).read_text())
+    assert set(report["models"]) == {"DP", "non-DP"}
+    dp, non_dp = report["models"]["DP"], report["models"]["non-DP"]
+    assert math.isfinite(dp["epsilon"]) and dp["noise_multiplier"] > 0
+    assert non_dp["epsilon"] == math.inf and non_dp["noise_multiplier"] == 0
+    assert dp["steps"] == non_dp["steps"] == 40
+    for model in (dp, non_dp):
+        for level in ("user", "example"):
+            rows = model[level]
+            assert {r["slice"] for r in rows} == {"all users", "heavy users", "light users"}
+            assert all(0 <= r["auc"] <= 1 and math.isfinite(r["advantage"]) for r in rows)
+        overall = next(r for r in model["user"] if r["slice"] == "all users")
+        # Members with rows in the training split (k-anonymity may suppress a few users).
+        assert 0.8 * report["holdout"]["member_users"] <= overall["members"] \
+            <= report["holdout"]["member_users"]
+        assert overall["non_members"] > 0.8 * report["holdout"]["non_member_users"]
+    assert report["non_member_examples"] > 100 and report["member_examples"] > 100
+    assert "non-DP" in printed and "logistic_regression" in printed
+    assert "held-out users" in (work / audit_run.HTML_FILE).read_text()
+    # Held-out users' raw rows stay outside the pipeline root (raw input, like the data dir).
+    root = work / "pipeline" / "pipeline_root"
+    held = user_holdout.read_rows(str(work / "holdout" / user_holdout.NON_MEMBERS_FILE))
+    phones = {r["phone"] for r in held if len(r["phone"]) > 8}
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            data = open(os.path.join(dirpath, name), "rb").read()
+            assert not any(p.encode() in data for p in list(phones)[:20]), name
