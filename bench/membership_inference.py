@@ -21,30 +21,41 @@ import privrec  # noqa: E402,F401  (runtime switches, before TensorFlow)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_ML = os.path.join(ROOT, "..", "shared", "data", "movielens-100k")
 TARGET_DP_AUC = 0.55
+SUPPRESSION_SHARE = 0.15
+
+
+def _holdout_policy(work_dir: str) -> str:
+    """movielens.yaml with more k-anonymity suppression allowed: with half of the 943 users held
+    out, more of the rest are alone in their class (7.8 % of rows at k_min 5)."""
+    from components.masking import policy
+    path = os.path.join(work_dir, "movielens_holdout.yaml")
+    os.makedirs(work_dir, exist_ok=True)
+    with open(path, "w") as f:
+        f.write(f"extends: {policy.MOVIELENS_POLICY}\nversion: movielens-holdout\n"
+                f"k_anonymity: {{max_suppressed_row_share: {SUPPRESSION_SHARE}}}\n")
+    return path
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ml-dir", default=DEFAULT_ML)
     parser.add_argument("--data-dir", help="a privrec data dir instead of MovieLens")
-    parser.add_argument("--policy", help="masking policy (default: movielens.yaml for "
-                        "MovieLens)")
+    parser.add_argument("--policy", help="masking policy (default: movielens.yaml allowing "
+                        f"{SUPPRESSION_SHARE:.0%} k-anonymity suppression)")
     parser.add_argument("--work-dir", default=None)
     parser.add_argument("--train-steps", type=int, default=300)
     parser.add_argument("--json", help="write the numbers here")
     args = parser.parse_args(argv)
 
     from audit import membership_inference, run as audit_run
-    from components.masking import policy, pseudonymizer
+    from components.masking import pseudonymizer
     from privrec.data import movielens
     work_dir = args.work_dir or tempfile.mkdtemp(prefix="bench-mia-")
     data_dir = args.data_dir or movielens.write_dataset(args.ml_dir,
                                                         os.path.join(work_dir, "data"))
     os.environ.setdefault(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
-    report = audit_run.audit(
-        data_dir, work_dir, train_steps=args.train_steps,
-        masking_policy=args.policy or (policy.MOVIELENS_POLICY if not args.data_dir
-                                       else policy.DEFAULT_POLICY))
+    report = audit_run.audit(data_dir, work_dir, train_steps=args.train_steps,
+                             masking_policy=args.policy or _holdout_policy(work_dir))
     print(f"membership inference: {report['holdout']['member_users']} member users, "
           f"{report['holdout']['non_member_users']} held out, {args.train_steps} steps")
     audit_run.print_table(report)
