@@ -81,9 +81,11 @@ def per_user(scores: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     for user, loss, rank in zip(scores["user"], scores["loss"], scores["rank"]):
         rows[user].append((loss, rank))
     users = sorted(rows)
-    features = np.array([[np.mean([l for l, _ in rows[u]]), np.mean([np.log(r) for _, r in rows[u]]),
-                          np.min([l for l, _ in rows[u]]), np.mean([r <= 10 for _, r in rows[u]])]
-                         for u in users])
+    features = []
+    for user in users:
+        losses, ranks = np.array(rows[user]).T
+        features.append([losses.mean(), np.log(ranks).mean(), losses.min(), (ranks <= 10).mean()])
+    features = np.array(features)
     return {"user": np.array(users), "features": features,
             "examples": np.array([len(rows[u]) for u in users])}
 
