@@ -11,14 +11,20 @@ examples per user, over members and non-members alike) and light users. AUC 0.5 
 advantage 0 mean the attacker cannot tell members from non-members.
 """
 import collections
+import json
+import os
+import tempfile
 from typing import Dict, Iterable, List
 
+import apache_beam as beam
 import numpy as np
 import tensorflow as tf
 
 from audit.mia_library import data_structures, membership_inference_attack
 from components.masking import ptransform
+from components.masking.executor import user_column
 from components.masking.policy import MaskingPolicy
+from components.masking.reidentification import KAnonymize
 from components.masking.pseudonymizer import PseudonymKey
 from pipeline import configs
 from privrec.data import schema
@@ -28,6 +34,7 @@ from trainer.retrieval_metrics import RANK_KEY
 ATTACKS = (data_structures.AttackType.THRESHOLD_ATTACK,
            data_structures.AttackType.LOGISTIC_REGRESSION)
 SLICE_NAMES = {None: "all users", 0: "light users", 1: "heavy users"}
+INDEX = "__row_index"  # carried through KAnonymize to find the released rows
 USER_FEATURES = ("mean loss", "mean log-rank", "best loss", "share in top 10")
 
 
@@ -38,17 +45,39 @@ def read_examples(file_pattern: str) -> List[bytes]:
 
 def mask_rows(rows: List[Dict[str, str]], policy: MaskingPolicy, key: PseudonymKey,
               max_timestamp: int) -> List[bytes]:
-    """Held-out users' raw rows, masked by the ingestion code itself, as tf.Examples; only rows
-    of the members' training period (masked timestamp <= max_timestamp), so both sides match."""
+    """Held-out users' raw rows, masked and k-anonymised by the ingestion code itself, as
+    tf.Examples; only rows of the members' training period (masked timestamp <=
+    max_timestamp), so both sides match."""
     mask = ptransform.make_mask_fn(policy, key)
     masked, _ = mask({c: tf.constant([r[c] for r in rows], tf.string) for c in policy.columns})
     masked = {k: v.numpy() for k, v in masked.items()}
-    out = []
-    for i in range(len(rows)):
-        row = {k: ptransform._python_value(v[i]) for k, v in masked.items()}
-        if row[schema.TIMESTAMP] <= max_timestamp:
-            out.append(ptransform.to_example(row))
-    return out
+    released = [{k: ptransform._python_value(v[i]) for k, v in masked.items()}
+                for i in range(len(rows))]
+    released = k_anonymous(released, policy)
+    return [ptransform.to_example(row) for row in released
+            if row[schema.TIMESTAMP] <= max_timestamp]
+
+
+def k_anonymous(rows: List[Dict], policy: MaskingPolicy) -> List[Dict]:
+    """The rows the policy's k-anonymity step would release (the pipeline applied it to the
+    members; without it here, held-out users of rare classes would differ from the members by
+    construction, and the attack would see that instead of memorisation)."""
+    if policy.k_anonymity is None:
+        return rows
+    with tempfile.TemporaryDirectory() as scratch:
+        out = os.path.join(scratch, "released.json")
+
+        def save(indices):
+            with open(out, "w") as f:
+                json.dump(indices, f)
+
+        with beam.Pipeline() as pipeline:
+            result = (pipeline | beam.Create([{**r, INDEX: i} for i, r in enumerate(rows)])
+                      | KAnonymize(policy.k_anonymity, user_column(policy)))
+            (result["released"] | beam.Map(lambda r: r[INDEX]) | beam.combiners.ToList()
+             | beam.Map(save))
+        with open(out) as f:
+            return [rows[i] for i in sorted(json.load(f))]
 
 
 def _feature(example: bytes, name: str):

@@ -6,6 +6,7 @@ import math
 import os
 
 import numpy as np
+import tensorflow as tf
 
 from audit import membership_inference, run as audit_run, user_holdout
 from components.masking import pseudonymizer
@@ -50,6 +51,24 @@ def test_holdout_keeps_every_row_and_splits_whole_users(tmp_path):
     assert 0.2 < split["non_member_users"] / len({r["user_id"] for r in original}) < 0.6
     again = user_holdout.split(data, str(tmp_path / "again"), share=0.4, seed=3)
     assert again["non_member_users"] == split["non_member_users"]  # depends on ids and seed only
+
+
+def test_held_out_rows_are_masked_and_k_anonymised_like_the_members(tmp_path):
+    """Without the k-anonymity step, held-out users of rare classes would be attackable as
+    'non-members' by construction."""
+    from components.masking import policy
+    data = generator.write_dataset(str(tmp_path / "data"), "tiny")
+    rows = user_holdout.read_rows(os.path.join(data, schema.INTERACTIONS_DIR, "data.csv"))
+    loner = {**rows[0], "user_id": "lonely-user", "birth_date": "1901-02-03",
+             "city": "Nowhere", "query": "call me on 13912345678"}
+    key = pseudonymizer.load_key(allow_dev_key=True)
+    examples = membership_inference.mask_rows(rows + [loner] * 3, policy.load(policy.TINY_POLICY),
+                                              key, max_timestamp=2 ** 62)
+    users = {membership_inference._feature(e, schema.USER_ID) for e in examples}
+    assert len(users) >= 60 and 0.8 * len(rows) <= len(examples) <= len(rows)
+    lonely = pseudonymizer.pseudonymize(tf.constant(["lonely-user"]), key).numpy()[0]
+    assert lonely not in users  # alone in its class: suppressed, as ingestion would
+    assert not any(b"13912345678" in e for e in examples)
 
 
 def test_privrec_audit_attacks_the_dp_and_the_non_dp_model(tmp_path, monkeypatch, capsys):

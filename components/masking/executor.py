@@ -126,7 +126,7 @@ def _min_max(values):
     return (min(v[0] for v in values), max(v[1] for v in values)) if values else None
 
 
-def _user_column(policy: policy_lib.MaskingPolicy):
+def user_column(policy: policy_lib.MaskingPolicy):
     pseudonymized = [r.column for r in policy.columns.values() if r.action == "pseudonymize"]
     return schema.USER_ID if schema.USER_ID in pseudonymized else None
 
@@ -175,7 +175,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                    | "Mask" >> MaskInteractions(policy, key))
         masked, k_summary = masking["masked"], None
         if policy.k_anonymity:
-            risk = masked | "KAnonymity" >> KAnonymize(policy.k_anonymity, _user_column(policy))
+            risk = masked | "KAnonymity" >> KAnonymize(policy.k_anonymity, user_column(policy))
             masked, k_summary = risk["released"], risk["summary"]
 
         timed = masked | "KeyByTime" >> beam.Map(lambda row: (row[schema.TIMESTAMP], row))
