@@ -92,7 +92,9 @@ def test_privrec_audit_attacks_the_dp_and_the_non_dp_model(tmp_path, monkeypatch
         # Members with rows in the training split (k-anonymity may suppress a few users).
         assert 0.8 * report["holdout"]["member_users"] <= overall["members"] \
             <= report["holdout"]["member_users"]
-        assert overall["non_members"] > 0.8 * report["holdout"]["non_member_users"]
+        # Held-out users go through the same k-anonymity step: 34 users at k_min 3 lose ~20 %.
+        assert 0.5 * report["holdout"]["non_member_users"] <= overall["non_members"] \
+            <= report["holdout"]["non_member_users"]
     assert report["non_member_examples"] > 100 and report["member_examples"] > 100
     assert "non-DP" in printed and "logistic_regression" in printed
     assert "held-out users" in (work / audit_run.HTML_FILE).read_text()
