@@ -15,7 +15,7 @@ from tfx.components.trainer import fn_args_utils
 from tfx.components.util import tfxio_utils
 from tfx.types import artifact_utils
 
-from pipeline import configs
+from pipeline import configs, run_summary
 from trainer import export, run as trainer_run
 
 NON_DP = {"noise_multiplier": 0.0, "l2_norm_clip": 1e9, "target_epsilon": None}
@@ -26,13 +26,9 @@ def metadata_store(config: configs.PipelineConfig) -> mlmd.MetadataStore:
         tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
 
 
-def newest(store: mlmd.MetadataStore, type_name: str):
-    return max(store.get_artifacts_by_type(type_name), key=lambda a: a.id)
-
-
 def inputs_of(store: mlmd.MetadataStore, output_type: str) -> Dict:
     """The input artifacts (tfx Artifacts by input name) of the newest `output_type`'s producer."""
-    produced = newest(store, output_type)
+    produced = run_summary.latest(store, output_type)
     execution_id = next(e.execution_id for e in store.get_events_by_artifact_ids([produced.id])
                         if e.type == metadata_store_pb2.Event.OUTPUT)
     events = [e for e in store.get_events_by_execution_ids([execution_id])
@@ -45,7 +41,7 @@ def inputs_of(store: mlmd.MetadataStore, output_type: str) -> Dict:
 
 
 def pipeline_model_dir(store: mlmd.MetadataStore) -> str:
-    return os.path.join(newest(store, "Model").uri, "Format-Serving")
+    return os.path.join(run_summary.latest(store, "Model").uri, "Format-Serving")
 
 
 def retrain(config: configs.PipelineConfig, store: mlmd.MetadataStore, out_dir: str,

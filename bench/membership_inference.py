@@ -9,7 +9,6 @@ higher), and writes every number as JSON with --json PATH.
     .venv/bin/python bench/membership_inference.py --train-steps 300 --json out/mia.json
 """
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -48,6 +47,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from audit import membership_inference, run as audit_run
+    from bench import report as bench_report
     from components.masking import pseudonymizer
     from privrec.data import movielens
     work_dir = args.work_dir or tempfile.mkdtemp(prefix="bench-mia-")
@@ -70,14 +70,9 @@ def main(argv=None):
     for name, row in worst.items():
         print(f"most vulnerable ({name}): {row['slice']}, {row['attack']}: AUC {row['auc']:.3f}, "
               f"advantage {row['advantage']:.3f}")
-    print("targets:")
-    for name, met in targets.items():
-        print(f"  {name:<58} {'met' if met else 'NOT MET'}")
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump({**report, "targets": targets, "train_steps": args.train_steps}, f,
-                      indent=2)
+    bench_report.print_targets(targets)
+    bench_report.write_json(args.json, {**report, "targets": targets,
+                                        "train_steps": args.train_steps})
 
 
 if __name__ == "__main__":

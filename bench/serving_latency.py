@@ -24,7 +24,6 @@ few DP-SGD steps and top_k=100 (latency does not depend on how well it is traine
 """
 import argparse
 import dataclasses
-import json
 import os
 import re
 import socket
@@ -46,6 +45,8 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_text  # noqa: E402,F401  (TF Text ops of the serving graph)
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
+
+from bench import report  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_ML = os.path.join(ROOT, "..", "shared", "data", "movielens-100k")
@@ -280,15 +281,10 @@ def main(argv=None):
         print(f"{concurrency} client(s): Python gRPC with no model costs {noop:.2f} ms p50 = "
               f"{share:.0%} of the in-process p50 (the {TARGET_P50_RATIO}x target allows "
               f"{TARGET_P50_RATIO - 1:.0%})")
-    print("targets:")
-    for name, met in targets.items():
-        print(f"  {name:<52} {'met' if met else 'NOT MET'}")
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump({"top_k": top_k, "requests": args.requests, "repeats": args.repeats,
-                       "model_dir": model_dir, "results": results, "targets": targets}, f,
-                      indent=2)
+    report.print_targets(targets)
+    report.write_json(args.json, {"top_k": top_k, "requests": args.requests,
+                                  "repeats": args.repeats, "model_dir": model_dir,
+                                  "results": results, "targets": targets})
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ class RunSummary:
                if self.pushed else "pushed        : no (model not blessed)")
 
 
-def _latest(store: mlmd.MetadataStore, type_name: str):
+def latest(store: mlmd.MetadataStore, type_name: str):
     artifacts = store.get_artifacts_by_type(type_name)
     if not artifacts:
         raise LookupError(f"no {type_name} artifact in MLMD: did the pipeline run?")
@@ -101,11 +101,11 @@ def _gate_failures(evaluation_uri: str) -> List[str]:
 def read(config: configs.PipelineConfig) -> RunSummary:
     connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     store = mlmd.MetadataStore(connection)
-    evaluation = _latest(store, "ModelEvaluation")
+    evaluation = latest(store, "ModelEvaluation")
     metrics = candidate_metrics(evaluation.uri)
-    blessing = _latest(store, "ModelBlessing")
-    pushed = _latest(store, "PushedModel")
-    model = _latest(store, "Model")
+    blessing = latest(store, "ModelBlessing")
+    pushed = latest(store, "PushedModel")
+    model = latest(store, "Model")
     return RunSummary(
         pipeline_root=config.pipeline_root, metrics=metrics,
         blessed=_property(blessing, "blessed") == 1,
@@ -114,5 +114,5 @@ def read(config: configs.PipelineConfig) -> RunSummary:
         pushed_destination=_property(pushed, "pushed_destination"),
         privacy=export.read_privacy_report(os.path.join(model.uri, "Format-Serving")),
         training=export.read_training_summary(os.path.join(model.uri, "Format-Serving")),
-        masking=report.read(_latest(store, MaskingReport.TYPE_NAME).uri),
+        masking=report.read(latest(store, MaskingReport.TYPE_NAME).uri),
         gate_failures=_gate_failures(evaluation.uri))
