@@ -87,7 +87,7 @@ def plot(points: List[Dict], path: str) -> None:
     axis.set_xticks(xs)
     axis.set_xticklabels([f"{x:.2g}" if math.isfinite(p["epsilon"]) else "no DP"
                           for x, p in zip(xs, points)])
-    axis.set_xlabel("ε (example-level, δ = 1/N, RDP accountant)")
+    axis.set_xlabel("user-level ε (δ = 1/users, RDP accountant)")
     axis.set_ylabel("eval split, whole catalog")
     axis.set_title("privrec privacy-utility")
     axis.legend()

@@ -15,7 +15,7 @@ MODEL_NAME = "privrec"
 
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
-    """Model and DP-SGD hyperparameters; passed to the Trainer as custom_config."""
+    """Model and user-level DP-SGD hyperparameters; passed to the Trainer as custom_config."""
     embedding_dim: int = 32
     query_max_tokens: int = 16
     title_max_tokens: int = 16
@@ -25,15 +25,17 @@ class TrainerConfig:
     bert_hidden: int = 32
     bert_intermediate: int = 64
     negatives_per_step: int = 64    # uniform catalog negatives, shared by the batch
-    batch_size: int = 64
-    epochs: int = 1
+    users_per_step: float = 16      # expected users per DP-SGD step (Poisson sampling)
+    max_examples_per_user: int = 8  # examples of a sampled user in one step (at most)
+    batch_size: int = 64            # evaluation batches (training batches are users)
+    epochs: int = 1                 # times each user is sampled, on average
     learning_rate: float = 3e-3
     l2_norm_clip: float = 1.0
     noise_multiplier: float = 0.8
     target_epsilon: Optional[float] = None  # set: noise_multiplier is calibrated to reach it
     warm_start: bool = False        # continue from the last blessed model (ε composes with it)
     init_from: Optional[str] = None  # continue this model version dir instead (privrec finetune)
-    delta: Optional[float] = None   # None: 1 / number of training examples
+    delta: Optional[float] = None   # None: 1 / number of users in the training split
     top_k: int = 10                 # items returned by the serving signature
     eval_ks: tuple = (10, 50)       # Recall@K computed by the eval signature
 

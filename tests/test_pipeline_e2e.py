@@ -18,6 +18,7 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
 from components.masking import pseudonymizer
 from pipeline import run_summary
 from serving import client, server
+from trainer import privacy as privacy_lib
 from tests import canaries
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -195,6 +196,11 @@ def test_summary_has_metrics_blessing_push_and_computed_epsilon(tiny_run):
     assert abs(summary.metrics["privacy_epsilon"] - privacy["epsilon"]) < 1e-5 * privacy["epsilon"]
     assert privacy["steps"] == 40 and privacy["noise_multiplier"] > 0
     assert "RDP" in privacy["accountant"] and "Poisson" in privacy["sampling_assumption"]
+    # User-level: δ = 1 / users, and ε is the accountant's for the users sampled per step.
+    assert privacy["privacy_unit"].startswith("user") and privacy["delta"] == 1 / privacy["num_users"]
+    assert privacy["epsilon"] == pytest.approx(privacy_lib.account(
+        privacy["num_users"], privacy["users_per_step"], 40, privacy["noise_multiplier"],
+        privacy["l2_norm_clip"], privacy["max_examples_per_user"], privacy["num_examples"]).epsilon)
     assert summary.blessed == summary.pushed
     if summary.pushed:
         pushed = os.path.join(config.push_dir, summary.pushed_version)
@@ -237,8 +243,9 @@ def test_pushed_model_has_a_model_card_read_from_the_run(tiny_run):
     pushed = os.path.join(config.push_dir, summary.pushed_version)
     model_card = card.read(pushed)
     dp = model_card["differential_privacy"]
-    for key in ("epsilon", "delta", "noise_multiplier", "l2_norm_clip", "steps", "batch_size",
-                "num_examples", "accountant", "sampling_assumption", "privacy_unit"):
+    for key in ("epsilon", "delta", "noise_multiplier", "l2_norm_clip", "steps", "num_users",
+                "users_per_step", "max_examples_per_user", "num_examples", "accountant",
+                "sampling_assumption", "privacy_unit", "example_level"):
         assert dp[key] == summary.privacy[key], key
     assert model_card["evaluation"] == pytest.approx(summary.metrics)
     masking = model_card["masking"]

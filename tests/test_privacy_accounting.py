@@ -3,18 +3,19 @@ import pytest
 
 from trainer import privacy
 
-RUN = dict(num_examples=20_000, batch_size=256, steps=400)
+RUN = dict(num_users=20_000, users_per_step=256, steps=400)
+DATA = dict(max_examples_per_user=8, num_examples=150_000)
 
 
 @pytest.mark.parametrize("target", [0.5, 1.0, 3.0, 8.0])
 def test_calibrated_noise_reaches_the_target_epsilon_from_below(target):
     sigma = privacy.noise_for_target_epsilon(target, **RUN)
     report = privacy.account(noise_multiplier=sigma, l2_norm_clip=1.0, target_epsilon=target,
-                             **RUN)
+                             **RUN, **DATA)
     assert target * 0.97 <= report.epsilon <= target
-    assert report.target_epsilon == target and report.delta == 1 / RUN["num_examples"]
+    assert report.target_epsilon == target and report.delta == 1 / RUN["num_users"]
     # A little less noise would overspend: sigma is the smallest that fits.
-    assert privacy.account(noise_multiplier=sigma * 0.97, l2_norm_clip=1.0, **RUN).epsilon \
+    assert privacy.account(noise_multiplier=sigma * 0.97, l2_norm_clip=1.0, **RUN, **DATA).epsilon \
         > target
 
 

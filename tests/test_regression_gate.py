@@ -104,8 +104,9 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     assert new_card["noise_multiplier"] == 2 * config.trainer.noise_multiplier
     assert old_card["noise_multiplier"] == config.trainer.noise_multiplier
     expected = privacy_lib.account(
-        privacy["runs"][1]["num_examples"], privacy["runs"][1]["batch_size"], 10,
-        2 * config.trainer.noise_multiplier, config.trainer.l2_norm_clip, privacy["delta"],
+        privacy["runs"][1]["num_users"], privacy["runs"][1]["users_per_step"], 10,
+        2 * config.trainer.noise_multiplier, config.trainer.l2_norm_clip,
+        config.trainer.max_examples_per_user, privacy["num_examples"], privacy["delta"],
         earlier_runs=[blessed_privacy["runs"][0]])
     assert new_card["epsilon"] == pytest.approx(expected.epsilon)
     assert new_card["epsilon_this_run"] == pytest.approx(expected.epsilon_this_run)

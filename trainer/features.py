@@ -16,6 +16,9 @@ from trainer import catalog as catalog_lib
 QUERY_TOKENS = "query_token_ids"
 HISTORY = "history_item_idx"
 LABEL = "item_idx"
+# The pseudonymised user id, passed through unchanged: the Trainer groups examples by it to
+# sample users (user-level DP-SGD, trainer/user_sampling.py). The model never sees it.
+USER_KEY = "user_key"
 
 
 def _dense(x: tf.Tensor) -> tf.Tensor:
@@ -33,7 +36,8 @@ def history_indices(recent_item_ids: tf.Tensor, table, length: int) -> tf.Tensor
 
 
 def preprocessing_fn(inputs, custom_config):
-    """Raw masked features -> query tokens, history item indices and (if present) the label."""
+    """Raw masked features -> query tokens, history item indices and (if present) the label
+    and the user key."""
     catalog = catalog_lib.Catalog.load(custom_config["catalog_path"])
     vocab_path = catalog.write_vocab(tempfile.mkdtemp(prefix="privrec_vocab_"))
     query = text_scrubber.scrub_text(_dense(inputs[schema.QUERY]))
@@ -46,4 +50,6 @@ def preprocessing_fn(inputs, custom_config):
     }
     if schema.ITEM_ID in inputs:
         outputs[LABEL] = table.lookup(_dense(inputs[schema.ITEM_ID]))
+    if schema.USER_ID in inputs:
+        outputs[USER_KEY] = _dense(inputs[schema.USER_ID])
     return outputs

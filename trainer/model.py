@@ -1,13 +1,21 @@
-"""The two-tower retrieval model (TFRS) with a keras-nlp BERT text encoder, trained with DP-SGD.
+"""The two-tower retrieval model (TFRS) with a keras-nlp BERT text encoder, trained with
+user-level DP-SGD.
 
-Why the loss is per-example and uses catalog negatives: DP-SGD clips each example's gradient,
-which bounds one example's influence only if that example's loss depends on it alone. TFRS's
+Why the loss is per-example and uses catalog negatives: DP-SGD clips each user's gradient,
+which bounds one user's influence only if that user's loss depends on their data alone. TFRS's
 default in-batch softmax scores each query against the *other* examples' positives, so one
-example's data enters everyone's loss and the clipping bound no longer holds. Here each step
+user's data enters everyone's loss and the clipping bound no longer holds. Here each step
 draws negatives uniformly from the public catalog (a distribution that does not depend on
 private data), shares them across the batch, masks accidental hits (negative == positive) and
 computes a softmax loss per example: [own positive, shared negatives]. Uniform sampling needs
 no log-Q correction.
+
+Why the unit is the user: one user contributes many examples (hundreds in MovieLens), so an
+example-level ε says nothing about a person. `train_step` gets Poisson-sampled users with at
+most k examples each (trainer/user_sampling.py), computes each user's gradient of their summed
+loss (tf.vectorized_map over users: cost grows with users × k, not with users²), and hands the
+per-user gradients to TF-Privacy's Gaussian sum query (clip per user, add noise;
+trainer/privacy.py). The optimizer then applies an already private gradient.
 
 There is no user-id embedding: it would memorise individuals and cannot serve new users. The
 user is represented by the query text and the recent items carried in each request.
@@ -23,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from trainer import catalog as catalog_lib, features
+from trainer import catalog as catalog_lib, features, privacy, user_sampling
 
 TEMPERATURE = 0.1  # cosine similarities / temperature = logits
 _MASKED_LOGIT = -1e9
@@ -84,6 +92,7 @@ class TwoTowerModel(tfrs.Model):
         self.vocabulary_size = vocabulary_size
         self.num_categories = num_categories or int(np.max(item_category)) + 1
         self.negatives_per_step = config["negatives_per_step"]
+        self.dp: Optional[privacy.UserLevelDP] = None  # set by the Trainer before fit()
         self.text_encoder = TextEncoder(vocabulary_size, config)
         self.item_embedding = tf.keras.layers.Embedding(num_items, dim)
         self.category_embedding = tf.keras.layers.Embedding(self.num_categories, 8)
@@ -169,13 +178,31 @@ class TwoTowerModel(tfrs.Model):
     def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
         return tf.reduce_mean(self.per_example_loss(inputs, self.sample_negatives()))
 
-    def train_step(self, inputs):
-        """DP step: the optimizer gets the per-example loss vector and clips each gradient."""
-        negatives = self.sample_negatives()
-        with tf.GradientTape() as tape:
-            loss = self.per_example_loss(inputs, negatives)
-        self.optimizer.minimize(loss, self.trainable_variables, tape=tape)
-        return {"loss": tf.reduce_mean(loss)}
+    def user_gradients(self, users: Dict[str, tf.Tensor], negatives: tf.Tensor):
+        """[users, ...] gradient of each user's summed (masked) loss, per trainable variable,
+        and [users] those losses."""
+        variables = self.trainable_variables
+
+        def one_user(user):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(self.per_example_loss(user, negatives)
+                                     * user[user_sampling.EXAMPLE_MASK])
+            gradients = tape.gradient(loss, variables,
+                                      unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return [tf.convert_to_tensor(g) for g in gradients], loss
+
+        return tf.vectorized_map(one_user, users)
+
+    def train_step(self, users):
+        """One user-level DP-SGD step on a batch of [user slots, k] examples."""
+        if self.dp is None:
+            raise ValueError("set model.dp (privacy.UserLevelDP) before training: privrec "
+                             "never trains without the DP mechanism")
+        gradients, losses = self.user_gradients(users, self.sample_negatives())
+        self.optimizer.apply_gradients(zip(self.dp.noisy_mean(gradients),
+                                           self.trainable_variables))
+        examples = tf.maximum(tf.reduce_sum(users[user_sampling.EXAMPLE_MASK]), 1.0)
+        return {"loss": tf.reduce_sum(losses) / examples}
 
     def test_step(self, inputs):
         return {"loss": tf.reduce_mean(self.per_example_loss(inputs, self.sample_negatives()))}

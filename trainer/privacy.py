@@ -1,40 +1,66 @@
-"""DP-SGD with TF-Privacy: the optimizer and the privacy accounting of a training run.
+"""User-level DP-SGD with TF-Privacy: the per-step mechanism and the run's privacy accounting.
 
-Every number in the report is computed from the run's own parameters (examples, batch size,
+Every number in the report is computed from the run's own parameters (users, sampling rate,
 steps, noise multiplier, δ) with TF-Privacy's accountant; none is typed in.
 """
 import dataclasses
 import math
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import dp_accounting
+import tensorflow as tf
 from tensorflow_privacy.privacy.analysis import compute_dp_sgd_privacy_lib
-from tensorflow_privacy.privacy.optimizers import dp_optimizer_keras_vectorized
+from tensorflow_privacy.privacy.dp_query import gaussian_query
 
 
-def make_optimizer(config: Dict):
-    """Vectorized DP Adam; one microbatch per example, so each example's gradient is clipped."""
-    return dp_optimizer_keras_vectorized.VectorizedDPKerasAdamOptimizer(
-        l2_norm_clip=config["l2_norm_clip"], noise_multiplier=config["noise_multiplier"],
-        num_microbatches=None, learning_rate=config["learning_rate"],
-        # BERT's pooler is unused (mean pooling): its gradient is zero, not None.
-        unconnected_gradients_to_zero=True)
+@dataclasses.dataclass(frozen=True)
+class UserLevelDP:
+    """One DP-SGD step's mechanism: clip each user's summed gradient to `l2_norm_clip`, add
+    Gaussian noise of stddev noise_multiplier * l2_norm_clip to the sum (TF-Privacy's
+    GaussianSumQuery does both), divide by the *expected* number of users per step (with
+    Poisson sampling the actual count is itself private)."""
+    l2_norm_clip: float
+    noise_multiplier: float
+    expected_users_per_step: float
+
+    def noisy_mean(self, per_user_gradients: List[tf.Tensor]) -> List[tf.Tensor]:
+        """[users, ...] gradients per variable -> the privatised mean gradient per variable."""
+        query = gaussian_query.GaussianSumQuery(
+            self.l2_norm_clip, self.noise_multiplier * self.l2_norm_clip)
+        state = query.initial_global_state()
+        params = query.derive_sample_params(state)
+        clipped = tf.vectorized_map(lambda user: query.preprocess_record(params, user),
+                                    per_user_gradients)
+        summed = [tf.reduce_sum(g, axis=0) for g in clipped]
+        noised, _, _ = query.get_noised_result(summed, state)
+        return [g / self.expected_users_per_step for g in noised]
+
+
+def make_optimizer(config: Dict) -> tf.keras.optimizers.Optimizer:
+    """Adam on already privatised gradients (UserLevelDP.noisy_mean); post-processing of a DP
+    gradient stays DP, so the optimizer itself needs no privacy."""
+    return tf.keras.optimizers.Adam(learning_rate=config["learning_rate"])
 
 
 @dataclasses.dataclass(frozen=True)
 class PrivacyReport:
+    """The privacy unit is the user: ε bounds what the model reveals about any one user's
+    whole data (all their examples), not just about one interaction."""
     epsilon: float
     delta: float
     noise_multiplier: float
     l2_norm_clip: float
+    num_users: int
+    users_per_step: float           # expected; each user is Poisson-sampled at q = this / users
+    max_examples_per_user: int      # examples of a sampled user in one step (at most)
     num_examples: int
-    batch_size: int
     steps: int
-    epochs: float
+    epochs: float                   # steps * q: how often each user was sampled on average
     accountant: str
     sampling_assumption: str
     privacy_unit: str
     statement: str
+    example_level: str              # the footnote: what this means for a single example
     target_epsilon: Optional[float] = None  # set when the noise multiplier was calibrated to it
     # Warm-started training composes with the runs it continues: `epsilon` covers all of
     # `runs` (oldest first, this one last); `epsilon_this_run` only this run.
@@ -51,14 +77,14 @@ def _dp_sgd_event(q: float, noise_multiplier: float, steps: int) -> dp_accountin
         steps)
 
 
-def noise_for_target_epsilon(target_epsilon: float, num_examples: int, batch_size: int,
+def noise_for_target_epsilon(target_epsilon: float, num_users: int, users_per_step: float,
                              steps: int, delta: Optional[float] = None) -> float:
-    """The smallest noise multiplier whose ε (same accountant and assumption as `account`) is
-    at most `target_epsilon` (dp_accounting.calibrate_dp_mechanism, bisection)."""
+    """The smallest noise multiplier whose user-level ε (same accountant and assumption as
+    `account`) is at most `target_epsilon` (dp_accounting.calibrate_dp_mechanism, bisection)."""
     if not target_epsilon > 0:
         raise ValueError(f"target_epsilon must be > 0, got {target_epsilon}")
-    delta = delta if delta is not None else 1.0 / num_examples
-    q = min(1.0, batch_size / num_examples)
+    delta = delta if delta is not None else 1.0 / num_users
+    q = min(1.0, users_per_step / num_users)
     try:
         return float(dp_accounting.calibrate_dp_mechanism(
             dp_accounting.rdp.RdpAccountant, lambda sigma: _dp_sgd_event(q, sigma, steps),
@@ -72,39 +98,50 @@ def noise_for_target_epsilon(target_epsilon: float, num_examples: int, batch_siz
 
 
 def _composed_epsilon(runs: Sequence[Dict], delta: float) -> float:
-    """ε of the runs one after the other (RDP composition; an example may be in all of them)."""
+    """ε of the runs one after the other (RDP composition; a user may be in all of them)."""
     if any(run["noise_multiplier"] <= 0 for run in runs):
         return math.inf
     accountant = dp_accounting.rdp.RdpAccountant()
     for run in runs:
-        q = min(1.0, run["batch_size"] / run["num_examples"])
+        q = min(1.0, run["users_per_step"] / run["num_users"])
         accountant.compose(_dp_sgd_event(q, run["noise_multiplier"], run["steps"]))
     return float(accountant.get_epsilon(delta))
 
 
-def account(num_examples: int, batch_size: int, steps: int, noise_multiplier: float,
-            l2_norm_clip: float, delta: Optional[float] = None,
-            target_epsilon: Optional[float] = None,
+def account(num_users: int, users_per_step: float, steps: int, noise_multiplier: float,
+            l2_norm_clip: float, max_examples_per_user: int, num_examples: int,
+            delta: Optional[float] = None, target_epsilon: Optional[float] = None,
             earlier_runs: Sequence[Dict] = ()) -> PrivacyReport:
-    """ε of `steps` DP-SGD steps at sampling rate batch_size/num_examples (RDP accountant),
-    composed with `earlier_runs` (the `runs` of the report of the model this one continues)."""
-    delta = delta if delta is not None else 1.0 / num_examples
-    q = min(1.0, batch_size / num_examples)
-    this_run = {"num_examples": num_examples, "batch_size": batch_size, "steps": steps,
+    """User-level ε of `steps` DP-SGD steps sampling users at q = users_per_step / num_users
+    (RDP accountant), composed with `earlier_runs` (the `runs` of the report of the model this
+    one continues). δ defaults to 1 / number of users."""
+    delta = delta if delta is not None else 1.0 / num_users
+    q = min(1.0, users_per_step / num_users)
+    this_run = {"num_users": num_users, "users_per_step": users_per_step, "steps": steps,
                 "noise_multiplier": noise_multiplier}
     runs = tuple(dict(run) for run in earlier_runs) + (this_run,)
     epsilon = _composed_epsilon(runs, delta)
     epsilon_this_run = _composed_epsilon([this_run], delta)
-    epochs = steps * batch_size / num_examples
+    epochs = steps * q
+    # Records are users: each sampled user's clipped gradient is one record (no microbatches
+    # of several users), so TF-Privacy's statement is about users with used_microbatching off.
     statement = compute_dp_sgd_privacy_lib.compute_dp_sgd_privacy_statement(
-        number_of_examples=num_examples, batch_size=batch_size, num_epochs=epochs,
-        noise_multiplier=noise_multiplier, delta=delta, used_microbatching=False)
+        number_of_examples=num_users, batch_size=max(1, round(q * num_users)),
+        num_epochs=epochs, noise_multiplier=noise_multiplier, delta=delta,
+        used_microbatching=False, max_examples_per_user=1)
     return PrivacyReport(
         epsilon=float(epsilon), delta=float(delta), noise_multiplier=noise_multiplier,
-        l2_norm_clip=l2_norm_clip, num_examples=num_examples, batch_size=batch_size, steps=steps,
+        l2_norm_clip=l2_norm_clip, num_users=num_users, users_per_step=users_per_step,
+        max_examples_per_user=max_examples_per_user, num_examples=num_examples, steps=steps,
         epochs=epochs, accountant="RDP (dp_accounting.rdp.RdpAccountant via TF-Privacy)",
-        sampling_assumption=(f"Poisson subsampling at q={q:.5f}; training actually shuffles "
-                             "into fixed-size batches, see the statement for both"),
-        privacy_unit="example (one interaction); user-level accounting is not done yet",
-        statement=statement, target_epsilon=target_epsilon,
-        epsilon_this_run=epsilon_this_run, runs=runs)
+        sampling_assumption=(f"Poisson sampling of users at q={q:.5f}, as training does "
+                             "(trainer/user_sampling.py); TF-Privacy's statement also gives "
+                             "the bound for shuffled fixed-size batches"),
+        privacy_unit=(f"user: all of a user's data (at most {max_examples_per_user} examples "
+                      "per step, their summed gradient clipped)"),
+        statement=("Records are users: TF-Privacy's 'examples' below are users, each one record "
+                   "(so 'at most 1 example per user').\n" + statement),
+        example_level=(f"Any single example belongs to one user, so it is covered by the same "
+                       f"(ε = {epsilon:.3g}, δ = {delta:.2e}); example-level accounting would "
+                       "only give a smaller number for a weaker unit."),
+        target_epsilon=target_epsilon, epsilon_this_run=epsilon_this_run, runs=runs)

@@ -1,4 +1,5 @@
-"""TFX Trainer entry point: `run_fn` trains the two-tower model with DP-SGD and exports it."""
+"""TFX Trainer entry point: `run_fn` trains the two-tower model with user-level DP-SGD and
+exports it."""
 import math
 import os
 
@@ -8,7 +9,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer import catalog as catalog_lib, export, privacy
+from trainer import catalog as catalog_lib, export, privacy, user_sampling
 from trainer.model import TwoTowerModel
 
 
@@ -19,10 +20,14 @@ def _dataset(fn_args, file_pattern, tft_output, batch_size: int) -> tf.data.Data
         tft_output.transformed_metadata.schema)
 
 
-def count_examples(file_pattern) -> int:
-    files = tf.io.gfile.glob(file_pattern) if isinstance(file_pattern, str) else \
-        [f for p in file_pattern for f in tf.io.gfile.glob(p)]
-    return int(tf.data.TFRecordDataset(files, compression_type="GZIP").reduce(0, lambda n, _: n + 1))
+def user_sampler(fn_args, tft_output, config) -> user_sampling.UserSampler:
+    """The training split in memory, grouped by user, sampled as user-level DP-SGD needs."""
+    dataset = fn_args.data_accessor.tf_dataset_factory(
+        fn_args.train_files, tfxio.TensorFlowDatasetOptions(batch_size=4096, num_epochs=1,
+                                                            shuffle=False),
+        tft_output.transformed_metadata.schema)
+    return user_sampling.UserSampler(user_sampling.read_examples(dataset),
+                                     config["users_per_step"], config["max_examples_per_user"])
 
 
 def build_model(config, catalog: catalog_lib.Catalog, vocab_path: str) -> TwoTowerModel:
@@ -45,8 +50,10 @@ def _continued_model(model_dir: str, config, catalog: catalog_lib.Catalog, vocab
         logging.warning("The continued model's architecture wins over the config: %s", changed)
     model.compile(optimizer=privacy.make_optimizer(config))
     report = export.read_privacy_report(model_dir)
-    earlier = report.get("runs") or [{k: report[k] for k in (
-        "num_examples", "batch_size", "steps", "noise_multiplier")}]
+    earlier = report.get("runs") or ()
+    if not earlier or any("num_users" not in run for run in earlier):
+        raise ValueError(f"{model_dir} was trained before user-level DP-SGD: its privacy "
+                         "report has no user-level runs to compose with; train a new model")
     logging.info("Continuing %s (%d earlier DP runs)", model_dir, len(earlier))
     return model, earlier
 
@@ -58,12 +65,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     vocab_path = catalog.write_vocab(os.path.join(fn_args.model_run_dir, "vocab"))
     tf.random.set_seed(7)
 
-    batch_size = config["batch_size"]
-    num_examples = count_examples(fn_args.train_files)
-    steps = fn_args.train_steps or math.ceil(config["epochs"] * num_examples / batch_size)
+    sampler = user_sampler(fn_args, tft_output, config)
+    users_per_step = sampler.expected_users_per_step
+    steps = fn_args.train_steps or math.ceil(config["epochs"] / sampler.sampling_rate)
     if config.get("target_epsilon") is not None:
         config = {**config, "noise_multiplier": privacy.noise_for_target_epsilon(
-            config["target_epsilon"], num_examples, batch_size, steps, config["delta"])}
+            config["target_epsilon"], sampler.num_users, users_per_step, steps,
+            config["delta"])}
         logging.info("Noise multiplier %.4f calibrated to ε = %s", config["noise_multiplier"],
                      config["target_epsilon"])
     # Fine-tune a given version (privrec finetune), warm start from the last blessed model, or
@@ -74,19 +82,23 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         model, earlier_runs = _continued_model(warm_from, config, catalog, vocab_path)
     else:
         model, earlier_runs = build_model(config, catalog, vocab_path), []
-    train = _dataset(fn_args, fn_args.train_files, tft_output, batch_size)
-    evaluation = _dataset(fn_args, fn_args.eval_files, tft_output, batch_size)
+    model.dp = privacy.UserLevelDP(config["l2_norm_clip"], config["noise_multiplier"],
+                                   users_per_step)
+    evaluation = _dataset(fn_args, fn_args.eval_files, tft_output, config["batch_size"])
     eval_steps = max(1, fn_args.eval_steps or 5)
     initial_loss = model.evaluate(evaluation, steps=eval_steps, verbose=0, return_dict=True)["loss"]
-    logging.info("DP training: %d examples, batch %d, %d steps", num_examples, batch_size, steps)
-    history = model.fit(train, steps_per_epoch=steps, epochs=1, validation_data=evaluation,
+    logging.info("User-level DP training: %d users (%d examples), %.1f users per step, at most "
+                 "%d examples each, %d steps", sampler.num_users, sampler.num_examples,
+                 users_per_step, config["max_examples_per_user"], steps)
+    history = model.fit(sampler.dataset(), steps_per_epoch=steps, epochs=1, validation_data=evaluation,
                         validation_steps=eval_steps, verbose=0,
                         callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
 
-    report = privacy.account(num_examples, batch_size, steps, config["noise_multiplier"],
-                             config["l2_norm_clip"], config["delta"],
-                             config.get("target_epsilon"), earlier_runs)
-    logging.info("Privacy: epsilon=%.3f at delta=%.2e", report.epsilon, report.delta)
+    report = privacy.account(sampler.num_users, users_per_step, steps,
+                             config["noise_multiplier"], config["l2_norm_clip"],
+                             config["max_examples_per_user"], sampler.num_examples,
+                             config["delta"], config.get("target_epsilon"), earlier_runs)
+    logging.info("Privacy: user-level epsilon=%.3f at delta=%.2e", report.epsilon, report.delta)
     module = export.ExportModule(model, tft_output, catalog, config, report.epsilon)
     export.export(module, fn_args.serving_model_dir, report.to_dict(), training={
         "warm_started_from": warm_from, "eval_loss_before": float(initial_loss),

@@ -27,7 +27,6 @@ LIMITS = [
     "never learnt from those values and cannot return them.",
 ]
 NOT_YET = {
-    "user_level_epsilon": "not computed: training is DP at the example level (issue #4)",
     "cold_start_metrics": "not computed yet (issue #4)",
     "membership_inference": "not run inside the pipeline; `privrec audit` runs it (held-out "
                             "users, DP vs non-DP) and writes mia.json",
@@ -64,9 +63,10 @@ def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
                 "rows_in_classes_below_k_min", "l_diversity") if key in k},
         },
         "differential_privacy": {key: privacy.get(key) for key in (
-            "epsilon", "delta", "epsilon_this_run", "noise_multiplier", "l2_norm_clip",
-            "num_examples", "batch_size", "steps", "epochs", "accountant",
-            "sampling_assumption", "privacy_unit", "target_epsilon", "statement")}
+            "privacy_unit", "epsilon", "delta", "epsilon_this_run", "noise_multiplier",
+            "l2_norm_clip", "num_users", "users_per_step", "max_examples_per_user",
+            "num_examples", "steps", "epochs", "accountant", "sampling_assumption",
+            "example_level", "target_epsilon", "statement")}
         | {"dp_runs": len(privacy.get("runs") or ()) or 1},
         "evaluation": metrics,
         "not_yet": NOT_YET,

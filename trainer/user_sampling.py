@@ -1,0 +1,88 @@
+"""Batches for user-level DP-SGD: Poisson sampling of users, at most k examples per user.
+
+The privacy unit is the user. Each step includes every user independently with probability
+q = users_per_step / number of users (Poisson sampling, which is what the accountant assumes,
+so the sampling assumption in the privacy report is the one training actually used), and takes
+at most `max_examples_per_user` of that user's examples, drawn at random. A batch is
+[user slots, k, ...] with an example mask; slots are padded to a multiple of PAD_USERS (fewer
+retraces, never an empty batch) and padding carries mask 0, so it adds nothing to any gradient.
+"""
+import math
+from typing import Dict, Iterator, List
+
+import numpy as np
+import tensorflow as tf
+
+from trainer import features
+
+EXAMPLE_MASK = "example_mask"
+PAD_USERS = 8
+
+
+def read_examples(dataset: tf.data.Dataset) -> Dict[str, np.ndarray]:
+    """Every batch of a finite dataset of transformed examples, concatenated per feature."""
+    parts: Dict[str, List[np.ndarray]] = {}
+    for batch in dataset.as_numpy_iterator():
+        for name, values in batch.items():
+            parts.setdefault(name, []).append(np.asarray(values))
+    if not parts:
+        raise ValueError("the training split holds no examples")
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+class UserSampler:
+    """Groups examples by user and yields Poisson-sampled user batches."""
+
+    def __init__(self, examples: Dict[str, np.ndarray], users_per_step: float,
+                 max_examples_per_user: int, seed: int = 7):
+        if features.USER_KEY not in examples:
+            raise ValueError(
+                f"the transformed examples have no '{features.USER_KEY}': user-level DP-SGD "
+                "groups examples by the pseudonymised user_id, so the masking policy must "
+                "pseudonymise user_id (role direct_identifier, action pseudonymize), not drop it")
+        if max_examples_per_user < 1 or not users_per_step > 0:
+            raise ValueError("max_examples_per_user must be >= 1 and users_per_step > 0, got "
+                             f"{max_examples_per_user} and {users_per_step}")
+        keys = np.asarray(examples[features.USER_KEY]).reshape(-1)
+        order = np.argsort(keys, kind="stable")
+        _, starts = np.unique(keys[order], return_index=True)
+        self.rows_of_user = np.split(order, starts[1:])
+        self.num_users = len(self.rows_of_user)
+        self.num_examples = len(keys)
+        self.max_examples_per_user = max_examples_per_user
+        self.sampling_rate = min(1.0, users_per_step / self.num_users)
+        self.seed = seed
+        # The model's inputs; the user key only groups rows.
+        self.examples = {name: np.asarray(values) for name, values in examples.items()
+                         if name != features.USER_KEY}
+
+    @property
+    def expected_users_per_step(self) -> float:
+        return self.sampling_rate * self.num_users
+
+    def batches(self) -> Iterator[Dict[str, np.ndarray]]:
+        rng = np.random.default_rng(self.seed)
+        k = self.max_examples_per_user
+        while True:
+            chosen = np.flatnonzero(rng.random(self.num_users) < self.sampling_rate)
+            slots = max(1, math.ceil(len(chosen) / PAD_USERS)) * PAD_USERS
+            rows = np.zeros([slots, k], np.int64)
+            mask = np.zeros([slots, k], np.float32)
+            for slot, user in enumerate(chosen):
+                own = self.rows_of_user[user]
+                if len(own) > k:
+                    own = rng.choice(own, k, replace=False)
+                rows[slot, :len(own)] = own
+                mask[slot, :len(own)] = 1.0
+            batch = {name: values[rows] for name, values in self.examples.items()}
+            batch[EXAMPLE_MASK] = mask
+            yield batch
+
+    def dataset(self) -> tf.data.Dataset:
+        k = self.max_examples_per_user
+        signature = {name: tf.TensorSpec([None, k] + list(values.shape[1:]),
+                                         tf.as_dtype(values.dtype))
+                     for name, values in self.examples.items()}
+        signature[EXAMPLE_MASK] = tf.TensorSpec([None, k], tf.float32)
+        return tf.data.Dataset.from_generator(self.batches, output_signature=signature) \
+            .prefetch(2)
