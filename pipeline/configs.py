@@ -17,13 +17,9 @@ MODEL_NAME = "privrec"
 class TrainerConfig:
     """Model and user-level DP-SGD hyperparameters; passed to the Trainer as custom_config."""
     embedding_dim: int = 32
-    query_max_tokens: int = 16
+    query_max_tokens: int = 16      # MiniLM WordPiece tokens, with [CLS] and [SEP]
     title_max_tokens: int = 16
     history_length: int = 5
-    bert_layers: int = 2
-    bert_heads: int = 2
-    bert_hidden: int = 32
-    bert_intermediate: int = 64
     negatives_per_step: int = 64    # uniform catalog negatives, shared by the batch
     users_per_step: float = 16      # expected users per DP-SGD step (Poisson sampling)
     max_examples_per_user: int = 8  # examples of a sampled user in one step (at most)

@@ -5,7 +5,6 @@ import csv
 import gc
 import os
 import sys
-import tempfile
 
 import privrec  # noqa: F401  (runtime switches, before anything imports TensorFlow)
 
@@ -117,9 +116,7 @@ def cmd_finetune(args):
     try:  # fail before the pipeline starts
         before = export.read_privacy_report(model_dir)
         catalog = catalog_lib.Catalog.load(config.catalog_path)
-        export.check_same_catalog(export.load_keras(model_dir), catalog,
-                                  catalog.write_vocab(tempfile.mkdtemp(prefix="privrec_vocab_")),
-                                  model_dir)
+        export.check_same_catalog(export.load_keras(model_dir), catalog, model_dir)
     except (OSError, ValueError) as error:
         sys.exit(f"privrec finetune: {error}")
     base_path = os.path.dirname(model_dir)  # push next to the model fine-tuned by default

@@ -31,3 +31,54 @@ def test_masking_bench_prints_both_scrubbers_and_meets_privrec_targets(tmp_path)
         assert recall >= 0.99, (kind, recall, privrec["examples"]["missed"].get(kind))
     assert privrec["titles"]["catalog"]["titles"] > 0
     assert privrec["titles"]["all"]["share"] <= 0.01, privrec["titles"]
+
+
+def _write_movielens_csv_layout(folder, users=40, movies=150, per_user=25, seed=3):
+    """A small data set in the MovieLens CSV layout (ratings.csv, movies.csv, tags.csv)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    genres = ["Action", "Comedy", "Drama", "Sci-Fi", "Romance"]
+    with open(folder / "movies.csv", "w") as f:
+        f.write("movieId,title,genres\n")
+        for m in range(1, movies + 1):
+            f.write(f'{m},"Movie {m}, The ({1950 + m % 50})",{genres[m % 5]}|{genres[(m + 1) % 5]}\n')
+    popularity = rng.pareto(1.0, movies) + 1
+    with open(folder / "ratings.csv", "w") as f, open(folder / "tags.csv", "w") as tags:
+        f.write("userId,movieId,rating,timestamp\n")
+        tags.write("userId,movieId,tag,timestamp\n")
+        for u in range(1, users + 1):
+            chosen = rng.choice(movies, per_user, replace=False, p=popularity / popularity.sum())
+            for j, m in enumerate(chosen):
+                f.write(f"{u},{m + 1},{rng.integers(1, 6)},{1_000_000 + 1000 * j + u}\n")
+                if j % 7 == 0:
+                    tags.write(f"{u},{m + 1},{genres[m % 5].lower()} classic,{1_000_000 + j}\n")
+
+
+def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json(tmp_path):
+    """bench/retrieval_quality.py on a small MovieLens-CSV-layout data set: one table with
+    most-popular, the TFRS tutorial, privrec non-DP and privrec DP, with ε as accounted."""
+    dataset, out = tmp_path / "ml", tmp_path / "quality.json"
+    _write_movielens_csv_layout(dataset)
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "retrieval_quality.py"), "--dataset",
+         str(dataset), "--epochs", "1", "--tutorial-epochs", "1", "--dp-epochs", "2",
+         "--epsilons", "8", "--users-per-step", "8", "--max-examples-per-user", "4",
+         "--json", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("most-popular", "TFRS tutorial", "privrec non-DP", "privrec DP ε=8"):
+        assert name in result.stdout
+    assert "targets:" in result.stdout
+    numbers = json.loads(out.read_text())
+    assert numbers["users"] == 40 and numbers["items"] == 150
+    assert numbers["test_examples"] == 40 * 5  # the last 20 % of each user's 25
+    results = numbers["results"]
+    for name, m in results.items():
+        assert 0.0 <= m["recall_at_10"] <= m["recall_at_100"] <= 1.0, name
+        assert 0.0 <= m["ndcg_at_10"] <= m["recall_at_10"], name
+        assert 0.0 < m["coverage_at_10"] <= 1.0, name
+    # Most-popular recommends the same 10 items to everyone.
+    assert results["most-popular"]["coverage_at_10"] == 10 / 150
+    dp = results["privrec DP ε=8"]
+    assert 7.6 <= dp["epsilon"] <= 8.0 and dp["noise_multiplier"] > 0
+    assert dp["dp_step_vs_non_dp_step"] > 0 and numbers["dp"]["non_dp_step_seconds"] > 0

@@ -52,8 +52,9 @@ def test_finetune_on_new_data_lowers_its_loss_pushes_and_composes_epsilon(
     base_path = os.path.dirname(pushed_copy)
     work_dir = str(tmp_path / "work")
 
+    # Two user-level DP runs over the same 80 users compose beyond the default budget of 10.
     cli.main(["finetune", "--from", pushed_copy, "--data-dir", new_data, "--work-dir", work_dir,
-              "--train-steps", "60", "--policy", policy.TINY_POLICY])
+              "--train-steps", "60", "--policy", policy.TINY_POLICY, "--epsilon-budget", "30"])
 
     config = configs.local_config(work_dir, data_dir=new_data)
     summary = run_summary.read(config)

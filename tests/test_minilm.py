@@ -15,20 +15,15 @@ def test_embeddings_match_sentence_transformers_within_1e_4_cosine_distance(tmp_
         reference = json.load(f)
     expected = np.array(reference["embeddings"], np.float64)
     monkeypatch.setenv(minilm.CACHE_ENV, str(tmp_path))
-    minilm.backbone.cache_clear()
-    try:
-        converted = minilm.embed(reference["sentences"]).astype(np.float64)
-        cached = list(tmp_path.glob("minilm-*.weights.h5"))
-        assert len(cached) == 1 and not list(tmp_path.glob("*partial*"))
-        minilm.backbone.cache_clear()  # the second load reads the cached Keras weights
-        from_cache = minilm.embed(reference["sentences"][:3])
-    finally:
-        minilm.backbone.cache_clear()
+    converted = minilm.embed(reference["sentences"]).astype(np.float64)
+    cached = list(tmp_path.glob("minilm-*.weights.h5"))
+    assert len(cached) == 1 and not list(tmp_path.glob("*partial*"))
+    from_cache = minilm.embed(reference["sentences"][:3])  # a new backbone, from the cache
     distance = 1.0 - np.sum(converted * expected, axis=1) / (
         np.linalg.norm(converted, axis=1) * np.linalg.norm(expected, axis=1))
     worst = int(np.argmax(distance))
     assert distance.max() <= 1e-4, (reference["sentences"][worst], distance.max())
-    np.testing.assert_allclose(from_cache, converted[:3], atol=1e-6)
+    np.testing.assert_allclose(from_cache, converted[:3], atol=1e-5)
     # Not trivially equal: different sentences give clearly different embeddings.
     assert np.sum(converted[0] * converted[1]) < 0.5
 

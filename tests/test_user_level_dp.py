@@ -7,7 +7,7 @@ from pipeline import configs
 from trainer import features, privacy, user_sampling
 from trainer.model import TwoTowerModel
 
-NUM_ITEMS, VOCAB, TOKENS = 30, 40, 6
+NUM_ITEMS, VOCAB, TOKENS = 30, 3000, 6  # token ids within MiniLM's vocabulary
 
 
 def _examples(rows_per_user, seed=0):
@@ -64,7 +64,7 @@ def _model():
     config = {**vars(configs.TrainerConfig()), "query_max_tokens": TOKENS,
               "title_max_tokens": TOKENS, "negatives_per_step": 8}
     rng = np.random.default_rng(1)
-    return TwoTowerModel(config, num_items=NUM_ITEMS, vocabulary_size=VOCAB,
+    return TwoTowerModel(config, num_items=NUM_ITEMS,
                          item_category=rng.integers(0, 4, NUM_ITEMS),
                          item_title_tokens=rng.integers(5, VOCAB, [NUM_ITEMS, TOKENS]))
 

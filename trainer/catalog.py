@@ -1,29 +1,21 @@
-"""The public product catalog: item index, WordPiece vocabulary and per-item features.
+"""The public product catalog: item index and per-item features.
 
-Every vocabulary the model uses comes from here, never from private interactions, so no
-vocabulary reveals who is in the training data. Item indices: 0 = padding, 1 = unknown item,
+Every vocabulary the model uses is public: the item index comes from the catalog and the text
+vocabulary is MiniLM's (trainer/minilm.py), never from private interactions, so no vocabulary
+reveals who is in the training data. Item indices: 0 = padding, 1 = unknown item,
 2 + row number in catalog.csv = that item.
 """
 import csv
 import dataclasses
 import os
-import re
 from typing import List
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_text as tf_text
 
-from components.masking import text_scrubber
+from trainer import minilm
 
 PAD_INDEX, UNKNOWN_INDEX, FIRST_ITEM_INDEX = 0, 1, 2
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-_WORD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
-_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def _words(text: str) -> List[str]:
-    return _WORD.findall(text.lower())
 
 
 @dataclasses.dataclass
@@ -52,22 +44,6 @@ class Catalog:
     def category_names(self) -> List[str]:
         return sorted(set(self.categories))
 
-    def wordpiece_vocab(self) -> List[str]:
-        """Whole catalog words plus single characters, so any word can be spelled out."""
-        words = set()
-        for text in self.titles + self.categories + [" ".join(text_scrubber.PLACEHOLDERS)]:
-            words.update(_words(text))
-        pieces = set(_CHARS) | {"##" + c for c in _CHARS}
-        return SPECIAL_TOKENS + sorted(words | pieces)
-
-    def write_vocab(self, directory: str) -> str:
-        """Writes the WordPiece vocabulary file (one token a line); returns its path."""
-        os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, "wordpiece_vocab.txt")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write("\n".join(self.wordpiece_vocab()) + "\n")
-        return path
-
     def item_table(self) -> tf.lookup.StaticHashTable:
         """item_id -> index (2..), unknown ids -> 1."""
         keys = tf.constant(self.item_ids)
@@ -80,20 +56,6 @@ class Catalog:
         names = {c: i + 1 for i, c in enumerate(self.category_names)}
         return np.array([0, 0] + [names[c] for c in self.categories], np.int64)
 
-    def title_token_ids(self, vocab_path: str, max_tokens: int) -> np.ndarray:
-        """[num_indices, max_tokens] WordPiece ids of each item's title."""
-        titles = tf.constant(["", ""] + self.titles)
-        return tokenize(titles, make_tokenizer(vocab_path), max_tokens).numpy()
-
-
-def make_tokenizer(vocab_path: str) -> tf_text.BertTokenizer:
-    return tf_text.BertTokenizer(vocab_path, lower_case=True, token_out_type=tf.int64,
-                                 unknown_token="[UNK]")
-
-
-def tokenize(texts: tf.Tensor, tokenizer: tf_text.BertTokenizer, max_tokens: int) -> tf.Tensor:
-    """[batch] strings -> [batch, max_tokens] ids: [CLS] pieces... [SEP], padded with 0."""
-    pieces = tokenizer.tokenize(texts).merge_dims(-2, -1)[:, :max_tokens - 2]
-    ids, _ = tf_text.combine_segments([pieces], start_of_sequence_id=SPECIAL_TOKENS.index("[CLS]"),
-                                      end_of_segment_id=SPECIAL_TOKENS.index("[SEP]"))
-    return ids.to_tensor(default_value=0, shape=[None, max_tokens])
+    def title_token_ids(self, max_tokens: int) -> np.ndarray:
+        """[num_indices, max_tokens] MiniLM WordPiece ids of each item's title."""
+        return minilm.tokenize(tf.constant(["", ""] + self.titles), max_tokens).numpy()

@@ -131,11 +131,11 @@ def load_keras(model_dir: str) -> TwoTowerModel:
     return tf.keras.models.load_model(path)
 
 
-def check_same_catalog(model: TwoTowerModel, catalog: catalog_lib.Catalog, vocab_path: str,
+def check_same_catalog(model: TwoTowerModel, catalog: catalog_lib.Catalog,
                        model_dir: str) -> None:
     """Raises ValueError unless `model` was trained on `catalog` (its item index is fixed)."""
     if not model.catalog_matches(catalog.category_index(), catalog.title_token_ids(
-            vocab_path, model.config["title_max_tokens"])):
+            model.config["title_max_tokens"])):
         raise ValueError(f"the catalog given is not the one the model in {model_dir} was "
                          "trained on (items, categories or titles differ): fine-tuning cannot "
                          "change the item index; train a new model on this catalog instead")

@@ -1,17 +1,15 @@
 """Feature engineering for Transform (`preprocessing_fn`) and the feature names the model uses.
 
-Everything the transform graph learns comes from the public catalog (item index, WordPiece
+Everything the transform graph uses is public (the catalog's item index, MiniLM's WordPiece
 vocabulary): no tft analyzer runs over private interactions. The query is scrubbed again here
 with the masking component's TF ops, so the serving graph (which embeds this transform) masks
 raw request text exactly as ingestion did.
 """
-import tempfile
-
 import tensorflow as tf
 
 from components.masking import text_scrubber
 from privrec.data import schema
-from trainer import catalog as catalog_lib
+from trainer import catalog as catalog_lib, minilm
 
 QUERY_TOKENS = "query_token_ids"
 HISTORY = "history_item_idx"
@@ -39,12 +37,10 @@ def preprocessing_fn(inputs, custom_config):
     """Raw masked features -> query tokens, history item indices and (if present) the label
     and the user key."""
     catalog = catalog_lib.Catalog.load(custom_config["catalog_path"])
-    vocab_path = catalog.write_vocab(tempfile.mkdtemp(prefix="privrec_vocab_"))
     query = text_scrubber.scrub_text(_dense(inputs[schema.QUERY]))
     table = catalog.item_table()
     outputs = {
-        QUERY_TOKENS: catalog_lib.tokenize(query, catalog_lib.make_tokenizer(vocab_path),
-                                           custom_config["query_max_tokens"]),
+        QUERY_TOKENS: minilm.tokenize(query, custom_config["query_max_tokens"]),
         HISTORY: history_indices(_dense(inputs[schema.RECENT_ITEM_IDS]), table,
                                  custom_config["history_length"]),
     }

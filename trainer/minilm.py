@@ -10,7 +10,6 @@ the safetensors file's SHA-256. tests/test_minilm.py checks the embeddings again
 sentence-transformers on PyTorch (tests/fixtures/minilm_reference.json, written by
 tests/fixtures/make_minilm_reference.py in a separate Python 3.11 venv: `make minilm-reference`).
 """
-import functools
 import hashlib
 import importlib.util
 import json
@@ -107,9 +106,8 @@ def _cache_dir() -> str:
     return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "privrec")
 
 
-@functools.lru_cache(maxsize=1)
 def backbone(cache_dir: Optional[str] = None) -> keras_nlp.models.BertBackbone:
-    """MiniLM as a keras-nlp BertBackbone; the converted weights are cached on first use."""
+    """A new MiniLM keras-nlp BertBackbone; the converted weights are cached on first use."""
     from safetensors.numpy import load_file
     config = _config()
     safetensors_path = os.path.join(model_dir(), "model.safetensors")
@@ -140,11 +138,14 @@ def tokenize(texts: tf.Tensor, max_tokens: int = MAX_SEQUENCE_LENGTH) -> tf.Tens
     return packed.to_tensor(default_value=ids["[PAD]"], shape=[None, max_tokens])
 
 
-def embed_tokens(token_ids: tf.Tensor) -> tf.Tensor:
-    """[batch, tokens] ids -> [batch, 384] L2-normalised mean of the real tokens' outputs."""
+def mean_pool(bert: keras_nlp.models.BertBackbone, token_ids: tf.Tensor) -> tf.Tensor:
+    """[batch, tokens] ids -> [batch, hidden] L2-normalised mean of the real tokens' outputs.
+    Columns after the longest real sequence are dropped first (they are padding only)."""
+    longest = tf.reduce_max(tf.reduce_sum(tf.cast(tf.not_equal(token_ids, 0), tf.int32), 1))
+    token_ids = token_ids[:, :tf.maximum(longest, 1)]
     mask = tf.not_equal(token_ids, 0)
-    outputs = backbone()({"token_ids": token_ids, "padding_mask": mask,
-                          "segment_ids": tf.zeros_like(token_ids)})["sequence_output"]
+    outputs = bert({"token_ids": token_ids, "padding_mask": mask,
+                    "segment_ids": tf.zeros_like(token_ids)})["sequence_output"]
     weights = tf.cast(mask, outputs.dtype)[..., tf.newaxis]
     mean = tf.reduce_sum(outputs * weights, 1) / tf.maximum(tf.reduce_sum(weights, 1), 1e-9)
     return tf.math.l2_normalize(mean, -1)
@@ -152,6 +153,4 @@ def embed_tokens(token_ids: tf.Tensor) -> tf.Tensor:
 
 def embed(texts) -> np.ndarray:
     """Sentence embeddings of a list of strings (as sentence-transformers' encode)."""
-    token_ids = tokenize(tf.constant(list(texts)))
-    longest = int(tf.reduce_max(tf.reduce_sum(tf.cast(token_ids != 0, tf.int32), 1)))
-    return embed_tokens(token_ids[:, :longest]).numpy()
+    return mean_pool(backbone(), tokenize(tf.constant(list(texts)))).numpy()

@@ -1,5 +1,5 @@
-"""The two-tower retrieval model (TFRS) with a keras-nlp BERT text encoder, trained with
-user-level DP-SGD.
+"""The two-tower retrieval model (TFRS) with a pretrained, frozen MiniLM text encoder
+(keras-nlp BertBackbone, trainer/minilm.py), trained with user-level DP-SGD.
 
 Why the loss is per-example and uses catalog negatives: DP-SGD clips each user's gradient,
 which bounds one user's influence only if that user's loss depends on their data alone. TFRS's
@@ -26,12 +26,11 @@ reads after `import privrec`; `privrec finetune` continues training it with DP.
 """
 from typing import Dict, Optional
 
-import keras_nlp
 import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from trainer import catalog as catalog_lib, features, privacy, user_sampling
+from trainer import catalog as catalog_lib, features, minilm, privacy, user_sampling
 
 TEMPERATURE = 0.1  # cosine similarities / temperature = logits
 _MASKED_LOGIT = -1e9
@@ -42,58 +41,61 @@ def _masked_mean(sequence: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(sequence * mask, axis=-2) / tf.maximum(tf.reduce_sum(mask, axis=-2), 1.0)
 
 
-BERT_KEYS = ("bert_layers", "bert_heads", "bert_hidden", "bert_intermediate",
-             "query_max_tokens", "title_max_tokens")
 # The hyperparameters that shape the model's variables (the rest of TrainerConfig does not).
-ARCHITECTURE_KEYS = BERT_KEYS + ("embedding_dim", "negatives_per_step")
+ARCHITECTURE_KEYS = ("embedding_dim", "negatives_per_step", "query_max_tokens",
+                     "title_max_tokens")
+QUERY_VECTOR = "query_text_vector"  # the query's MiniLM embedding, when computed beforehand
 
 
 @tf.keras.utils.register_keras_serializable(package="privrec")
 class TextEncoder(tf.keras.layers.Layer):
-    """BertBackbone over WordPiece ids, mean-pooled over real tokens (the sentence embedding)."""
+    """Pretrained MiniLM (trainer/minilm.py), frozen: WordPiece ids -> sentence embedding.
+    Pretrained on public text and not trained here, so it learns nothing from private data."""
 
-    def __init__(self, vocabulary_size: int, config: Dict, **kwargs):
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.vocabulary_size = vocabulary_size
-        self.config = {k: config[k] for k in BERT_KEYS}
-        self.backbone = keras_nlp.models.BertBackbone(
-            vocabulary_size=vocabulary_size, num_layers=config["bert_layers"],
-            num_heads=config["bert_heads"], hidden_dim=config["bert_hidden"],
-            intermediate_dim=config["bert_intermediate"], dropout=0.0,
-            max_sequence_length=max(config["query_max_tokens"], config["title_max_tokens"]))
+        self.backbone = minilm.backbone()
+        self.backbone.trainable = False
+
+    @property
+    def dim(self) -> int:
+        return self.backbone.hidden_dim
 
     def call(self, token_ids):
-        padding_mask = tf.not_equal(token_ids, 0)
-        outputs = self.backbone({"token_ids": token_ids, "padding_mask": padding_mask,
-                                 "segment_ids": tf.zeros_like(token_ids)})
-        return _masked_mean(outputs["sequence_output"], padding_mask)
+        return minilm.mean_pool(self.backbone, token_ids)
 
-    def get_config(self):
-        return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
-                "config": self.config}
+    def encode_in_batches(self, token_ids: np.ndarray, batch: int = 256) -> np.ndarray:
+        return np.concatenate([self(tf.constant(token_ids[i:i + batch])).numpy()
+                               for i in range(0, len(token_ids), batch)])
 
 
 @tf.keras.utils.register_keras_serializable(package="privrec")
 class TwoTowerModel(tfrs.Model):
-    """Query tower: query text + recent items. Candidate tower: item id, category, title.
+    """Query tower: query text (MiniLM) + recent items. Candidate tower: item id, category,
+    title (MiniLM).
 
-    `item_category` [num_items] and `item_title_tokens` [num_items, title_max_tokens] are the
-    public catalog's features per item index; they are (non-trainable) weights of the model, so
-    a saved model carries the catalog it was trained on.
+    `item_category` [num_items], `item_title_tokens` [num_items, title_max_tokens] and their
+    MiniLM embeddings `item_title_vectors` are the public catalog's features per item index;
+    they are (non-trainable) weights of the model, so a saved model carries the catalog it was
+    trained on. The encoder is frozen, so each title is embedded once, here.
     """
 
-    def __init__(self, config: Dict, num_items: int, vocabulary_size: int,
-                 item_category: np.ndarray, item_title_tokens: np.ndarray,
-                 num_categories: Optional[int] = None, **kwargs):
+    def __init__(self, config: Dict, num_items: int, item_category: np.ndarray,
+                 item_title_tokens: np.ndarray, num_categories: Optional[int] = None,
+                 item_title_vectors: Optional[np.ndarray] = None, **kwargs):
         super().__init__(**kwargs)
         self.config = {k: config[k] for k in ARCHITECTURE_KEYS}
         dim = config["embedding_dim"]
         self.num_items = num_items
-        self.vocabulary_size = vocabulary_size
         self.num_categories = num_categories or int(np.max(item_category)) + 1
         self.negatives_per_step = config["negatives_per_step"]
         self.dp: Optional[privacy.UserLevelDP] = None  # set by the Trainer before fit()
-        self.text_encoder = TextEncoder(vocabulary_size, config)
+        self.text_encoder = TextEncoder()
+        if item_title_vectors is None:
+            item_title_vectors = self.text_encoder.encode_in_batches(np.asarray(item_title_tokens))
+        self.item_title_vectors = self.add_weight(
+            "item_title_vectors", shape=np.shape(item_title_vectors), dtype=tf.float32,
+            trainable=False, initializer=tf.keras.initializers.Constant(item_title_vectors))
         self.item_embedding = tf.keras.layers.Embedding(num_items, dim)
         self.category_embedding = tf.keras.layers.Embedding(self.num_categories, 8)
         self.item_category = self.add_weight(
@@ -120,9 +122,10 @@ class TwoTowerModel(tfrs.Model):
 
     def get_config(self):
         return {"config": self.config, "num_items": self.num_items,
-                "vocabulary_size": self.vocabulary_size, "num_categories": self.num_categories,
+                "num_categories": self.num_categories,
                 "item_category": {"shape": self.item_category.shape.as_list()},
-                "item_title_tokens": {"shape": self.item_title_tokens.shape.as_list()}}
+                "item_title_tokens": {"shape": self.item_title_tokens.shape.as_list()},
+                "item_title_vectors": {"shape": self.item_title_vectors.shape.as_list()}}
 
     @classmethod
     def from_config(cls, config):
@@ -130,6 +133,7 @@ class TwoTowerModel(tfrs.Model):
         config = dict(config)
         for name in ("item_category", "item_title_tokens"):
             config[name] = np.zeros(config[name]["shape"], np.int64)
+        config["item_title_vectors"] = np.zeros(config["item_title_vectors"]["shape"], np.float32)
         return cls(**config)
 
     def get_build_config(self):
@@ -148,14 +152,12 @@ class TwoTowerModel(tfrs.Model):
     def query_embedding(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
         history = inputs[features.HISTORY]
         history_vec = _masked_mean(self.item_embedding(history), tf.not_equal(history, 0))
-        text_vec = self.text_encoder(inputs[features.QUERY_TOKENS])
+        text_vec = inputs[QUERY_VECTOR] if QUERY_VECTOR in inputs else \
+            self.text_encoder(inputs[features.QUERY_TOKENS])
         return tf.math.l2_normalize(self.query_mlp(tf.concat([text_vec, history_vec], -1)), -1)
 
     def candidate_embedding(self, item_idx: tf.Tensor) -> tf.Tensor:
-        # Titles share the query's BERT, which learns through the query side only: a gradient
-        # through every negative's title would make each per-example Jacobian (DP-SGD) cost a
-        # BERT backward pass per negative.
-        text_vec = tf.stop_gradient(self.text_encoder(tf.gather(self.item_title_tokens, item_idx)))
+        text_vec = tf.gather(self.item_title_vectors, item_idx)
         category_vec = self.category_embedding(tf.gather(self.item_category, item_idx))
         joint = tf.concat([self.item_embedding(item_idx), category_vec, text_vec], -1)
         return tf.math.l2_normalize(self.candidate_mlp(joint), -1)
@@ -182,6 +184,11 @@ class TwoTowerModel(tfrs.Model):
         """[users, ...] gradient of each user's summed (masked) loss, per trainable variable,
         and [users] those losses."""
         variables = self.trainable_variables
+        # The encoder is frozen: embed every query once, outside the per-user gradients.
+        tokens = users[features.QUERY_TOKENS]
+        vectors = self.text_encoder(tf.reshape(tokens, [-1, tf.shape(tokens)[-1]]))
+        users = {**users, QUERY_VECTOR: tf.reshape(
+            vectors, tf.concat([tf.shape(tokens)[:2], [self.text_encoder.dim]], 0))}
 
         def one_user(user):
             with tf.GradientTape() as tape:

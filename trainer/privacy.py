@@ -17,22 +17,26 @@ from tensorflow_privacy.privacy.dp_query import gaussian_query
 class UserLevelDP:
     """One DP-SGD step's mechanism: clip each user's summed gradient to `l2_norm_clip`, add
     Gaussian noise of stddev noise_multiplier * l2_norm_clip to the sum (TF-Privacy's
-    GaussianSumQuery does both), divide by the *expected* number of users per step (with
-    Poisson sampling the actual count is itself private)."""
+    GaussianSumQuery), divide by the *expected* number of users per step (with Poisson
+    sampling the actual count is itself private)."""
     l2_norm_clip: float
     noise_multiplier: float
     expected_users_per_step: float
 
     def noisy_mean(self, per_user_gradients: List[tf.Tensor]) -> List[tf.Tensor]:
-        """[users, ...] gradients per variable -> the privatised mean gradient per variable."""
+        """[users, ...] gradients per variable -> the privatised mean gradient per variable.
+
+        Clipping is TF-Privacy's vectorized optimizers' (global norm over all variables, per
+        user, divided by max(1, norm / C)), written over the user axis at once: the query's own
+        `preprocess_record` (tf.clip_by_global_norm) has no vectorized form and would loop."""
+        squared = [tf.reduce_sum(tf.square(tf.reshape(g, [tf.shape(g)[0], -1])), axis=1)
+                   for g in per_user_gradients]
+        norms = tf.sqrt(tf.add_n(squared))                                    # [users]
+        divisor = tf.maximum(norms / self.l2_norm_clip, 1.0)
+        summed = [tf.tensordot(1.0 / divisor, g, axes=1) for g in per_user_gradients]
         query = gaussian_query.GaussianSumQuery(
             self.l2_norm_clip, self.noise_multiplier * self.l2_norm_clip)
-        state = query.initial_global_state()
-        params = query.derive_sample_params(state)
-        clipped = tf.vectorized_map(lambda user: query.preprocess_record(params, user),
-                                    per_user_gradients)
-        summed = [tf.reduce_sum(g, axis=0) for g in clipped]
-        noised, _, _ = query.get_noised_result(summed, state)
+        noised, _, _ = query.get_noised_result(summed, query.initial_global_state())
         return [g / self.expected_users_per_step for g in noised]
 
 

@@ -158,3 +158,8 @@ def metrics_from_ranks(ranks: Sequence[float], recall_ks: Sequence[int],
                                                 for r in ranks])) for k in ndcg_ks})
     out["mrr"] = float(np.mean([reciprocal_rank(r) if r >= 1 else 0.0 for r in ranks]))
     return out
+
+
+def catalog_coverage(top_items: np.ndarray, num_items: int) -> float:
+    """Share of the catalog's items that appear in at least one example's top-K list."""
+    return float(len(np.unique(np.asarray(top_items))) / num_items)

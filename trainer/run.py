@@ -1,7 +1,6 @@
 """TFX Trainer entry point: `run_fn` trains the two-tower model with user-level DP-SGD and
 exports it."""
 import math
-import os
 
 from absl import logging
 import tensorflow as tf
@@ -30,21 +29,19 @@ def user_sampler(fn_args, tft_output, config) -> user_sampling.UserSampler:
                                      config["users_per_step"], config["max_examples_per_user"])
 
 
-def build_model(config, catalog: catalog_lib.Catalog, vocab_path: str) -> TwoTowerModel:
+def build_model(config, catalog: catalog_lib.Catalog) -> TwoTowerModel:
     model = TwoTowerModel(
-        config, num_items=catalog.num_indices,
-        vocabulary_size=len(catalog.wordpiece_vocab()),
-        item_category=catalog.category_index(),
-        item_title_tokens=catalog.title_token_ids(vocab_path, config["title_max_tokens"]))
+        config, num_items=catalog.num_indices, item_category=catalog.category_index(),
+        item_title_tokens=catalog.title_token_ids(config["title_max_tokens"]))
     model.compile(optimizer=privacy.make_optimizer(config))
     return model
 
 
-def _continued_model(model_dir: str, config, catalog: catalog_lib.Catalog, vocab_path: str):
+def _continued_model(model_dir: str, config, catalog: catalog_lib.Catalog):
     """The Keras model of `model_dir` (export.load_keras), compiled with a fresh DP optimizer,
     and the DP runs it already spent (its ε composes with this run's)."""
     model = export.load_keras(model_dir)
-    export.check_same_catalog(model, catalog, vocab_path, model_dir)
+    export.check_same_catalog(model, catalog, model_dir)
     changed = {k: (model.config[k], config[k]) for k in model.config if model.config[k] != config[k]}
     if changed:
         logging.warning("The continued model's architecture wins over the config: %s", changed)
@@ -62,7 +59,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     config = fn_args.custom_config
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     catalog = catalog_lib.Catalog.load(config["catalog_path"])
-    vocab_path = catalog.write_vocab(os.path.join(fn_args.model_run_dir, "vocab"))
     tf.random.set_seed(7)
 
     sampler = user_sampler(fn_args, tft_output, config)
@@ -79,9 +75,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     warm_from = config.get("init_from") or (fn_args.base_model if config.get("warm_start")
                                             else None)
     if warm_from:
-        model, earlier_runs = _continued_model(warm_from, config, catalog, vocab_path)
+        model, earlier_runs = _continued_model(warm_from, config, catalog)
     else:
-        model, earlier_runs = build_model(config, catalog, vocab_path), []
+        model, earlier_runs = build_model(config, catalog), []
     model.dp = privacy.UserLevelDP(config["l2_norm_clip"], config["noise_multiplier"],
                                    users_per_step)
     evaluation = _dataset(fn_args, fn_args.eval_files, tft_output, config["batch_size"])

@@ -1,10 +1,12 @@
-"""Loads the MovieLens 100K layout (u.data, u.item, u.user) into privrec's raw input schema.
+"""Loads MovieLens into privrec's raw input schema: the 100K layout (u.data, u.item, u.user) or
+the CSV layout of the newer releases (ratings.csv, movies.csv, optional tags.csv).
 
 MovieLens has no direct identifiers and no search queries: those columns are left empty.
 Ratings of 4-5 become 'purchase' events, the others 'click'. Read the data from where it lies
 (e.g. ../shared/data/movielens-100k); its licence forbids copying it into the repository.
 """
 import collections
+import csv
 import os
 from typing import Dict, List
 
@@ -42,12 +44,57 @@ def load(ml_dir: str) -> Dict[str, List[Dict[str, str]]]:
     history = collections.defaultdict(list)
     rows = []
     for t, uid, iid, rating in ratings:
-        rows.append({"timestamp": str(t), "user_id": uid, "name": "", "phone": "", "email": "",
-                     "address": "", **users[uid], "order_amount": "", "query": "",
-                     "recent_item_ids": " ".join(history[uid][-5:]), "item_id": f"m{iid}",
-                     "event_type": "purchase" if rating >= 4 else "click"})
+        rows.append(_interaction(t, uid, iid, rating, history[uid], user=users[uid]))
         history[uid].append(f"m{iid}")
     return {"catalog": catalog, "interactions": rows}
+
+
+def _interaction(t: int, uid: str, iid: str, rating: float, recent: List[str], query: str = "",
+                 user: Dict[str, str] = None) -> Dict[str, str]:
+    return {"timestamp": str(t), "user_id": uid, "name": "", "phone": "", "email": "",
+            "address": "", "birth_date": "", "gender": "", "city": "", **(user or {}),
+            "order_amount": "", "query": query, "recent_item_ids": " ".join(recent[-5:]),
+            "item_id": f"m{iid}", "event_type": "purchase" if rating >= 4 else "click"}
+
+
+def load_csv_layout(ml_dir: str) -> Dict[str, List[Dict[str, str]]]:
+    """The CSV layout (ml-latest, ml-25m …): movies.csv, ratings.csv and, if present, tags.csv,
+    whose tags a user gave a movie become the query of that user's interaction with it. No
+    demographics: the quasi-identifier columns stay empty."""
+    def rows(name):
+        path = os.path.join(ml_dir, name)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path} not found: expected the MovieLens CSV layout "
+                                    "(ratings.csv, movies.csv, optional tags.csv) in that folder")
+        with open(path, newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    catalog = []
+    for movie in rows("movies.csv"):
+        genres = [g.lower() for g in movie["genres"].split("|") if g != "(no genres listed)"]
+        genres = genres or ["unknown"]
+        catalog.append({"item_id": f"m{movie['movieId']}", "title": movie["title"],
+                        "description": " ".join(genres), "category": genres[0],
+                        "brand": movie["title"][-5:-1], "price": "0.00"})
+    tags = collections.defaultdict(list)
+    if os.path.exists(os.path.join(ml_dir, "tags.csv")):
+        for tag in rows("tags.csv"):
+            tags[(tag["userId"], tag["movieId"])].append(tag["tag"])
+    ratings = sorted((int(r["timestamp"]), r["userId"], r["movieId"], float(r["rating"]))
+                     for r in rows("ratings.csv"))
+    history = collections.defaultdict(list)
+    interactions = []
+    for t, uid, iid, rating in ratings:
+        interactions.append(_interaction(t, uid, iid, rating, history[uid],
+                                         " ".join(tags.get((uid, iid), []))))
+        history[uid].append(f"m{iid}")
+    return {"catalog": catalog, "interactions": interactions}
+
+
+def load_any(ml_dir: str) -> Dict[str, List[Dict[str, str]]]:
+    """The 100K layout if u.data is there, else the CSV layout."""
+    if os.path.exists(os.path.join(ml_dir, "u.data")):
+        return load(ml_dir)
+    return load_csv_layout(ml_dir)
 
 
 def write_dataset(ml_dir: str, data_dir: str) -> str:

@@ -1,0 +1,363 @@
+"""Retrieval quality: most-popular, the TFRS tutorial two-tower, privrec without DP and privrec
+with user-level DP at several ε, side by side in one run, on one split.
+
+Split: per user, the last `--test-share` (20 %) of their interactions by time are the test set.
+Every test example is ranked against the whole catalog (seen items not masked) and
+trainer/retrieval_metrics turns the ranks into the Evaluator's Recall@K / NDCG@K, plus the
+cold-start slice (test items with no training interaction) and catalog coverage of the top 10.
+
+- most-popular: items by training count.
+- TFRS tutorial: user-id and title embeddings (32), in-batch softmax (tfrs.tasks.Retrieval),
+  Adagrad 0.1, batch 8192, 3 epochs, as in TFRS's basic retrieval tutorial.
+- privrec: trainer/model.py (MiniLM query and titles, recent items, catalog negatives), non-DP
+  with plain mini-batch steps; DP with user-level DP-SGD (trainer/user_sampling.py, noise
+  calibrated by trainer/privacy.py to each ε at δ = --delta).
+The last column is a DP step's time over a non-DP step's on the same number of examples.
+
+    .venv/bin/python bench/retrieval_quality.py --json out/retrieval_quality.json
+"""
+import argparse
+import collections
+import math
+import os
+import sys
+import time
+from typing import Dict, List, Sequence
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import privrec  # noqa: E402,F401  (runtime switches, before TensorFlow)
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_recommenders as tfrs  # noqa: E402
+
+from bench import report  # noqa: E402
+from pipeline import configs  # noqa: E402
+from privrec.data import movielens  # noqa: E402
+from trainer import catalog as catalog_lib, features, minilm, privacy, user_sampling  # noqa: E402
+from trainer.model import TwoTowerModel  # noqa: E402
+from trainer.retrieval_metrics import catalog_coverage, metrics_from_ranks  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_ML = os.path.join(ROOT, "..", "shared", "data", "movielens-100k")
+RECALL_KS, NDCG_KS = (10, 100), (10,)
+TARGETS = {"non_dp_vs_tutorial_recall_at_100": 2.2, "dp_eps8_vs_non_dp": 0.85,
+           "dp_eps1_vs_most_popular": 1.2, "dp_step_vs_non_dp_step": 1.5}
+
+
+# Data --------------------------------------------------------------------------------------
+
+def load(dataset: str):
+    """(catalog, interactions sorted by time) from a MovieLens folder (100K or CSV layout)."""
+    data = movielens.load_any(dataset)
+    rows = data["catalog"]
+    catalog = catalog_lib.Catalog([r["item_id"] for r in rows], [r["title"] for r in rows],
+                                  [r["category"] for r in rows])
+    return catalog, data["interactions"]
+
+
+def split_per_user(rows: Sequence[Dict], test_share: float):
+    """Each user's last `test_share` of interactions by time (at least one, if they have two)."""
+    by_user = collections.defaultdict(list)
+    for row in rows:
+        by_user[row["user_id"]].append(row)
+    train, test = [], []
+    for user_rows in by_user.values():
+        n_test = min(len(user_rows) - 1, max(1, round(test_share * len(user_rows))))
+        train += user_rows[:len(user_rows) - n_test]
+        test += user_rows[len(user_rows) - n_test:]
+    return train, test
+
+
+def featurize(rows: Sequence[Dict], catalog: catalog_lib.Catalog, config: Dict) -> Dict:
+    """The Transform's features (trainer/features.py), built in memory for the same rows."""
+    index = {item: i + catalog_lib.FIRST_ITEM_INDEX for i, item in enumerate(catalog.item_ids)}
+    length = config["history_length"]
+    history = np.zeros([len(rows), length], np.int64)
+    for i, row in enumerate(rows):
+        recent = [index.get(x, catalog_lib.UNKNOWN_INDEX)
+                  for x in row["recent_item_ids"].split()[-length:]]
+        history[i, :len(recent)] = recent
+    queries = [row["query"] for row in rows]
+    unique = sorted(set(queries))
+    tokens = minilm.tokenize(tf.constant(unique), config["query_max_tokens"]).numpy()
+    position = {q: i for i, q in enumerate(unique)}
+    return {features.QUERY_TOKENS: tokens[[position[q] for q in queries]],
+            features.HISTORY: history,
+            features.LABEL: np.array([index.get(r["item_id"], catalog_lib.UNKNOWN_INDEX)
+                                      for r in rows], np.int64),
+            features.USER_KEY: np.array([r["user_id"].encode() for r in rows], object)}
+
+
+# Scoring -----------------------------------------------------------------------------------
+
+def ranks_and_top10(scores_fn, labels: np.ndarray, batch: int = 1024):
+    """Rank of each true item among all catalog items (1 = first) and each example's top 10."""
+    ranks, top = [], []
+    for start in range(0, len(labels), batch):
+        scores = np.asarray(scores_fn(start, start + batch))  # [batch, items] in catalog order
+        true = labels[start:start + batch] - catalog_lib.FIRST_ITEM_INDEX
+        true_score = scores[np.arange(len(true)), true]
+        ranks.append(1 + np.sum(scores > true_score[:, None], axis=1))
+        top.append(np.argsort(-scores, axis=1)[:, :10])
+    return np.concatenate(ranks), np.concatenate(top)
+
+
+def evaluate(ranks: np.ndarray, top10: np.ndarray, cold: np.ndarray, num_items: int) -> Dict:
+    metrics = metrics_from_ranks(ranks, RECALL_KS, NDCG_KS)
+    metrics["cold_start_recall_at_100"] = (
+        metrics_from_ranks(ranks[cold], (100,), ())["recall_at_100"] if cold.any() else math.nan)
+    metrics["coverage_at_10"] = catalog_coverage(top10, num_items)
+    return metrics
+
+
+# Models ------------------------------------------------------------------------------------
+
+def most_popular(train_labels: np.ndarray, test_labels: np.ndarray, num_indices: int):
+    counts = np.bincount(train_labels, minlength=num_indices)[catalog_lib.FIRST_ITEM_INDEX:]
+    scores = counts.astype(np.float64) - np.arange(len(counts)) * 1e-9  # ties: catalog order
+    return ranks_and_top10(lambda a, b: np.tile(scores, (len(test_labels[a:b]), 1)), test_labels)
+
+
+class TutorialModel(tfrs.Model):
+    """TFRS basic retrieval tutorial: user-id and title embeddings, in-batch softmax."""
+
+    def __init__(self, user_ids: List[str], titles: List[str]):
+        super().__init__()
+        self.user_model = tf.keras.Sequential([
+            tf.keras.layers.StringLookup(vocabulary=user_ids, mask_token=None),
+            tf.keras.layers.Embedding(len(user_ids) + 1, 32)])
+        self.movie_model = tf.keras.Sequential([
+            tf.keras.layers.StringLookup(vocabulary=titles, mask_token=None),
+            tf.keras.layers.Embedding(len(titles) + 1, 32)])
+        self.task = tfrs.tasks.Retrieval()
+
+    def compute_loss(self, inputs, training=False):
+        return self.task(self.user_model(inputs["user_id"]), self.movie_model(inputs["title"]))
+
+
+def tfrs_tutorial(train: Sequence[Dict], test: Sequence[Dict], catalog, labels, epochs: int):
+    title_of = dict(zip(catalog.item_ids, catalog.titles))
+    users = sorted({r["user_id"] for r in train} | {r["user_id"] for r in test})
+    model = TutorialModel(users, sorted(set(catalog.titles)))
+    model.compile(optimizer=tf.keras.optimizers.Adagrad(learning_rate=0.1))
+    data = tf.data.Dataset.from_tensor_slices({
+        "user_id": [r["user_id"] for r in train],
+        "title": [title_of[r["item_id"]] for r in train]}).shuffle(100_000, seed=42)
+    started = time.perf_counter()
+    model.fit(data.batch(8192), epochs=epochs, verbose=0)
+    seconds = time.perf_counter() - started
+    items = model.movie_model(tf.constant(catalog.titles)).numpy()
+    queries = model.user_model(tf.constant([r["user_id"] for r in test])).numpy()
+    ranks, top = ranks_and_top10(lambda a, b: queries[a:b] @ items.T, labels)
+    return ranks, top, seconds
+
+
+def privrec_model(catalog, config: Dict) -> TwoTowerModel:
+    return TwoTowerModel(config, num_items=catalog.num_indices,
+                         item_category=catalog.category_index(),
+                         item_title_tokens=catalog.title_token_ids(config["title_max_tokens"]))
+
+
+def privrec_scores(model: TwoTowerModel, test_features: Dict, num_indices: int):
+    candidates = model.candidate_embedding(
+        tf.range(catalog_lib.FIRST_ITEM_INDEX, num_indices, dtype=tf.int64))
+
+    def scores(a, b):
+        query = model.query_embedding({k: tf.constant(v[a:b]) for k, v in test_features.items()
+                                       if k in (features.QUERY_TOKENS, features.HISTORY)})
+        return tf.matmul(query, candidates, transpose_b=True).numpy()
+    return scores
+
+
+def _model_inputs(feats: Dict) -> Dict:
+    return {k: v for k, v in feats.items() if k != features.USER_KEY}
+
+
+def train_non_dp(catalog, config: Dict, train_features: Dict, epochs: float, batch_size: int):
+    """Plain mini-batch Adam on the mean loss; returns (model, seconds, step times)."""
+    model = privrec_model(catalog, config)
+    optimizer = tf.keras.optimizers.Adam(config["learning_rate"])
+
+    @tf.function(reduce_retracing=True)
+    def step(batch):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(model.per_example_loss(batch, model.sample_negatives()))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                      model.trainable_variables))
+        return loss
+
+    inputs = _model_inputs(train_features)
+    steps = math.ceil(epochs * len(inputs[features.LABEL]) / batch_size)
+    data = iter(tf.data.Dataset.from_tensor_slices(inputs).shuffle(100_000, seed=7).repeat()
+                .batch(batch_size, drop_remainder=True))
+    started, times = time.perf_counter(), []
+    for _ in range(steps):
+        t = time.perf_counter()
+        step(next(data)).numpy()
+        times.append(time.perf_counter() - t)
+    return model, time.perf_counter() - started, times, step
+
+
+class _StepTimes(tf.keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.times, self._started = [], 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter() - self._started)
+
+
+def train_dp(catalog, config: Dict, sampler: user_sampling.UserSampler, steps: int,
+             noise_multiplier: float):
+    model = privrec_model(catalog, config)
+    model.dp = privacy.UserLevelDP(config["l2_norm_clip"], noise_multiplier,
+                                   sampler.expected_users_per_step)
+    model.compile(optimizer=privacy.make_optimizer(config))
+    timer = _StepTimes()
+    started = time.perf_counter()
+    model.fit(sampler.dataset(), steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer])
+    return model, time.perf_counter() - started, timer.times
+
+
+def _median_after_warmup(times: Sequence[float]) -> float:
+    return float(np.median(times[min(3, len(times) - 1):]))
+
+
+# Main --------------------------------------------------------------------------------------
+
+def run(args) -> Dict:
+    catalog, rows = load(args.dataset)
+    train, test = split_per_user(rows, args.test_share)
+    config = {**configs.trainer_custom_config(configs.local_config(".", data_dir=".")),
+              "learning_rate": args.learning_rate}
+    train_features = featurize(train, catalog, config)
+    test_features = featurize(test, catalog, config)
+    labels = test_features[features.LABEL]
+    cold = np.bincount(train_features[features.LABEL],
+                       minlength=catalog.num_indices)[labels] == 0
+    items = len(catalog.item_ids)
+    print(f"{args.dataset}: {len(rows)} interactions, {len(set(train_features[features.USER_KEY]))}"
+          f" users, {items} items; test {len(test)} (last {args.test_share:.0%} per user; "
+          f"{int(cold.sum())} cold-start)")
+    results = collections.OrderedDict()
+
+    ranks, top = most_popular(train_features[features.LABEL], labels, catalog.num_indices)
+    results["most-popular"] = {**evaluate(ranks, top, cold, items), "train_seconds": 0.0}
+
+    ranks, top, seconds = tfrs_tutorial(train, test, catalog, labels, args.tutorial_epochs)
+    results["TFRS tutorial"] = {**evaluate(ranks, top, cold, items), "train_seconds": seconds}
+
+    tf.random.set_seed(7)
+    model, seconds, _, non_dp_step = train_non_dp(catalog, config, train_features, args.epochs,
+                                                  args.batch_size)
+    ranks, top = ranks_and_top10(privrec_scores(model, test_features, catalog.num_indices),
+                                 labels)
+    results["privrec non-DP"] = {**evaluate(ranks, top, cold, items), "train_seconds": seconds}
+
+    sampler = user_sampling.UserSampler(train_features, args.users_per_step,
+                                        args.max_examples_per_user)
+    steps = math.ceil(args.dp_epochs / sampler.sampling_rate)
+    # The cost of DP: a non-DP step on as many examples as a DP step holds on average.
+    examples_per_dp_step = int(np.mean([
+        min(len(rows_of), args.max_examples_per_user) for rows_of in sampler.rows_of_user])
+        * sampler.expected_users_per_step)
+    same_size = iter(tf.data.Dataset.from_tensor_slices(_model_inputs(train_features)).repeat()
+                     .batch(examples_per_dp_step, drop_remainder=True))
+    times = []
+    for _ in range(13):
+        t = time.perf_counter()
+        non_dp_step(next(same_size)).numpy()
+        times.append(time.perf_counter() - t)
+    non_dp_step_seconds = _median_after_warmup(times)
+    for epsilon in args.epsilons:
+        sigma = privacy.noise_for_target_epsilon(epsilon, sampler.num_users,
+                                                 sampler.expected_users_per_step, steps,
+                                                 args.delta)
+        tf.random.set_seed(7)
+        model, seconds, step_times = train_dp(catalog, config, sampler, steps, sigma)
+        accounted = privacy.account(sampler.num_users, sampler.expected_users_per_step, steps,
+                                    sigma, config["l2_norm_clip"], args.max_examples_per_user,
+                                    sampler.num_examples, args.delta)
+        ranks, top = ranks_and_top10(privrec_scores(model, test_features, catalog.num_indices),
+                                     labels)
+        results[f"privrec DP ε={epsilon:g}"] = {
+            **evaluate(ranks, top, cold, items), "train_seconds": seconds,
+            "epsilon": accounted.epsilon, "noise_multiplier": sigma,
+            "dp_step_vs_non_dp_step": _median_after_warmup(step_times) / non_dp_step_seconds}
+    return {"dataset": os.path.abspath(args.dataset), "interactions": len(rows),
+            "users": sampler.num_users, "items": items, "test_examples": len(test),
+            "cold_start_examples": int(cold.sum()), "dp": {
+                "users_per_step": sampler.expected_users_per_step,
+                "max_examples_per_user": args.max_examples_per_user, "steps": steps,
+                "delta": args.delta, "examples_per_step": examples_per_dp_step,
+                "non_dp_step_seconds": non_dp_step_seconds},
+            "results": results}
+
+
+def print_table(numbers: Dict) -> None:
+    print(f"{'model':<20}{'R@10':>8}{'NDCG@10':>9}{'R@100':>8}{'cold R@100':>11}"
+          f"{'cov@10':>8}{'train s':>9}{'DP/non-DP step':>16}")
+    for name, m in numbers["results"].items():
+        ratio = m.get("dp_step_vs_non_dp_step")
+        print(f"{name:<20}{m['recall_at_10']:>8.3f}{m['ndcg_at_10']:>9.3f}"
+              f"{m['recall_at_100']:>8.3f}{m['cold_start_recall_at_100']:>11.3f}"
+              f"{m['coverage_at_10']:>8.3f}{m['train_seconds']:>9.1f}"
+              f"{(f'{ratio:.1f}×' if ratio else '-'):>16}")
+    dp = numbers["dp"]
+    print(f"user-level DP: {numbers['users']} users, {dp['users_per_step']:.0f} per step "
+          f"(Poisson), at most {dp['max_examples_per_user']} examples each, {dp['steps']} steps,"
+          f" δ = {dp['delta']:g}")
+
+
+def targets(numbers: Dict) -> Dict[str, bool]:
+    r = numbers["results"]
+    non_dp = r["privrec non-DP"]["recall_at_100"]
+    out = {f"privrec non-DP R@100 >= {TARGETS['non_dp_vs_tutorial_recall_at_100']}× TFRS tutorial":
+           non_dp >= TARGETS["non_dp_vs_tutorial_recall_at_100"]
+           * r["TFRS tutorial"]["recall_at_100"]}
+    if "privrec DP ε=8" in r:
+        out[f"DP ε=8 R@100 >= {TARGETS['dp_eps8_vs_non_dp']}× non-DP"] = \
+            r["privrec DP ε=8"]["recall_at_100"] >= TARGETS["dp_eps8_vs_non_dp"] * non_dp
+    if "privrec DP ε=1" in r:
+        out[f"DP ε=1 R@100 >= {TARGETS['dp_eps1_vs_most_popular']}× most-popular"] = \
+            r["privrec DP ε=1"]["recall_at_100"] >= TARGETS["dp_eps1_vs_most_popular"] \
+            * r["most-popular"]["recall_at_100"]
+    ratios = [m["dp_step_vs_non_dp_step"] for m in r.values() if "dp_step_vs_non_dp_step" in m]
+    if ratios:
+        out[f"DP step <= {TARGETS['dp_step_vs_non_dp_step']}× non-DP step"] = \
+            max(ratios) <= TARGETS["dp_step_vs_non_dp_step"]
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default=DEFAULT_ML,
+                        help="a MovieLens folder: 100K layout (u.data, u.item, u.user) or CSV "
+                             "layout (ratings.csv, movies.csv, optional tags.csv)")
+    parser.add_argument("--test-share", type=float, default=0.2)
+    parser.add_argument("--epochs", type=float, default=5, help="privrec non-DP")
+    parser.add_argument("--batch-size", type=int, default=256, help="privrec non-DP")
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--tutorial-epochs", type=int, default=3)
+    parser.add_argument("--epsilons", default="1,3,8")
+    parser.add_argument("--delta", type=float, default=1e-5)
+    parser.add_argument("--dp-epochs", type=float, default=10,
+                        help="times each user is sampled on average")
+    parser.add_argument("--users-per-step", type=float, default=64)
+    parser.add_argument("--max-examples-per-user", type=int, default=32)
+    parser.add_argument("--json", help="write the numbers here")
+    args = parser.parse_args(argv)
+    args.epsilons = [float(e) for e in args.epsilons.split(",") if e.strip()]
+    numbers = run(args)
+    print_table(numbers)
+    report.print_targets(targets(numbers))
+    report.write_json(args.json, numbers)
+    return numbers
+
+
+if __name__ == "__main__":
+    main()
