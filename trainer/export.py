@@ -109,7 +109,7 @@ def export(module: ExportModule, directory: str, privacy_report: Dict, training:
 
 
 def save_keras(model: TwoTowerModel, serving_model_dir: str) -> str:
-    """Saves the Keras two-tower model (both towers, uncompiled: the DP optimizer is chosen
+    """Saves the Keras two-tower model (both towers, uncompiled: the optimizer is chosen
     anew by whoever continues training) as <serving_model_dir>/keras/two_tower.keras. It travels
     with the pushed version; TF Serving ignores the extra directory."""
     uncompiled = TwoTowerModel.from_config(model.get_config())
