@@ -13,9 +13,9 @@ no log-Q correction.
 Why the unit is the user: one user contributes many examples (hundreds in MovieLens), so an
 example-level ε says nothing about a person. `train_step` gets Poisson-sampled users with at
 most k examples each (trainer/user_sampling.py), computes each user's gradient of their summed
-loss (tf.vectorized_map over users: cost grows with users × k, not with users²), and hands the
-per-user gradients to TF-Privacy's Gaussian sum query (clip per user, add noise;
-trainer/privacy.py). The optimizer then applies an already private gradient.
+loss (tf.vectorized_map over users: cost grows with users × k, not with users²), clips each
+user's gradient and adds noise with TF-Privacy's Gaussian sum query (trainer/privacy.py). The
+optimizer then applies an already private gradient.
 
 There is no user-id embedding: it would memorise individuals and cannot serve new users. The
 user is represented by the query text and the recent items carried in each request.
