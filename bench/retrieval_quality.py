@@ -18,6 +18,8 @@ The last column is a DP step's time over a non-DP step's on the same number of e
 """
 import argparse
 import collections
+import csv
+import glob
 import math
 import os
 import sys
@@ -33,7 +35,7 @@ import tensorflow_recommenders as tfrs  # noqa: E402
 
 from bench import report  # noqa: E402
 from pipeline import configs  # noqa: E402
-from privrec.data import movielens  # noqa: E402
+from privrec.data import movielens, schema  # noqa: E402
 from trainer import catalog as catalog_lib, features, minilm, privacy, user_sampling  # noqa: E402
 from trainer.model import TwoTowerModel  # noqa: E402
 from trainer.retrieval_metrics import catalog_coverage, metrics_from_ranks  # noqa: E402
@@ -48,12 +50,25 @@ TARGETS = {"non_dp_vs_tutorial_recall_at_100": 2.2, "dp_eps8_vs_non_dp": 0.85,
 # Data --------------------------------------------------------------------------------------
 
 def load(dataset: str):
-    """(catalog, interactions sorted by time) from a MovieLens folder (100K or CSV layout)."""
-    data = movielens.load_any(dataset)
+    """(catalog, interactions sorted by time) from a MovieLens folder (100K or CSV layout) or
+    a privrec data folder (catalog.csv + interactions/*.csv, e.g. `privrec generate`)."""
+    if os.path.exists(os.path.join(dataset, schema.CATALOG_FILE)):
+        data = {"catalog": _csv_rows(os.path.join(dataset, schema.CATALOG_FILE)),
+                "interactions": sorted(
+                    (row for path in sorted(glob.glob(os.path.join(
+                        dataset, schema.INTERACTIONS_DIR, "*.csv"))) for row in _csv_rows(path)),
+                    key=lambda row: int(row["timestamp"]))}
+    else:
+        data = movielens.load_any(dataset)
     rows = data["catalog"]
     catalog = catalog_lib.Catalog([r["item_id"] for r in rows], [r["title"] for r in rows],
                                   [r["category"] for r in rows])
     return catalog, data["interactions"]
+
+
+def _csv_rows(path: str) -> List[Dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
 
 
 def split_per_user(rows: Sequence[Dict], test_share: float):

@@ -33,7 +33,7 @@ class TrainerConfig:
     init_from: Optional[str] = None  # continue this model version dir instead (privrec finetune)
     delta: Optional[float] = None   # None: 1 / number of users in the training split
     top_k: int = 10                 # items returned by the serving signature
-    eval_ks: tuple = (10, 50)       # Recall@K computed by the eval signature
+    eval_ks: tuple = (10, 50, 100)  # Recall@K and NDCG@K computed by the Evaluator
 
 
 @dataclasses.dataclass(frozen=True)

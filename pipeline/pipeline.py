@@ -6,11 +6,22 @@ from components.masking import policy as masking_policy
 from components.masking.component import MaskingExampleGen
 from components.model_card.component import ModelCardPusher
 from pipeline import configs
+from privrec.data import schema
+
+OVERALL = tfma.SlicingSpec()
+COLD_START = tfma.SlicingSpec(feature_keys=[schema.COLD_START_ITEM])
+
+
+def _overall_only(threshold: tfma.MetricThreshold) -> tfma.PerSliceMetricThreshold:
+    """Gates apply to the whole eval set, not to the cold-start slice (reported only)."""
+    return tfma.PerSliceMetricThreshold(slicing_specs=[OVERALL], threshold=threshold)
 
 
 def eval_config(config: configs.PipelineConfig) -> tfma.EvalConfig:
-    """Recall@K, NDCG@K and MRR (trainer/retrieval_metrics.py) for the candidate and the last
-    blessed model, and the candidate's DP ε (trainer/privacy_metric.py).
+    """Recall@K, NDCG@K, MRR and catalog coverage (trainer/retrieval_metrics.py) for the
+    candidate and the last blessed model, overall and on the cold-start slice (items with no
+    training interaction, flagged by ExampleGen), and the candidate's DP ε
+    (trainer/privacy_metric.py).
 
     Blessed when the gated recall is above the absolute floor, has not dropped by more than
     `recall_max_regression` from the baseline (the first model has no baseline: floor only), and
@@ -20,22 +31,24 @@ def eval_config(config: configs.PipelineConfig) -> tfma.EvalConfig:
         tfma.MetricConfig(class_name="ExampleCount"),
         tfma.MetricConfig(
             class_name="PrivacyEpsilon", module="trainer.privacy_metric",
-            threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
-                upper_bound={"value": config.epsilon_budget}))),
+            per_slice_thresholds=[_overall_only(tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(
+                    upper_bound={"value": config.epsilon_budget})))]),
+        tfma.MetricConfig(class_name="CatalogCoverage", module="trainer.retrieval_metrics"),
     ]
     for k in config.trainer.eval_ks:
         name = f"recall_at_{k}"
-        threshold = None
+        thresholds = []
         if name == config.recall_metric:
-            threshold = tfma.MetricThreshold(
+            thresholds = [_overall_only(tfma.MetricThreshold(
                 value_threshold=tfma.GenericValueThreshold(
                     lower_bound={"value": config.recall_floor}),
                 change_threshold=tfma.GenericChangeThreshold(
                     direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                    absolute={"value": -config.recall_max_regression}))
+                    absolute={"value": -config.recall_max_regression})))]
         metrics.append(tfma.MetricConfig(class_name="RecallAtK",
                                          module="trainer.retrieval_metrics",
-                                         config=f'{{"k": {k}}}', threshold=threshold))
+                                         config=f'{{"k": {k}}}', per_slice_thresholds=thresholds))
         metrics.append(tfma.MetricConfig(class_name="NdcgAtK", module="trainer.retrieval_metrics",
                                          config=f'{{"k": {k}}}'))
     metrics.append(tfma.MetricConfig(class_name="MeanReciprocalRank",
@@ -44,7 +57,7 @@ def eval_config(config: configs.PipelineConfig) -> tfma.EvalConfig:
         model_specs=[tfma.ModelSpec(name="candidate", signature_name=configs.EVAL_SIGNATURE),
                      tfma.ModelSpec(name="baseline", signature_name=configs.EVAL_SIGNATURE,
                                     is_baseline=True)],
-        slicing_specs=[tfma.SlicingSpec()],
+        slicing_specs=[OVERALL, COLD_START],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 

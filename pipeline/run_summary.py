@@ -10,6 +10,7 @@ from tfx import v1 as tfx
 from components.masking import report
 from components.masking.component import MaskingReport
 from pipeline import configs
+from privrec.data import schema
 from trainer import export
 from trainer.privacy_metric import EPSILON_KEY
 
@@ -70,17 +71,28 @@ def _property(artifact, name: str):
     return value.string_value or value.int_value
 
 
+COLD_START_PREFIX = "cold_start_"
+
+
 def candidate_metrics(evaluation_uri: str) -> Dict[str, float]:
-    """The candidate model's overall retrieval metrics and ε from the Evaluator's output."""
+    """The candidate model's retrieval metrics, coverage and ε from the Evaluator's output:
+    overall, and on the cold-start slice (items first seen after training) prefixed
+    `cold_start_`."""
     metrics = {}
     for slice_metrics in tfma.load_metrics(evaluation_uri):
-        if not slice_metrics.slice_key.single_slice_keys:  # the overall slice
-            for key in slice_metrics.metric_keys_and_values:
-                if (key.key.name.startswith(("recall_at_", "ndcg_at_"))
-                        or key.key.name in ("mrr", EPSILON_KEY)) \
-                        and not key.key.is_diff and \
-                        key.key.model_name in ("", CANDIDATE):
-                    metrics[key.key.name] = key.value.double_value.value
+        slice_keys = {k.column: k.int64_value for k in slice_metrics.slice_key.single_slice_keys}
+        if not slice_keys:
+            prefix = ""
+        elif slice_keys == {schema.COLD_START_ITEM: 1}:
+            prefix = COLD_START_PREFIX
+        else:
+            continue
+        for key in slice_metrics.metric_keys_and_values:
+            name = key.key.name
+            if (name.startswith(("recall_at_", "ndcg_at_")) or name in ("mrr", "catalog_coverage")
+                    or (name == EPSILON_KEY and not prefix)) \
+                    and not key.key.is_diff and key.key.model_name in ("", CANDIDATE):
+                metrics[prefix + name] = key.value.double_value.value
     return metrics
 
 

@@ -7,6 +7,7 @@ import os
 import sys
 
 import privrec  # noqa: F401  (runtime switches, before anything imports TensorFlow)
+from privrec.data.generator import SIZES
 
 DEFAULT_WORK_DIR = "out"
 
@@ -279,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser("generate", help="write the embedded synthetic e-commerce data set")
-    p.add_argument("--size", default="default", choices=["tiny", "small", "default"])
+    p.add_argument("--size", default="default", choices=sorted(SIZES))
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--interactions-seed", type=int, help="new interactions of the same shop "
                    "(catalog and users from --seed), e.g. data to fine-tune on")
@@ -293,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the whole pipeline locally, then serve and query it")
     pipeline_args(p)
-    p.add_argument("--size", default="default", choices=["tiny", "small", "default"])
+    p.add_argument("--size", default="default", choices=sorted(SIZES))
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("finetune", help="continue training a pushed model version with DP on new "
@@ -309,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="membership inference audit (TF-Privacy): the DP model and "
                        "the same model trained without DP, attacked with held-out users")
     pipeline_args(p)
-    p.add_argument("--size", default="tiny", choices=["tiny", "small", "default"],
+    p.add_argument("--size", default="tiny", choices=sorted(SIZES),
                    help="generated data set when --data-dir is not given")
     p.add_argument("--holdout-share", type=float, default=0.5,
                    help="share of users held out of training (the non-members)")
@@ -321,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline_args(p)
     p.add_argument("--epsilons", default="0.5,1,2,4,8,inf",
                    help="comma-separated ε budgets; inf = without DP")
-    p.add_argument("--size", default="tiny", choices=["tiny", "small", "default"],
+    p.add_argument("--size", default="tiny", choices=sorted(SIZES),
                    help="generated data set when --data-dir is not given")
     p.set_defaults(func=cmd_privacy_report)
 

@@ -22,6 +22,9 @@ def test_movielens_pipeline_learns_and_serves(tmp_path, monkeypatch):
     report = "\n".join(summary.lines())  # every assertion says what the run did
     # Random ranking of 1,682 movies gives Recall@50 of about 0.03.
     assert summary.metrics["recall_at_50"] > 0.06, report
+    # Movies first rated in the eval period (there are ~120): the Evaluator's cold-start slice.
+    assert 0 <= summary.metrics["cold_start_recall_at_100"] <= 1, report
+    assert 0 < summary.metrics["catalog_coverage"] <= 1, report
     assert 0 < summary.privacy["epsilon"] < float("inf"), report
     assert summary.pushed, report
     version, _, items = serve_once.recommend_once(config.push_dir, "", ["m50", "m172", "m181"])

@@ -11,6 +11,7 @@ import zipfile
 import grpc
 import pytest
 import tensorflow as tf
+import tensorflow_model_analysis as tfma
 from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2,
                                      model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc)
@@ -184,9 +185,15 @@ def test_summary_has_metrics_blessing_push_and_computed_epsilon(tiny_run):
     config, *_ = tiny_run
     summary = run_summary.read(config)
     metrics = summary.metrics
-    assert set(metrics) == {"recall_at_10", "recall_at_50", "ndcg_at_10", "ndcg_at_50", "mrr",
-                            "privacy_epsilon"}
-    assert 0.0 <= metrics["recall_at_10"] <= metrics["recall_at_50"] <= 1.0
+    overall = {"recall_at_10", "recall_at_50", "recall_at_100", "ndcg_at_10", "ndcg_at_50",
+               "ndcg_at_100", "mrr", "catalog_coverage"}
+    # The tiny data's eval items were all seen in training: no cold-start slice (MovieLens has
+    # one: tests/test_movielens_pipeline.py).
+    assert not any(_value(e, "cold_start_item") for e in _examples(config, "eval"))
+    assert set(metrics) == overall | {"privacy_epsilon"}
+    assert 0.0 <= metrics["recall_at_10"] <= metrics["recall_at_50"] <= \
+        metrics["recall_at_100"] <= 1.0
+    assert 0.0 < metrics["catalog_coverage"] <= 1.0
     # One relevant item: NDCG@K <= Recall@K and grows with K; MRR counts every rank.
     assert 0.0 < metrics["ndcg_at_10"] <= metrics["ndcg_at_50"] <= metrics["recall_at_50"]
     assert metrics["ndcg_at_10"] <= metrics["recall_at_10"]
@@ -209,6 +216,37 @@ def test_summary_has_metrics_blessing_push_and_computed_epsilon(tiny_run):
     assert any(line.startswith("privacy") for line in summary.lines())
 
 
+def test_cold_start_slice_is_the_eval_items_never_seen_in_training(tiny_run):
+    """ExampleGen flags each example whose item has no training interaction; the Evaluator
+    slices on the flag."""
+    config, *_ = tiny_run
+    train, evaluation = _examples(config, "train"), _examples(config, "eval")
+    trained = {_value(e, "item_id") for e in train}
+    assert {_value(e, "cold_start_item") for e in train} == {0}
+    flags = [_value(e, "cold_start_item") for e in evaluation]
+    assert flags == [int(_value(e, "item_id") not in trained) for e in evaluation]
+    evaluated = tfma.load_metrics(_latest_uri(config, "Evaluator", "evaluation"))
+    counts = {tuple((k.column, k.int64_value) for k in s.slice_key.single_slice_keys):
+              next(v.value.double_value.value for v in s.metric_keys_and_values
+                   if v.key.name == "example_count" and v.key.model_name in ("", "candidate"))
+              for s in evaluated}
+    assert counts == {(): len(flags), (("cold_start_item", 0),): len(flags) - sum(flags),
+                      **({(("cold_start_item", 1),): sum(flags)} if sum(flags) else {})}
+
+
+def test_catalog_coverage_is_the_share_of_items_in_some_served_top_10(tiny_run):
+    config, *_ = tiny_run
+    summary = run_summary.read(config)
+    model = tf.saved_model.load(os.path.join(config.push_dir, summary.pushed_version))
+    evaluation = [e.SerializeToString() for e in _examples(config, "eval")]
+    outputs = model.signatures["eval"](examples=tf.constant(evaluation))
+    top = outputs["top_item_positions"].numpy()
+    catalog_size = outputs["catalog_size"].numpy().ravel()[0]
+    assert summary.metrics["catalog_coverage"] == pytest.approx(
+        len(set(top.ravel().tolist())) / catalog_size)
+    assert 10 / catalog_size < summary.metrics["catalog_coverage"] < 1
+
+
 def test_eval_signature_ranks_the_true_item_over_the_whole_catalog(tiny_run):
     """The Evaluator's inputs: the item served first ranks 1, the fifth 5, an unknown one 0."""
     config, *_ = tiny_run
@@ -228,6 +266,12 @@ def test_eval_signature_ranks_the_true_item_over_the_whole_catalog(tiny_run):
         [example(served[0]), example(served[4]), example(b"no-such-item")]))
     assert outputs["true_item_rank"].numpy().ravel().tolist() == [1.0, 5.0, 0.0]
     assert outputs["hit_at_10"].numpy().ravel().tolist() == [1.0, 1.0, 0.0]
+    # Coverage inputs: the served top 10 as catalog positions, and the catalog size.
+    from trainer.catalog import Catalog
+    catalog_ids = Catalog.load(config.catalog_path).item_ids
+    top = outputs["top_item_positions"].numpy()
+    assert [catalog_ids[p].encode() for p in top[0]] == served.tolist()
+    assert outputs["catalog_size"].numpy().ravel().tolist() == [len(catalog_ids)] * 3
     # Softmax loss over the whole catalog (the membership inference audit's input).
     loss = outputs["true_item_loss"].numpy().ravel()
     assert 0 < loss[0] < loss[1] and loss[2] == 0.0

@@ -22,7 +22,7 @@ from privrec.data import schema
 from trainer import catalog as catalog_lib, features
 from trainer.model import TwoTowerModel
 from trainer.privacy_metric import EPSILON_KEY
-from trainer.retrieval_metrics import RANK_KEY
+from trainer.retrieval_metrics import CATALOG_SIZE_KEY, RANK_KEY, TOP_ITEMS_KEY
 
 PRIVACY_FILE = "privacy.json"
 TRAINING_FILE = "training.json"
@@ -68,8 +68,8 @@ class ExportModule(tf.Module):
     def evaluate(self, examples):
         """Per example: the true item's rank among all catalog items (1 = first; 0 when it is
         not in the catalog), its softmax loss over the whole catalog (0 when unknown; the
-        membership inference audit's input), `hit_at_{k}` for each eval k, and the model's ε
-        (privacy gate)."""
+        membership inference audit's input), `hit_at_{k}` for each eval k, the catalog positions
+        of its served top-k with the catalog size (coverage), and the model's ε (privacy gate)."""
         names = (schema.QUERY, schema.RECENT_ITEM_IDS, schema.ITEM_ID)
         raw = tf.io.parse_example(examples, {n: self.raw_spec[n] for n in names})
         transformed = self.tft_layer({n: self._as_raw(n, tf.reshape(v, [-1]))
@@ -87,7 +87,10 @@ class ExportModule(tf.Module):
         for k in self.eval_ks:
             hit = tf.logical_and(rank > 0, rank <= k)
             outputs[f"hit_at_{k}"] = tf.cast(hit[:, tf.newaxis], tf.float32)
-        outputs[EPSILON_KEY] = tf.fill([tf.shape(rank)[0], 1], self.epsilon)
+        batch = tf.shape(rank)[0]
+        outputs[TOP_ITEMS_KEY] = tf.math.top_k(scores, k=self.top_k).indices
+        outputs[CATALOG_SIZE_KEY] = tf.fill([batch, 1], tf.shape(scores)[1])
+        outputs[EPSILON_KEY] = tf.fill([batch, 1], self.epsilon)
         return outputs
 
 

@@ -10,6 +10,7 @@ the safetensors file's SHA-256. tests/test_minilm.py checks the embeddings again
 sentence-transformers on PyTorch (tests/fixtures/minilm_reference.json, written by
 tests/fixtures/make_minilm_reference.py in a separate Python 3.11 venv: `make minilm-reference`).
 """
+import functools
 import hashlib
 import importlib.util
 import json
@@ -95,6 +96,14 @@ def _assign_hugging_face_weights(backbone: keras_nlp.models.BertBackbone,
 
 
 def _sha256(path: str) -> str:
+    stat = os.stat(path)
+    return _sha256_of(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    """Hashed once per process and file version (size and mtime are part of the key)."""
+    del size, mtime_ns
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -128,14 +137,20 @@ def backbone(cache_dir: Optional[str] = None) -> keras_nlp.models.BertBackbone:
 def tokenize(texts: tf.Tensor, max_tokens: int = MAX_SEQUENCE_LENGTH) -> tf.Tensor:
     """[batch] strings -> [batch, max_tokens] MiniLM ids: [CLS] pieces… [SEP], 0-padded."""
     vocab = vocab_path()
-    with open(vocab, encoding="utf-8") as f:
-        ids = {token: i for i, token in enumerate(f.read().splitlines())}
+    ids = _special_token_ids(vocab)
     tokenizer = tf_text.BertTokenizer(vocab, lower_case=True, token_out_type=tf.int64,
                                       unknown_token="[UNK]")
     pieces = tokenizer.tokenize(texts).merge_dims(-2, -1)[:, :max_tokens - 2]
     packed, _ = tf_text.combine_segments([pieces], start_of_sequence_id=ids["[CLS]"],
                                          end_of_segment_id=ids["[SEP]"])
     return packed.to_tensor(default_value=ids["[PAD]"], shape=[None, max_tokens])
+
+
+@functools.lru_cache(maxsize=2)
+def _special_token_ids(vocab: str) -> Dict[str, int]:
+    with open(vocab, encoding="utf-8") as f:
+        ids = {token: i for i, token in enumerate(f.read().splitlines())}
+    return {token: ids[token] for token in ("[CLS]", "[SEP]", "[PAD]")}
 
 
 def mean_pool(bert: keras_nlp.models.BertBackbone, token_ids: tf.Tensor) -> tf.Tensor:

@@ -1,9 +1,10 @@
 """TFMA metrics for retrieval over the whole catalog, per model (candidate/baseline):
-Recall@K, NDCG@K and MRR.
+Recall@K, NDCG@K, MRR and catalog coverage.
 
 The model's `eval` signature returns per example `hit_at_{k}` (1 when the true item is in the
 top k of a brute-force ranking of the full catalog) and `true_item_rank` (its rank among all
-catalog items, 1 = first, 0 = not in the catalog). With one relevant item per example, NDCG@K is
+catalog items, 1 = first, 0 = not in the catalog) and `top_item_positions` (the catalog positions
+of its top-k items, k = the served top_k) with `catalog_size`. With one relevant item per example, NDCG@K is
 1/log2(rank + 1) when rank <= K (the ideal DCG is 1) and MRR is the mean of 1/rank. Unlike
 `tfma.metrics.Mean` these are model-aware, so the Evaluator can compare a candidate with the
 latest blessed baseline.
@@ -19,6 +20,8 @@ from tensorflow_model_analysis.metrics import metric_types
 
 
 RANK_KEY = "true_item_rank"
+TOP_ITEMS_KEY = "top_item_positions"
+CATALOG_SIZE_KEY = "catalog_size"
 
 
 def hit_key(k: int) -> str:
@@ -146,6 +149,50 @@ class MeanReciprocalRank(tfma.metrics.Metric):
 
 metric_types.register_metric(NdcgAtK)
 metric_types.register_metric(MeanReciprocalRank)
+
+
+class _CoverageCombiner(beam.CombineFn):
+    """Distinct catalog positions in the examples' top-k lists / catalog size."""
+
+    def __init__(self, key: metric_types.MetricKey, model_name: str):
+        self._key, self._model_name = key, model_name
+
+    def create_accumulator(self):
+        return set(), 0
+
+    def add_input(self, accumulator, element: metric_types.StandardMetricInputs):
+        predictions = model_predictions(element, self._model_name)
+        if TOP_ITEMS_KEY not in predictions:  # a baseline exported before coverage
+            return accumulator
+        items, size = accumulator
+        items.update(int(i) for i in np.ravel(predictions[TOP_ITEMS_KEY]))
+        return items, max(size, int(np.ravel(predictions[CATALOG_SIZE_KEY])[0]))
+
+    def merge_accumulators(self, accumulators):
+        items, size = set(), 0
+        for more, more_size in accumulators:
+            items |= more
+            size = max(size, more_size)
+        return items, size
+
+    def extract_output(self, accumulator) -> Dict[metric_types.MetricKey, float]:
+        items, size = accumulator
+        return {self._key: len(items) / size if size else float("nan")}
+
+
+def _coverage(name: str, model_names: Optional[List[str]] = None,
+              **_) -> metric_types.MetricComputations:
+    return per_model_computations(name, model_names, _CoverageCombiner)
+
+
+class CatalogCoverage(tfma.metrics.Metric):
+    """Share of the catalog's items in at least one eval example's served top-k list."""
+
+    def __init__(self, name: str = "catalog_coverage"):
+        super().__init__(_coverage, name=name)
+
+
+metric_types.register_metric(CatalogCoverage)
 
 
 def metrics_from_ranks(ranks: Sequence[float], recall_ks: Sequence[int],

@@ -4,7 +4,8 @@ It reads the interaction CSVs, checks every file's columns against the masking p
 row against its column rules (errors name file, line and column, never a raw PII value), masks
 with `MaskInteractions`, suppresses rows of equivalence classes below k_min (`KAnonymize`),
 splits train/eval by time (the output split buckets are shares of the time range, the latest
-share being the last split) and writes the masking report (JSON + HTML). A run whose
+share being the last split), flags examples whose item has no interaction in the training split
+(`cold_start_item`, the Evaluator's cold-start slice) and writes the masking report (JSON + HTML). A run whose
 suppression exceeds the policy's budget fails after writing the report.
 """
 import csv
@@ -131,6 +132,11 @@ def user_column(policy: policy_lib.MaskingPolicy):
     return schema.USER_ID if schema.USER_ID in pseudonymized else None
 
 
+def flag_cold_start(row: Dict, trained_items) -> Dict:
+    """Adds `cold_start_item`: 1 when the row's item has no interaction in the training split."""
+    return {**row, schema.COLD_START_ITEM: int(row[schema.ITEM_ID] not in trained_items)}
+
+
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     """Masking ExampleGen executor (see module docstring)."""
 
@@ -193,9 +199,13 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
         parts = timed | "SplitByTime" >> beam.Partition(
             by_time, len(splits), time_range=beam.pvalue.AsSingleton(bounds))
+        trained_items = beam.pvalue.AsSingleton(
+            parts[0] | "TrainItems" >> beam.Map(lambda kv: kv[1][schema.ITEM_ID])
+            | "TrainItemSet" >> beam.combiners.ToSet())
         outputs, counts = {}, []
         for i, split in enumerate(splits):
-            rows = parts[i] | f"Rows[{split.name}]" >> beam.Values()
+            rows = (parts[i] | f"Rows[{split.name}]" >> beam.Values()
+                    | f"ColdStart[{split.name}]" >> beam.Map(flag_cold_start, trained_items))
             outputs[split.name] = rows | f"Serialize[{split.name}]" >> beam.Map(to_example)
             counts.append(rows | f"Count[{split.name}]" >> beam.combiners.Count.Globally()
                           | f"Named[{split.name}]" >> beam.Map(lambda n, s=split.name: (s, n)))

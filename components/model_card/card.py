@@ -27,7 +27,6 @@ LIMITS = [
     "never learnt from those values and cannot return them.",
 ]
 NOT_YET = {
-    "cold_start_metrics": "not computed yet (issue #4)",
     "membership_inference": "not run inside the pipeline; `privrec audit` runs it (held-out "
                             "users, DP vs non-DP) and writes mia.json",
 }
@@ -36,7 +35,7 @@ NOT_YET = {
 def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
           model: Dict) -> Dict:
     """privacy: privacy.json; masking: the masking report; metrics: the Evaluator's candidate
-    metrics; data: span and source of the Examples; model: name, version, blessing."""
+    metrics (overall; `cold_start_*` on items with no training interaction); data: span and source of the Examples; model: name, version, blessing."""
     k = masking.get("k_anonymity") or {}
     detectors: Dict[str, int] = {}
     for column in masking["columns"].values():

@@ -25,6 +25,8 @@ SIZES = {
     "tiny": Size(users=80, items=150, interactions=3000),
     "small": Size(users=1000, items=600, interactions=20000),
     "default": Size(users=4000, items=1500, interactions=100000),
+    # bench/retrieval_quality.py: how user-level DP's cost moves with the number of users.
+    "users20k": Size(users=20000, items=1500, interactions=300000),
 }
 
 CATEGORIES = {

@@ -16,6 +16,10 @@ INTERACTION_COLUMNS = (
     + (ORDER_AMOUNT, QUERY, RECENT_ITEM_IDS, ITEM_ID, EVENT_TYPE)
 )
 
+# Added by ExampleGen to every masked example: 1 when the item has no interaction in the
+# training (first) split, i.e. it is first seen later: the Evaluator's cold-start slice.
+COLD_START_ITEM = "cold_start_item"
+
 # Public product catalog columns.
 CATALOG_COLUMNS = ("item_id", "title", "description", "category", "brand", "price")
 
