@@ -47,8 +47,8 @@ def test_user_level_dp_under_mirrored_strategy_over_two_cpus_matches_one_device(
     assert [d.rsplit("/", 1)[-1] for d in out["devices"]] == ["device:CPU:0", "device:CPU:1"]
     assert out["auto"] == "_DefaultDistributionStrategy"  # no GPU: auto is not Mirrored
     assert out["slots"] == [4, 4]  # each replica holds half of the 8 user slots
-    # Noise added once in total (σC / expected users per coordinate), not once per replica
-    # (that would be √2 larger), and the same noised mean on both replicas.
+    # Noise added once in total (σC / expected users per coordinate), not on every replica
+    # (measured 2× larger: the replicas draw the same noise), the same noised mean on both.
     assert out["noise_std_mirrored"] == pytest.approx(out["noise_std_expected"], rel=0.05)
     assert out["noisy_replicas_difference"] == 0.0
     # fit() without noise: the one-device loss and update (the gradient is aggregated once,
