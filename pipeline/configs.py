@@ -32,6 +32,8 @@ class TrainerConfig:
     warm_start: bool = False        # continue from the last blessed model (ε composes with it)
     init_from: Optional[str] = None  # continue this model version dir instead (privrec finetune)
     delta: Optional[float] = None   # None: 1 / number of users in the training split
+    distribution: str = "auto"      # tf.distribute strategy: auto|mirrored|one_device|default
+    mixed_precision: bool = False   # layers in float16 (GPU) / bfloat16; loss and DP in float32
     top_k: int = 10                 # items returned by the serving signature
     eval_ks: tuple = (10, 50, 100)  # Recall@K and NDCG@K computed by the Evaluator
 

@@ -41,6 +41,13 @@ def _masked_mean(sequence: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(sequence * mask, axis=-2) / tf.maximum(tf.reduce_sum(mask, axis=-2), 1.0)
 
 
+def _mean_over_replicas(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    """Σ total / Σ count over the strategy's replicas (on one device: total / count)."""
+    total, count = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, [total, count])
+    return total / tf.maximum(count, 1.0)
+
+
 # The hyperparameters that shape the model's variables (the rest of TrainerConfig does not).
 ARCHITECTURE_KEYS = ("embedding_dim", "negatives_per_step", "query_max_tokens",
                      "title_max_tokens")
@@ -65,8 +72,9 @@ class TextEncoder(tf.keras.layers.Layer):
         return minilm.mean_pool(self.backbone, token_ids)
 
     def encode_in_batches(self, token_ids: np.ndarray, batch: int = 256) -> np.ndarray:
-        return np.concatenate([self(tf.constant(token_ids[i:i + batch])).numpy()
-                               for i in range(0, len(token_ids), batch)])
+        return np.concatenate([
+            tf.cast(self(tf.constant(token_ids[i:i + batch])), tf.float32).numpy()
+            for i in range(0, len(token_ids), batch)])
 
 
 @tf.keras.utils.register_keras_serializable(package="privrec")
@@ -83,13 +91,19 @@ class TwoTowerModel(tfrs.Model):
     def __init__(self, config: Dict, num_items: int, item_category: np.ndarray,
                  item_title_tokens: np.ndarray, num_categories: Optional[int] = None,
                  item_title_vectors: Optional[np.ndarray] = None, **kwargs):
-        super().__init__(**kwargs)
+        # The model itself is float32 whatever the global policy: its layers may compute in
+        # mixed precision (trainer/devices.py), the loss and DP-SGD do not, and compile() does
+        # not wrap the optimizer in a dynamic loss scale (which would skip steps depending on
+        # the batch's gradients, outside the DP mechanism).
+        super().__init__(**{**kwargs, "dtype": "float32"})
         self.config = {k: config[k] for k in ARCHITECTURE_KEYS}
         dim = config["embedding_dim"]
         self.num_items = num_items
         self.num_categories = num_categories or int(np.max(item_category)) + 1
         self.negatives_per_step = config["negatives_per_step"]
         self.dp: Optional[privacy.UserLevelDP] = None  # set by the Trainer before fit()
+        # train_step and test_step all-reduce their loss: each replica returns the global one.
+        self.distribute_reduction_method = "first"
         self.text_encoder = TextEncoder()
         if item_title_vectors is None:
             item_title_vectors = self.text_encoder.encode_in_batches(np.asarray(item_title_tokens))
@@ -105,10 +119,11 @@ class TwoTowerModel(tfrs.Model):
             "item_title_tokens", shape=np.shape(item_title_tokens), dtype=tf.int64,
             trainable=False,
             initializer=tf.keras.initializers.Constant(np.asarray(item_title_tokens)))
+        # Output layers are float32: embeddings, logits and the loss stay float32.
         self.query_mlp = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
-                                              tf.keras.layers.Dense(dim)])
+                                              tf.keras.layers.Dense(dim, dtype="float32")])
         self.candidate_mlp = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
-                                                  tf.keras.layers.Dense(dim)])
+                                                  tf.keras.layers.Dense(dim, dtype="float32")])
         self.build_towers()
 
     def build_towers(self) -> None:
@@ -154,11 +169,12 @@ class TwoTowerModel(tfrs.Model):
         history_vec = _masked_mean(self.item_embedding(history), tf.not_equal(history, 0))
         text_vec = inputs[QUERY_VECTOR] if QUERY_VECTOR in inputs else \
             self.text_encoder(inputs[features.QUERY_TOKENS])
+        text_vec = tf.cast(text_vec, history_vec.dtype)  # both the layers' compute dtype
         return tf.math.l2_normalize(self.query_mlp(tf.concat([text_vec, history_vec], -1)), -1)
 
     def candidate_embedding(self, item_idx: tf.Tensor) -> tf.Tensor:
-        text_vec = tf.gather(self.item_title_vectors, item_idx)
         category_vec = self.category_embedding(tf.gather(self.item_category, item_idx))
+        text_vec = tf.cast(tf.gather(self.item_title_vectors, item_idx), category_vec.dtype)
         joint = tf.concat([self.item_embedding(item_idx), category_vec, text_vec], -1)
         return tf.math.l2_normalize(self.candidate_mlp(joint), -1)
 
@@ -200,16 +216,28 @@ class TwoTowerModel(tfrs.Model):
 
         return tf.vectorized_map(one_user, users)
 
+    def private_gradients(self, users: Dict[str, tf.Tensor], negatives: tf.Tensor):
+        """The privatised mean gradient per trainable variable (privacy.UserLevelDP.noisy_mean:
+        under MirroredStrategy, of every replica's users, noised once) and the mean loss per
+        real example over all replicas."""
+        gradients, losses = self.user_gradients(users, negatives)
+        loss = _mean_over_replicas(tf.reduce_sum(losses),
+                                   tf.reduce_sum(users[user_sampling.EXAMPLE_MASK]))
+        return self.dp.noisy_mean(gradients), loss
+
     def train_step(self, users):
-        """One user-level DP-SGD step on a batch of [user slots, k] examples."""
+        """One user-level DP-SGD step on a batch of [user slots, k] examples (a replica's
+        slice of the slots under MirroredStrategy). Each replica draws its own negatives: they
+        are public and uniform, and each user's loss still depends on their data alone."""
         if self.dp is None:
             raise ValueError("set model.dp (privacy.UserLevelDP) before training: privrec "
                              "never trains without the DP mechanism")
-        gradients, losses = self.user_gradients(users, self.sample_negatives())
-        self.optimizer.apply_gradients(zip(self.dp.noisy_mean(gradients),
-                                           self.trainable_variables))
-        examples = tf.maximum(tf.reduce_sum(users[user_sampling.EXAMPLE_MASK]), 1.0)
-        return {"loss": tf.reduce_sum(losses) / examples}
+        gradients, loss = self.private_gradients(users, self.sample_negatives())
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables),
+                                       skip_gradients_aggregation=True)
+        return {"loss": loss}
 
     def test_step(self, inputs):
-        return {"loss": tf.reduce_mean(self.per_example_loss(inputs, self.sample_negatives()))}
+        losses = self.per_example_loss(inputs, self.sample_negatives())
+        return {"loss": _mean_over_replicas(tf.reduce_sum(losses),
+                                            tf.cast(tf.size(losses), tf.float32))}

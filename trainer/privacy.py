@@ -28,7 +28,18 @@ class UserLevelDP:
 
         Clipping is TF-Privacy's vectorized optimizers' (global norm over all variables, per
         user, divided by max(1, norm / C)), written over the user axis at once: the query's own
-        `preprocess_record` (tf.clip_by_global_norm) has no vectorized form and would loop."""
+        `preprocess_record` (tf.clip_by_global_norm) has no vectorized form and would loop.
+        Norms, clipping and noise are float32 (the gradients of float32 variables), whatever
+        the layers' mixed-precision policy.
+
+        Under a multi-replica strategy (MirroredStrategy: each replica holds a slice of the
+        users) each replica clips its own users, the first replica alone adds the noise (once,
+        stddev σC, as on one device; noise σC/√replicas on each would need independent random
+        streams, and the replicas' are identical: noise on both gave 2σC in tests/test_devices.py)
+        and the sums are all-reduced, so every replica returns the same mean of
+        all users' clipped gradients plus σC noise over the expected users. Apply it with
+        `skip_gradients_aggregation=True`: it is already the global gradient. On one device the
+        all-reduce is the identity."""
         squared = [tf.reduce_sum(tf.square(tf.reshape(g, [tf.shape(g)[0], -1])), axis=1)
                    for g in per_user_gradients]
         norms = tf.sqrt(tf.add_n(squared))                                    # [users]
@@ -36,7 +47,12 @@ class UserLevelDP:
         summed = [tf.tensordot(1.0 / divisor, g, axes=1) for g in per_user_gradients]
         query = gaussian_query.GaussianSumQuery(
             self.l2_norm_clip, self.noise_multiplier * self.l2_norm_clip)
-        noised, _, _ = query.get_noised_result(summed, query.initial_global_state())
+        replica = tf.distribute.get_replica_context()
+        noised = tf.cond(
+            tf.equal(replica.replica_id_in_sync_group, 0),
+            lambda: query.get_noised_result(summed, query.initial_global_state())[0],
+            lambda: summed)
+        noised = replica.all_reduce(tf.distribute.ReduceOp.SUM, noised)
         return [g / self.expected_users_per_step for g in noised]
 
 

@@ -8,7 +8,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer import catalog as catalog_lib, export, privacy, user_sampling
+from trainer import catalog as catalog_lib, devices, export, privacy, user_sampling
 from trainer.model import TwoTowerModel
 
 
@@ -74,10 +74,17 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     # start cold.
     warm_from = config.get("init_from") or (fn_args.base_model if config.get("warm_start")
                                             else None)
-    if warm_from:
-        model, earlier_runs = _continued_model(warm_from, config, catalog)
-    else:
-        model, earlier_runs = build_model(config, catalog), []
+    # Variables and optimizer slots are made under the strategy (trainer/devices.py), the
+    # layers with the precision policy; fit() then runs train_step on every replica.
+    strategy = devices.strategy(config.get("distribution", "auto"))
+    with devices.precision_policy(config.get("mixed_precision", False)) as policy, \
+            strategy.scope():
+        if warm_from:
+            model, earlier_runs = _continued_model(warm_from, config, catalog)
+        else:
+            model, earlier_runs = build_model(config, catalog), []
+    logging.info("Training with %s on %d replica(s), policy %s", type(strategy).__name__,
+                 strategy.num_replicas_in_sync, policy)
     model.dp = privacy.UserLevelDP(config["l2_norm_clip"], config["noise_multiplier"],
                                    users_per_step)
     evaluation = _dataset(fn_args, fn_args.eval_files, tft_output, config["batch_size"])
