@@ -352,7 +352,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default=DEFAULT_ML,
                         help="a MovieLens folder: 100K layout (u.data, u.item, u.user) or CSV "
-                             "layout (ratings.csv, movies.csv, optional tags.csv)")
+                             "layout (ratings.csv, movies.csv, optional tags.csv); or a privrec "
+                             "data folder (catalog.csv, interactions/*.csv)")
     parser.add_argument("--test-share", type=float, default=0.2)
     parser.add_argument("--epochs", type=float, default=5, help="privrec non-DP")
     parser.add_argument("--batch-size", type=int, default=256, help="privrec non-DP")

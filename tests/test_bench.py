@@ -82,3 +82,17 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
     dp = results["privrec DP ε=8"]
     assert 7.6 <= dp["epsilon"] <= 8.0 and dp["noise_multiplier"] > 0
     assert dp["dp_step_vs_non_dp_step"] > 0 and numbers["dp"]["non_dp_step_seconds"] > 0
+
+
+def test_retrieval_quality_bench_reads_a_generated_privrec_data_folder(tmp_path):
+    """--dataset also takes privrec's own layout (the generator's users20k data set)."""
+    sys.path.insert(0, ROOT)
+    from bench import retrieval_quality
+    from privrec.data import generator
+    generator.write_dataset(str(tmp_path), "tiny")
+    catalog, rows = retrieval_quality.load(str(tmp_path))
+    tiny = generator.SIZES["tiny"]
+    assert len(catalog.item_ids) == tiny.items and len(rows) == tiny.interactions
+    times = [int(row["timestamp"]) for row in rows]
+    assert times == sorted(times)
+    assert {row["item_id"] for row in rows} <= set(catalog.item_ids)
