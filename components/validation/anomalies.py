@@ -1,0 +1,80 @@
+"""ExampleValidator's anomalies -> one message per anomaly, naming the feature, what is wrong
+and which entry of the curated schema to relax if the data is right and the schema is not.
+"""
+import os
+from typing import Dict, List
+
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx.dsl.io import fileio
+
+ANOMALIES_FILE = "SchemaDiff.pb"  # ExampleValidator's file per split (tfx 1.16)
+
+# Anomaly type name (prefix or suffix) -> the schema entry that decides it.
+_SCHEMA_FIELD = (
+    ("ENUM_TYPE_UNEXPECTED_STRING_VALUES", "the values of its string_domain"),
+    ("_SMALL_INT", "int_domain min"), ("_BIG_INT", "int_domain max"),
+    ("_SMALL_FLOAT", "float_domain min"), ("_BIG_FLOAT", "float_domain max"),
+    ("FLOAT_TYPE_HAS_NAN", "float_domain disallow_nan"),
+    ("FLOAT_TYPE_HAS_INF", "float_domain disallow_inf"),
+    ("FEATURE_TYPE_LOW_FRACTION_PRESENT", "presence min_fraction"),
+    ("FEATURE_TYPE_LOW_NUMBER_PRESENT", "presence min_count"),
+    ("FEATURE_TYPE_NOT_PRESENT", "presence"), ("SCHEMA_MISSING_COLUMN", "presence"),
+    ("SCHEMA_NEW_COLUMN", "a new `feature` entry for it"),
+    ("_NUMBER_VALUES", "shape / value_count"), ("FEATURE_TYPE_NO_VALUES", "shape / value_count"),
+    ("INVALID_FEATURE_SHAPE", "shape"),
+    ("_TYPE_", "type"), ("UNEXPECTED_DATA_TYPE", "type"),
+    ("DATASET_", "dataset_constraints"),
+)
+
+
+class DataAnomaliesError(RuntimeError):
+    """The examples do not match the curated schema; the message lists every anomaly."""
+
+
+def schema_field(reason_type: int) -> str:
+    name = anomalies_pb2.AnomalyInfo.Type.Name(reason_type)
+    return next((field for key, field in _SCHEMA_FIELD if key in name), "its `feature` entry")
+
+
+def read(anomalies_uri: str, splits: List[str]) -> Dict[str, anomalies_pb2.Anomalies]:
+    """The Anomalies proto of each split under an ExampleAnomalies artifact's uri."""
+    found = {}
+    for split in splits:
+        with fileio.open(os.path.join(anomalies_uri, f"Split-{split}", ANOMALIES_FILE), "rb") as f:
+            found[split] = anomalies_pb2.Anomalies.FromString(f.read())
+    return found
+
+
+def describe(per_split: Dict[str, anomalies_pb2.Anomalies], schema_file: str,
+             checks_file: str) -> List[str]:
+    """One line per (feature, anomaly): feature, split(s), short and long description, fix."""
+    lines = {}  # same anomaly in train and eval: one line naming both splits
+    for split, anomalies in sorted(per_split.items()):
+        for feature, info in sorted(anomalies.anomaly_info.items()):
+            for reason in info.reason or [info]:
+                reason_type = getattr(reason, "type", anomalies_pb2.AnomalyInfo.UNKNOWN_TYPE)
+                if reason_type == anomalies_pb2.AnomalyInfo.CUSTOM_VALIDATION:
+                    fix = f"relax the check of '{feature}' in {checks_file}"
+                else:
+                    fix = f"relax {schema_file}: feature '{feature}', {schema_field(reason_type)}"
+                key = (feature, reason.short_description, reason.description, fix)
+                lines.setdefault(key, []).append(split)
+        if anomalies.HasField("dataset_anomaly_info"):
+            info = anomalies.dataset_anomaly_info
+            key = ("(dataset)", info.short_description, info.description,
+                   f"relax {schema_file}: dataset_constraints")
+            lines.setdefault(key, []).append(split)
+    return [f"feature '{feature}' ({', '.join(splits)} split): {short}: {description.strip()} "
+            f"-> fix the data, or {fix}"
+            for (feature, short, description, fix), splits in lines.items()]
+
+
+def check(per_split: Dict[str, anomalies_pb2.Anomalies], schema_file: str,
+          checks_file: str) -> None:
+    """Raises DataAnomaliesError listing every anomaly; returns when there is none."""
+    lines = describe(per_split, schema_file, checks_file)
+    if lines:
+        raise DataAnomaliesError(
+            f"data validation: {len(lines)} anomal{'y' if len(lines) == 1 else 'ies'} against "
+            f"the curated schema {schema_file}; the run stops before Transform:\n  "
+            + "\n  ".join(lines))
