@@ -117,6 +117,9 @@ def test_same_anomaly_in_both_splits_is_one_line_naming_both(tmp_path):
     lines = anomalies_lib.describe(anomalies_lib.read(str(tmp_path), ["train", "eval"]),
                                    SCHEMA, "checks")
     assert len(lines) == 1 and "(eval, train split)" in lines[0]
+    rows[1]["event_type"] = b"view"  # another share of unexpected values in eval
+    lines = anomalies_lib.describe({"train": found, "eval": _anomalies(rows)}, SCHEMA, "checks")
+    assert len(lines) == 1 and "[eval] " in lines[0] and "[train] " in lines[0]
     assert anomalies_lib.schema_field(anomalies_pb2.AnomalyInfo.INT_TYPE_SMALL_INT) == \
         "int_domain min"
 

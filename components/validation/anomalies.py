@@ -48,7 +48,7 @@ def read(anomalies_uri: str, splits: List[str]) -> Dict[str, anomalies_pb2.Anoma
 def describe(per_split: Dict[str, anomalies_pb2.Anomalies], schema_file: str,
              checks_file: str) -> List[str]:
     """One line per (feature, anomaly): feature, split(s), short and long description, fix."""
-    lines = {}  # same anomaly in train and eval: one line naming both splits
+    found = {}  # (feature, short description, fix) -> [(split, description)]
     for split, anomalies in sorted(per_split.items()):
         for feature, info in sorted(anomalies.anomaly_info.items()):
             for reason in info.reason or [info]:
@@ -57,16 +57,23 @@ def describe(per_split: Dict[str, anomalies_pb2.Anomalies], schema_file: str,
                     fix = f"relax the check of '{feature}' in {checks_file}"
                 else:
                     fix = f"relax {schema_file}: feature '{feature}', {schema_field(reason_type)}"
-                key = (feature, reason.short_description, reason.description, fix)
-                lines.setdefault(key, []).append(split)
+                found.setdefault((feature, reason.short_description, fix), []).append(
+                    (split, reason.description.strip()))
         if anomalies.HasField("dataset_anomaly_info"):
             info = anomalies.dataset_anomaly_info
-            key = ("(dataset)", info.short_description, info.description,
-                   f"relax {schema_file}: dataset_constraints")
-            lines.setdefault(key, []).append(split)
-    return [f"feature '{feature}' ({', '.join(splits)} split): {short}: {description.strip()} "
-            f"-> fix the data, or {fix}"
-            for (feature, short, description, fix), splits in lines.items()]
+            found.setdefault(("(dataset)", info.short_description,
+                              f"relax {schema_file}: dataset_constraints"), []).append(
+                (split, info.description.strip()))
+    lines = []
+    for (feature, short, fix), details in found.items():
+        splits = ", ".join(split for split, _ in details)
+        if len({description for _, description in details}) == 1:
+            what = f"({splits} split): {short}: {details[0][1]}"
+        else:  # e.g. the share of unexpected values differs per split
+            what = f"({splits} split): {short}: " + " ".join(
+                f"[{split}] {description}" for split, description in details)
+        lines.append(f"feature '{feature}' {what} -> fix the data, or {fix}")
+    return lines
 
 
 def check(per_split: Dict[str, anomalies_pb2.Anomalies], schema_file: str,
