@@ -97,6 +97,11 @@ def test_missing_feature_names_presence():
     assert "feature 'city'" in message and "presence min_fraction" in message
 
 
+def test_too_few_examples_names_the_dataset_constraint():
+    message = _message([_row(i) for i in range(5)])
+    assert "the data set (train split)" in message and "dataset_constraints" in message
+
+
 def test_too_long_strings_break_the_average_length_checks():
     rows = [_row(i) for i in range(40)]
     for r in rows:

@@ -22,7 +22,8 @@ _SCHEMA_FIELD = (
     ("SCHEMA_NEW_COLUMN", "a new `feature` entry for it"),
     ("_NUMBER_VALUES", "shape / value_count"), ("FEATURE_TYPE_NO_VALUES", "shape / value_count"),
     ("INVALID_FEATURE_SHAPE", "shape"),
-    ("_TYPE_", "type"), ("UNEXPECTED_DATA_TYPE", "type"),
+    ("BOOL_TYPE_", "type"), ("ENUM_TYPE_", "type"), ("FLOAT_TYPE_", "type"),
+    ("INT_TYPE_", "type"), ("STRING_TYPE_", "type"), ("UNEXPECTED_DATA_TYPE", "type"),
     ("DATASET_", "dataset_constraints"),
 )
 
@@ -48,7 +49,7 @@ def read(anomalies_uri: str, splits: List[str]) -> Dict[str, anomalies_pb2.Anoma
 def describe(per_split: Dict[str, anomalies_pb2.Anomalies], schema_file: str,
              checks_file: str) -> List[str]:
     """One line per (feature, anomaly): feature, split(s), short and long description, fix."""
-    found = {}  # (feature, short description, fix) -> [(split, description)]
+    found = {}  # (feature or None: the data set, short description, fix) -> [(split, details)]
     for split, anomalies in sorted(per_split.items()):
         for feature, info in sorted(anomalies.anomaly_info.items()):
             for reason in info.reason or [info]:
@@ -61,7 +62,7 @@ def describe(per_split: Dict[str, anomalies_pb2.Anomalies], schema_file: str,
                     (split, reason.description.strip()))
         if anomalies.HasField("dataset_anomaly_info"):
             info = anomalies.dataset_anomaly_info
-            found.setdefault(("(dataset)", info.short_description,
+            found.setdefault((None, info.short_description,
                               f"relax {schema_file}: dataset_constraints"), []).append(
                 (split, info.description.strip()))
     lines = []
@@ -72,7 +73,8 @@ def describe(per_split: Dict[str, anomalies_pb2.Anomalies], schema_file: str,
         else:  # e.g. the share of unexpected values differs per split
             what = f"({splits} split): {short}: " + " ".join(
                 f"[{split}] {description}" for split, description in details)
-        lines.append(f"feature '{feature}' {what} -> fix the data, or {fix}")
+        where = "the data set" if feature is None else f"feature '{feature}'"
+        lines.append(f"{where} {what} -> fix the data, or {fix}")
     return lines
 
 
