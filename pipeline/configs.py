@@ -12,6 +12,17 @@ from components.masking import policy as masking_policy
 PIPELINE_NAME = "privrec"
 MODEL_NAME = "privrec"
 
+# Curated schemas of the masked examples (pipeline/schema/): the masking policy decides the
+# generalised values (birth bands, regions), so each committed policy has its schema.
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema")
+CURATED_SCHEMAS = {
+    masking_policy.DEFAULT_POLICY: os.path.join(SCHEMA_DIR, "default.pbtxt"),
+    masking_policy.TINY_POLICY: os.path.join(SCHEMA_DIR, "tiny.pbtxt"),
+    masking_policy.TINY_AUDIT_POLICY: os.path.join(SCHEMA_DIR, "tiny.pbtxt"),
+    masking_policy.MOVIELENS_POLICY: os.path.join(SCHEMA_DIR, "movielens.pbtxt"),
+}
+STRING_LENGTH_CHECKS = os.path.join(SCHEMA_DIR, "string_lengths.pbtxt")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
@@ -49,6 +60,11 @@ class PipelineConfig:
     eval_fraction_buckets: tuple = (9, 1)  # train:eval share of the time range (latest = eval)
     allow_dev_key: bool = False         # pseudonymise with a public dev key (never in production)
     masking_policy: str = masking_policy.DEFAULT_POLICY  # YAML: a role for every input column
+    schema_path: Optional[str] = None   # curated schema of the masked examples; None: the
+                                        # policy's in CURATED_SCHEMAS
+    # ExampleValidator's custom validation (average string lengths); None: none (Kubeflow V2
+    # cannot compile it, pipeline/kubeflow_v2_runner.py)
+    string_length_checks: Optional[str] = STRING_LENGTH_CHECKS
     trainer: TrainerConfig = TrainerConfig()
     train_steps: Optional[int] = None   # None: trainer.epochs over the training split
     recall_metric: str = "recall_at_10"
@@ -70,6 +86,21 @@ class PipelineConfig:
     @property
     def push_dir(self) -> str:
         return os.path.join(self.serving_root, self.model_name)
+
+    @property
+    def schema_file(self) -> str:
+        """schema_path, or the curated schema committed for the masking policy."""
+        if self.schema_path:
+            return os.path.abspath(self.schema_path)
+        schemas = {os.path.realpath(k): v for k, v in CURATED_SCHEMAS.items()}
+        schema = schemas.get(os.path.realpath(self.masking_policy))
+        if schema is None:
+            raise ValueError(
+                f"no curated schema for masking policy {self.masking_policy}: set "
+                "PipelineConfig.schema_path (privrec --schema) to a schema of the examples it "
+                f"masks, e.g. a copy of {CURATED_SCHEMAS[masking_policy.DEFAULT_POLICY]} with its "
+                "birth_date and city domains changed to the policy's generalised values")
+        return schema
 
 
 def local_config(work_dir: str, data_dir: Optional[str] = None, **overrides) -> PipelineConfig:

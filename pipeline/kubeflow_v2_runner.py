@@ -2,7 +2,11 @@
 
 The container image must have privrec installed and TF_USE_LEGACY_KERAS=1 in its environment.
 Beam runner settings come from `PipelineConfig.beam_pipeline_args` (e.g. --runner=DataflowRunner).
+KubeflowV2DagRunner cannot compile ExampleValidator's custom_validation_config (a proto
+execution property), so the compiled pipeline checks the curated schema without the average
+string length checks (PipelineConfig.string_length_checks).
 """
+import dataclasses
 import os
 
 from tfx import v1 as tfx
@@ -17,5 +21,5 @@ def compile_pipeline(config: configs.PipelineConfig, output_file: str) -> str:
             default_image=config.kubeflow_image),
         output_dir=os.path.dirname(os.path.abspath(output_file)),
         output_filename=os.path.basename(output_file))
-    runner.run(create_pipeline(config))
+    runner.run(create_pipeline(dataclasses.replace(config, string_length_checks=None)))
     return os.path.abspath(output_file)

@@ -1,10 +1,15 @@
 """The privrec TFX pipeline definition (one function, all stages)."""
+from typing import Optional
+
 import tensorflow_model_analysis as tfma
+from google.protobuf import text_format
+from tensorflow_data_validation.anomalies.proto import custom_validation_config_pb2
 from tfx import v1 as tfx
 
 from components.masking import policy as masking_policy
 from components.masking.component import MaskingExampleGen
 from components.model_card.component import ModelCardPusher
+from components.validation.component import AnomalyGate
 from pipeline import configs
 from privrec.data import schema
 
@@ -61,20 +66,32 @@ def eval_config(config: configs.PipelineConfig) -> tfma.EvalConfig:
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 
+def string_length_checks(path: Optional[str]):
+    """The custom validation config (text proto) at path, or None."""
+    if not path:
+        return None
+    with open(path) as f:
+        return text_format.Parse(f.read(), custom_validation_config_pb2.CustomValidationConfig())
+
+
 def create_pipeline(config: configs.PipelineConfig,
                     metadata_connection_config=None) -> tfx.dsl.Pipeline:
     example_gen = MaskingExampleGen(config.interactions_dir,
                                     masking_policy.load(config.masking_policy),
                                     config.eval_fraction_buckets, config.allow_dev_key)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
-                                          infer_feature_shape=True)
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_file)
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+        custom_validation_config=string_length_checks(config.string_length_checks))
+    anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"],
+                               schema_file=config.schema_file,
+                               checks_file=config.string_length_checks or "")
     custom_config = configs.trainer_custom_config(config)
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         preprocessing_fn="trainer.features.preprocessing_fn", custom_config=custom_config)
+    transform.add_upstream_node(anomaly_gate)  # anomalies stop the run before Transform
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
@@ -102,7 +119,7 @@ def create_pipeline(config: configs.PipelineConfig,
         data_source=config.data_dir, model_name=config.model_name).with_id("Pusher")
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
-                    trainer, baseline, evaluator, pusher],
+        components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
+                    transform, trainer, baseline, evaluator, pusher],
         enable_cache=False, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args)

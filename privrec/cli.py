@@ -18,6 +18,8 @@ def _config(args):
     overrides = {"allow_dev_key": args.dev_key}
     if args.policy:
         overrides["masking_policy"] = args.policy
+    if getattr(args, "schema", None):
+        overrides["schema_path"] = args.schema
     elif getattr(args, "size", None) == "tiny" and args.data_dir is None:
         # 80 users cannot be 5-anonymous over the default policy's 10-year bands.
         overrides["masking_policy"] = (policy.TINY_AUDIT_POLICY if args.func is cmd_audit
@@ -33,7 +35,22 @@ def _config(args):
         overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
     if getattr(args, "epsilon_budget", None) is not None:
         overrides["epsilon_budget"] = args.epsilon_budget
-    return configs.local_config(args.work_dir, args.data_dir, **overrides)
+    config = configs.local_config(args.work_dir, args.data_dir, **overrides)
+    try:
+        config.schema_file  # a policy of its own needs a schema of its own
+    except ValueError as error:
+        sys.exit(f"privrec: {error}")
+    return config
+
+
+def _run_pipeline(config, command: str) -> None:
+    """Runs the pipeline; data that fails validation ends the command with the anomalies."""
+    from components.validation.anomalies import DataAnomaliesError
+    from pipeline import local_runner
+    try:
+        local_runner.run(config)
+    except DataAnomaliesError as error:
+        sys.exit(f"privrec {command}: {error}")
 
 
 def cmd_keygen(args):
@@ -71,14 +88,14 @@ def _example_request(config):
 
 
 def cmd_run(args):
-    from pipeline import local_runner, run_summary
+    from pipeline import run_summary
     from privrec.data import generator
     from serving import client, server
     config = _config(args)
     if args.data_dir is None and not os.path.exists(config.catalog_path):
         print(f"[privrec] generating the '{args.size}' data set in {config.data_dir}")
         generator.write_dataset(config.data_dir, args.size)
-    local_runner.run(config)
+    _run_pipeline(config, "run")
     summary = run_summary.read(config)
     model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
     address, version = model_server.start()
@@ -105,7 +122,7 @@ def cmd_run(args):
 
 def cmd_finetune(args):
     """Runs the pipeline on new data with the Trainer continuing the given model version."""
-    from pipeline import local_runner, run_summary
+    from pipeline import run_summary
     from trainer import catalog as catalog_lib, export
     if args.warm_start:
         sys.exit("privrec finetune: --warm-start does not apply; the model to continue is --from")
@@ -125,7 +142,7 @@ def cmd_finetune(args):
         config, serving_root=args.serving_root or os.path.dirname(base_path),
         model_name=args.model_name or os.path.basename(base_path),
         trainer=dataclasses.replace(config.trainer, init_from=model_dir))
-    local_runner.run(config)
+    _run_pipeline(config, "finetune")
     summary = run_summary.read(config)
     print("\n==== privrec finetune summary ====\n" + "\n".join(summary.lines()))
     privacy = summary.privacy
@@ -274,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--policy", help="masking policy YAML (default: components/masking/"
                        "policies/default.yaml; tiny.yaml for --size tiny; movielens.yaml for "
                        "data from `privrec movielens`)")
+        p.add_argument("--schema", help="curated schema of the masked examples (default: "
+                       "pipeline/schema/<policy>.pbtxt of a committed policy; required for "
+                       "other policies); any anomaly stops the run before Transform")
 
     p = sub.add_parser("keygen", help="write a new secret pseudonymisation key file")
     p.add_argument("path")

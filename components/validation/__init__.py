@@ -1,0 +1,1 @@
+"""Data validation: stops the run before Transform when ExampleValidator found anomalies."""
