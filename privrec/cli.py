@@ -16,10 +16,10 @@ def _config(args):
     from pipeline import configs
     from components.masking import policy
     overrides = {"allow_dev_key": args.dev_key}
-    if args.policy:
-        overrides["masking_policy"] = args.policy
     if getattr(args, "schema", None):
         overrides["schema_path"] = args.schema
+    if args.policy:
+        overrides["masking_policy"] = args.policy
     elif getattr(args, "size", None) == "tiny" and args.data_dir is None:
         # 80 users cannot be 5-anonymous over the default policy's 10-year bands.
         overrides["masking_policy"] = (policy.TINY_AUDIT_POLICY if args.func is cmd_audit
@@ -393,9 +393,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None):
+    """The `privrec` command (argv None: the process's own arguments)."""
     args = build_parser().parse_args(argv)
     args.func(args)
     gc.collect()  # release TF functions now, not during interpreter teardown (noisy __del__)
+    if argv is None:
+        # Library caches (TFMA's shared models, TFT's graphs) keep some TF functions alive past
+        # the collection; finalised in interpreter teardown, after TF's own modules, each prints
+        # "Exception ignored … AtomicFunction.__del__". Every output is written: end the process.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":
