@@ -6,7 +6,7 @@ Transform graph, same architecture and steps. These models are not evaluated by 
 Evaluator and never pushed.
 """
 import os
-from typing import Dict
+from typing import Dict, Optional
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -45,12 +45,12 @@ def pipeline_model_dir(store: mlmd.MetadataStore) -> str:
 
 
 def retrain(config: configs.PipelineConfig, store: mlmd.MetadataStore, out_dir: str,
-            **trainer_overrides) -> str:
-    """Trains like the newest pipeline run's Trainer, with `trainer_overrides` (TrainerConfig
-    fields); returns the model directory."""
+            steps: Optional[int] = None, **trainer_overrides) -> str:
+    """Trains like the newest pipeline run's Trainer (for its number of steps unless `steps`),
+    with `trainer_overrides` (TrainerConfig fields); returns the model directory."""
     inputs = inputs_of(store, "Model")
     examples, transform_graph = inputs["examples"], inputs["transform_graph"]
-    steps = export.read_privacy_report(pipeline_model_dir(store))["steps"]
+    steps = steps or export.read_privacy_report(pipeline_model_dir(store))["steps"]
     fn_args = fn_args_utils.FnArgs(
         train_files=[artifact_utils.get_split_uri([examples], "train") + "/*"],
         eval_files=[artifact_utils.get_split_uri([examples], "eval") + "/*"],

@@ -3,12 +3,16 @@
 1. Hold whole users out (audit/user_holdout.py); the rest are the members.
 2. Run the pipeline on the members' data: masking at ingestion, Transform, DP-SGD Trainer, ...
 3. Train the same model without DP on the same Transform output (audit/retrain.py: noise
-   multiplier 0, no clipping), so the two differ only in DP.
+   multiplier 0, no clipping), so the two differ only in DP. Optionally a memorisation control:
+   the non-DP model trained `control_steps_factor` times longer, which should overfit; an
+   attack that cannot tell its members either is too weak to say anything about DP.
 4. Score the members' training examples and the held-out users' examples (masked by the same
    ingestion code) with each model's eval signature; attack both with TF-Privacy's library
    (audit/membership_inference.py) at the user and the example level.
 5. Write mia.json and mia.html: per model, ε as its Trainer recorded it, AUC and attacker
    advantage per level, slice and attack. Held-out users' rows stay outside the pipeline root.
+6. Add the results to the model card of the DP model when the pipeline pushed it (both copies:
+   next to the pushed version and in the PushedModel artifact).
 """
 import html
 import json
@@ -19,7 +23,8 @@ from tfx.types import artifact_utils
 
 from audit import membership_inference, retrain, user_holdout
 from components.masking import policy as policy_lib, pseudonymizer
-from pipeline import configs, local_runner
+from components.model_card import card
+from pipeline import configs, local_runner, run_summary
 from trainer import export
 
 JSON_FILE, HTML_FILE = "mia.json", "mia.html"
@@ -33,7 +38,7 @@ CARRIED_SETTINGS = ("masking_policy", "allow_dev_key", "train_steps", "trainer",
 
 def audit(data_dir: str, work_dir: str, holdout_share: float = 0.5, seed: int = 0,
           printer=print, settings: Optional[configs.PipelineConfig] = None,
-          **config_overrides) -> Dict:
+          control_steps_factor: Optional[float] = None, **config_overrides) -> Dict:
     """Runs steps 1-5 under work_dir; returns the report (also in <work_dir>/mia.json).
     Pipeline settings come from `settings` (its paths are ignored) and `config_overrides`."""
     work_dir = os.path.abspath(work_dir)
@@ -50,8 +55,15 @@ def audit(data_dir: str, work_dir: str, holdout_share: float = 0.5, seed: int = 
     store = retrain.metadata_store(config)
     dp_model = retrain.pipeline_model_dir(store)
     printer("[privrec audit] training the same model without DP")
-    non_dp_model = retrain.retrain(config, store, os.path.join(work_dir, "non_dp_model"),
-                                   **retrain.NON_DP)
+    models = {"DP": dp_model,
+              "non-DP": retrain.retrain(config, store, os.path.join(work_dir, "non_dp_model"),
+                                        **retrain.NON_DP)}
+    if control_steps_factor:
+        steps = round(control_steps_factor * export.read_privacy_report(dp_model)["steps"])
+        printer(f"[privrec audit] memorisation control: no DP, {steps} steps")
+        models[control_name(control_steps_factor)] = retrain.retrain(
+            config, store, os.path.join(work_dir, "control_model"), steps=steps,
+            **retrain.NON_DP)
 
     masked = retrain.inputs_of(store, "ModelEvaluation")["examples"]
     members = membership_inference.read_examples(
@@ -63,7 +75,7 @@ def audit(data_dir: str, work_dir: str, holdout_share: float = 0.5, seed: int = 
     report = {"holdout": {k: holdout[k] for k in ("member_users", "non_member_users")},
               "member_examples": len(members), "non_member_examples": len(non_members),
               "models": {}}
-    for name, model_dir in (("DP", dp_model), ("non-DP", non_dp_model)):
+    for name, model_dir in models.items():
         privacy = export.read_privacy_report(model_dir)
         report["models"][name] = {
             "model_dir": model_dir, "epsilon": privacy["epsilon"], "delta": privacy["delta"],
@@ -71,8 +83,27 @@ def audit(data_dir: str, work_dir: str, holdout_share: float = 0.5, seed: int = 
             **membership_inference.attack(
                 membership_inference.score(model_dir, members),
                 membership_inference.score(model_dir, non_members))}
+    report["model_cards"] = add_to_model_card(store, report, os.path.join(work_dir, JSON_FILE))
     write(report, work_dir)
     return report
+
+
+def control_name(control_steps_factor: float) -> str:
+    return f"non-DP x{control_steps_factor:g} steps"
+
+
+def add_to_model_card(store, report: Dict, report_path: str):
+    """Step 6; returns the card directories written (none when the DP model was not pushed)."""
+    pushed = run_summary.latest(store, "PushedModel")
+    if pushed.custom_properties["pushed"].int_value != 1:
+        return []
+    destination = pushed.custom_properties["pushed_destination"].string_value
+    built = card.with_membership_inference(card.read(destination),
+                                           card.membership_inference(report, report_path))
+    directories = [os.path.join(d, card.DIRECTORY) for d in (destination, pushed.uri)]
+    for directory in directories:
+        card.write(built, directory)
+    return directories
 
 
 def table_rows(report: Dict):
@@ -104,7 +135,7 @@ def write(report: Dict, directory: str) -> None:
 
 
 def print_table(report: Dict, printer=print) -> None:
-    widths = (7, 7, 8, 12, 20, 6, 10, 8, 12)
+    widths = (max(map(len, report["models"])) + 2, 7, 8, 12, 20, 6, 10, 8, 12)
     printer("".join(f"{h:<{w}}" for h, w in zip(HEADERS, widths)))
     for row in table_rows(report):
         printer("".join(f"{str(c):<{w}}" for c, w in zip(row, widths)))

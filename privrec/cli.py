@@ -251,6 +251,10 @@ def cmd_audit(args):
           f"member users, {report['holdout']['non_member_users']} held out) ====")
     audit_run.print_table(report)
     print(f"report: {os.path.join(os.path.abspath(args.work_dir), audit_run.HTML_FILE)}")
+    for directory in report["model_cards"]:
+        print(f"model card with these results: {directory}")
+    if not report["model_cards"]:
+        print("the DP model was not pushed (not blessed): no model card to add the results to")
 
 
 def cmd_privacy_report(args):

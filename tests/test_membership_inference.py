@@ -4,12 +4,14 @@ import csv
 import json
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from audit import membership_inference, run as audit_run, user_holdout
 from components.masking import pseudonymizer
+from components.model_card import card as model_card
 from privrec.data import generator, schema
 
 
@@ -75,7 +77,10 @@ def test_privrec_audit_attacks_the_dp_and_the_non_dp_model(tmp_path, monkeypatch
     from privrec import cli
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
     work = tmp_path / "audit"
-    cli.main(["audit", "--size", "tiny", "--work-dir", str(work), "--train-steps", "40"])
+    # 43 member users at 16 per step spend a user-level ε of ~16 in 40 steps: above the default
+    # budget of 10, which would leave the DP model unpushed and its card unwritten.
+    cli.main(["audit", "--size", "tiny", "--work-dir", str(work), "--train-steps", "40",
+              "--epsilon-budget", "30"])
     printed = capsys.readouterr().out
     report = json.loads((work / audit_run.JSON_FILE).read_text())
     assert set(report["models"]) == {"DP", "non-DP"}
@@ -98,6 +103,23 @@ def test_privrec_audit_attacks_the_dp_and_the_non_dp_model(tmp_path, monkeypatch
     assert report["non_member_examples"] > 100 and report["member_examples"] > 100
     assert "non-DP" in printed and "logistic_regression" in printed
     assert "held-out users" in (work / audit_run.HTML_FILE).read_text()
+    # The pushed DP model's card carries the attack's results, read from this report.
+    assert len(report["model_cards"]) == 2, "the audit's DP model was not pushed"
+    for directory in report["model_cards"]:
+        card = json.loads((Path(directory) / model_card.JSON_FILE).read_text())
+        section = card["membership_inference"]
+        assert "membership_inference" not in card["not_yet"]
+        assert card["differential_privacy"]["epsilon"] == dp["epsilon"]
+        for name, model in report["models"].items():
+            for level in ("user", "example"):
+                overall = [r for r in model[level] if r["slice"] == "all users"]
+                assert section["models"][name][level]["all_users"]["auc"] == max(
+                    r["auc"] for r in overall)
+                assert section["models"][name][level]["most_vulnerable"]["auc"] == max(
+                    r["auc"] for r in model[level])
+        assert section["non_member_users"] == report["holdout"]["non_member_users"]
+        assert "Membership inference" in (Path(directory) / model_card.HTML_FILE).read_text()
+    assert "model card with these results" in printed
     # Held-out users' raw rows stay outside the pipeline root (raw input, like the data dir).
     root = work / "pipeline" / "pipeline_root"
     held = user_holdout.read_rows(str(work / "holdout" / user_holdout.NON_MEMBERS_FILE))

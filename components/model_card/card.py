@@ -2,7 +2,8 @@
 
 Every number is read from the run's own artifacts: the masking report (ExampleGen), the privacy
 report the Trainer's accountant wrote into the model (assets.extra/privacy.json), the
-Evaluator's metrics and the Examples artifact's span. Nothing is typed in. A small template
+Evaluator's metrics and the Examples artifact's span; the membership inference section from the
+audit that attacked this very model (`privrec audit`, audit/run.py). Nothing is typed in. A small template
 (JSON + HTML): the `model-card-toolkit` package pins protobuf/TFMA versions the stack cannot take.
 """
 import html
@@ -27,8 +28,9 @@ LIMITS = [
     "never learnt from those values and cannot return them.",
 ]
 NOT_YET = {
-    "membership_inference": "not run inside the pipeline; `privrec audit` runs it (held-out "
-                            "users, DP vs non-DP) and writes mia.json",
+    "membership_inference": "not run on this version: it needs users held out of training, "
+                            "so `privrec audit` runs it (DP vs non-DP) and adds its results "
+                            "to the card of the model it attacks",
 }
 
 
@@ -72,6 +74,36 @@ def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
     }
 
 
+def membership_inference(report: Dict, report_path: str) -> Dict:
+    """The card's membership inference section from an audit report (audit/run.py): per model
+    (the pushed DP model and the same model trained without DP) and level (user, example), the
+    strongest attack on all users and the most vulnerable slice."""
+    def strongest(rows, slice_name=None):
+        rows = [r for r in rows if slice_name is None or r["slice"] == slice_name]
+        best = max(rows, key=lambda r: r["auc"])
+        return {key: best[key] for key in ("slice", "attack", "auc", "advantage", "members",
+                                           "non_members")}
+    return {
+        "library": "tensorflow_privacy.privacy.privacy_tests.membership_inference_attack",
+        "members": "users whose data trained the model",
+        "non_members": "whole users held out of training by a keyed hash, masked and "
+                       "k-anonymised like the members",
+        "member_users": report["holdout"]["member_users"],
+        "non_member_users": report["holdout"]["non_member_users"],
+        "models": {name: {"epsilon": model["epsilon"], **{
+            level: {"all_users": strongest(model[level], "all users"),
+                    "most_vulnerable": strongest(model[level])}
+            for level in ("user", "example")}} for name, model in report["models"].items()},
+        "report": report_path,
+    }
+
+
+def with_membership_inference(built: Dict, section: Dict) -> Dict:
+    """The card with the audit's section in place of its 'not yet' entry."""
+    not_yet = {k: v for k, v in built["not_yet"].items() if k != "membership_inference"}
+    return {**built, "membership_inference": section, "not_yet": not_yet}
+
+
 def _rows(mapping: Dict) -> str:
     return "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_text(v))}</td></tr>"
                    for k, v in mapping.items())
@@ -97,7 +129,10 @@ def to_html(card: Dict) -> str:
                                             for x in card["limits"]) + "</ul>"]
     for title, key in (("Data", "data"), ("Masking", "masking"),
                        ("Differential privacy", "differential_privacy"),
-                       ("Evaluation (whole catalog)", "evaluation"), ("Not yet", "not_yet")):
+                       ("Evaluation (whole catalog)", "evaluation"),
+                       ("Membership inference", "membership_inference"), ("Not yet", "not_yet")):
+        if key not in card:
+            continue
         section = dict(card[key])
         statement = section.pop("statement", None)
         parts.append(f"<h2>{title}</h2><table>{_rows(section)}</table>")
