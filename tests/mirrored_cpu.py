@@ -11,7 +11,7 @@ import tensorflow as tf
 tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
                                            [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from tests.test_user_level_dp import _examples, _model  # noqa: E402
+from tests import synthetic_two_tower as synthetic  # noqa: E402
 from trainer import devices, privacy, user_sampling  # noqa: E402
 
 USERS, CLIP, SIGMA, LEARNING_RATE = 8, 1e-3, 2.0, 100.0
@@ -45,11 +45,11 @@ def main():
            "devices": list(strategy.extended.worker_devices),
            "auto": type(devices.strategy("auto")).__name__}
     tf.random.set_seed(3)
-    single = _model()
+    single = synthetic.model()
     with strategy.scope():
-        mirrored = _model()
+        mirrored = synthetic.model()
     mirrored.set_weights(single.get_weights())
-    sampler = user_sampling.UserSampler(_examples([5, 2, 8, 3, 6, 4, 7, 1]),
+    sampler = user_sampling.UserSampler(synthetic.examples([5, 2, 8, 3, 6, 4, 7, 1]),
                                         users_per_step=USERS, max_examples_per_user=4)
     batch = {k: tf.constant(v) for k, v in next(sampler.batches()).items()}
     negatives = single.sample_negatives()

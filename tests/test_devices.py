@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.test_user_level_dp import _examples, _model
+from tests import synthetic_two_tower as synthetic
 from trainer import devices, privacy, user_sampling
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,7 +61,7 @@ def test_user_level_dp_under_mirrored_strategy_over_two_cpus_matches_one_device(
 
 def test_mixed_precision_keeps_the_loss_clipping_and_noise_in_float32():
     with devices.precision_policy(True) as policy:
-        model = _model()
+        model = synthetic.model()
     assert policy == "mixed_bfloat16"  # no GPU here; mixed_float16 with one
     assert tf.keras.mixed_precision.global_policy().name == "float32"  # restored on exit
     assert model.query_mlp.layers[0].compute_dtype == "bfloat16"
@@ -69,7 +69,7 @@ def test_mixed_precision_keeps_the_loss_clipping_and_noise_in_float32():
     assert model.query_mlp.layers[-1].compute_dtype == "float32"  # output layers
     assert all(v.dtype == tf.float32 for v in model.trainable_variables)
 
-    sampler = user_sampling.UserSampler(_examples([5, 2, 8]), users_per_step=3,
+    sampler = user_sampling.UserSampler(synthetic.examples([5, 2, 8]), users_per_step=3,
                                         max_examples_per_user=4)
     batch = {k: tf.constant(v) for k, v in next(sampler.batches()).items()}
     gradients, losses = model.user_gradients(batch, model.sample_negatives())

@@ -3,27 +3,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import configs
+from tests import synthetic_two_tower as synthetic
 from trainer import features, privacy, user_sampling
-from trainer.model import TwoTowerModel
-
-NUM_ITEMS, VOCAB, TOKENS = 30, 3000, 6  # token ids within MiniLM's vocabulary
-
-
-def _examples(rows_per_user, seed=0):
-    rng = np.random.default_rng(seed)
-    keys = np.array([f"u{u}".encode() for u, n in enumerate(rows_per_user) for _ in range(n)],
-                    dtype=object)
-    n = len(keys)
-    return {features.USER_KEY: keys,
-            features.QUERY_TOKENS: rng.integers(5, VOCAB, [n, TOKENS]),
-            features.HISTORY: rng.integers(0, NUM_ITEMS, [n, 3]),
-            features.LABEL: rng.integers(2, NUM_ITEMS, [n])}
 
 
 def test_each_step_samples_users_at_rate_q_with_at_most_k_examples_each():
     rows_per_user = [50, 1, 3, 9, 20, 2, 7, 4] * 5  # 40 users, heavy and light
-    examples = _examples(rows_per_user)
+    examples = synthetic.examples(rows_per_user)
     sampler = user_sampling.UserSampler(examples, users_per_step=10, max_examples_per_user=4)
     assert sampler.num_users == 40 and sampler.sampling_rate == pytest.approx(0.25)
     owner = {tuple(examples[features.QUERY_TOKENS][i]) + (int(examples[features.LABEL][i]),):
@@ -54,24 +40,15 @@ def test_each_step_samples_users_at_rate_q_with_at_most_k_examples_each():
 
 
 def test_sampling_refuses_examples_without_a_user_key():
-    examples = _examples([3, 3])
+    examples = synthetic.examples([3, 3])
     del examples[features.USER_KEY]
     with pytest.raises(ValueError, match="must pseudonymise user_id"):
         user_sampling.UserSampler(examples, users_per_step=1, max_examples_per_user=2)
 
 
-def _model():
-    config = {**vars(configs.TrainerConfig()), "query_max_tokens": TOKENS,
-              "title_max_tokens": TOKENS, "negatives_per_step": 8}
-    rng = np.random.default_rng(1)
-    return TwoTowerModel(config, num_items=NUM_ITEMS,
-                         item_category=rng.integers(0, 4, NUM_ITEMS),
-                         item_title_tokens=rng.integers(5, VOCAB, [NUM_ITEMS, TOKENS]))
-
-
 def test_per_user_gradients_are_each_users_own_and_are_clipped_before_noise():
-    model = _model()
-    sampler = user_sampling.UserSampler(_examples([5, 2, 8]), users_per_step=3,
+    model = synthetic.model()
+    sampler = user_sampling.UserSampler(synthetic.examples([5, 2, 8]), users_per_step=3,
                                         max_examples_per_user=4)
     batch = {k: tf.constant(v) for k, v in next(sampler.batches()).items()}
     mask = batch[user_sampling.EXAMPLE_MASK].numpy()
@@ -110,9 +87,9 @@ def test_per_user_gradients_are_each_users_own_and_are_clipped_before_noise():
 
 
 def test_training_without_the_dp_mechanism_is_refused():
-    model = _model()
+    model = synthetic.model()
     model.compile(optimizer=privacy.make_optimizer({"learning_rate": 1e-3}))
-    sampler = user_sampling.UserSampler(_examples([3, 3]), users_per_step=2,
+    sampler = user_sampling.UserSampler(synthetic.examples([3, 3]), users_per_step=2,
                                         max_examples_per_user=2)
     with pytest.raises(ValueError, match="never trains without the DP mechanism"):
         model.fit(sampler.dataset(), steps_per_epoch=1, epochs=1, verbose=0)

@@ -1,0 +1,31 @@
+"""A small two-tower model and synthetic transformed examples, for tests of the DP training step
+(tests/test_user_level_dp.py, tests/test_devices.py, tests/mirrored_cpu.py)."""
+import numpy as np
+
+from pipeline import configs
+from trainer import features
+from trainer.model import TwoTowerModel
+
+NUM_ITEMS, VOCAB, TOKENS = 30, 3000, 6  # token ids within MiniLM's vocabulary
+
+
+def examples(rows_per_user, seed=0):
+    """Transformed examples: user u has rows_per_user[u] rows with random tokens and items."""
+    rng = np.random.default_rng(seed)
+    keys = np.array([f"u{u}".encode() for u, n in enumerate(rows_per_user) for _ in range(n)],
+                    dtype=object)
+    n = len(keys)
+    return {features.USER_KEY: keys,
+            features.QUERY_TOKENS: rng.integers(5, VOCAB, [n, TOKENS]),
+            features.HISTORY: rng.integers(0, NUM_ITEMS, [n, 3]),
+            features.LABEL: rng.integers(2, NUM_ITEMS, [n])}
+
+
+def model():
+    """A TwoTowerModel over NUM_ITEMS random items with short titles."""
+    config = {**vars(configs.TrainerConfig()), "query_max_tokens": TOKENS,
+              "title_max_tokens": TOKENS, "negatives_per_step": 8}
+    rng = np.random.default_rng(1)
+    return TwoTowerModel(config, num_items=NUM_ITEMS,
+                         item_category=rng.integers(0, 4, NUM_ITEMS),
+                         item_title_tokens=rng.integers(5, VOCAB, [NUM_ITEMS, TOKENS]))
