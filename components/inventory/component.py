@@ -8,14 +8,14 @@ from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import component_spec, standard_artifacts
 
-from components.inventory import executor
+from components.inventory import executor, files
 from components.masking.component import MaskingReport
 
 
 class DataInventoryArtifact(types.Artifact):
     """Per-run data asset inventory (JSON + HTML): per-column figures, associations,
     freshness, lineage."""
-    TYPE_NAME = "privrec.DataInventory"
+    TYPE_NAME = files.TYPE_NAME
 
 
 class DataInventorySpec(types.ComponentSpec):

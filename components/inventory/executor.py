@@ -15,13 +15,13 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
 from components.inventory import association, page, statistics
+from components.inventory.files import HTML_FILE, JSON_FILE
 from components.masking import report as masking_report
 from privrec.data import schema
 
 EXAMPLES, STATISTICS, MASKING_REPORT, INVENTORY = (
     "examples", "statistics", "masking_report", "inventory")
 MAX_CATEGORIES, TOP_VALUES, MIN_VALUE_COUNT = "max_categories", "top_values", "min_value_count"
-JSON_FILE, HTML_FILE = "inventory.json", "inventory.html"
 LINEAGE_PROPERTIES = ("input_fingerprint", "masking_policy_version", "masking_policy_sha256",
                       "pseudonym_key_fingerprint")
 
@@ -60,11 +60,6 @@ def write(inventory: Dict, directory: str) -> None:
         json.dump(inventory, f, indent=2, sort_keys=False)
     with tf.io.gfile.GFile(os.path.join(directory, HTML_FILE), "w") as f:
         f.write(page.to_html(inventory))
-
-
-def read(directory: str) -> Dict:
-    with tf.io.gfile.GFile(os.path.join(directory, JSON_FILE)) as f:
-        return json.load(f)
 
 
 def _excluded(columns: Dict) -> Dict[str, str]:
