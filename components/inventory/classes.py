@@ -3,7 +3,8 @@
 The class comes from the masking policy role recorded in the masking report (the resolved
 policy of this run). What the inventory shows per class:
   quasi identifier, sensitive: generalised (k-anonymous classes) or randomised (local DP)
-      values: top values (those seen in at least `min_value_count` examples) and histograms.
+      values: top values (of string columns with at most `max_categories` distinct values;
+      only values seen in at least `min_value_count` examples) and histograms.
   behavioural: top values / histograms only when categorical (at most `max_categories`
       distinct values): item ids of a large catalog or a user's recent-item sequence are
       near-unique per user, so their frequency table describes individuals.
@@ -11,8 +12,11 @@ policy of this run). What the inventory shows per class:
       table is the activity of single (pseudonymous) people, i.e. behavioural data of
       individuals; only counts (completeness, number of distinct pseudonyms) are shown.
   free text: never any value; scrubbed queries can still be unique to a person.
-  derived (added by ExampleGen, e.g. cold_start_item): a flag computed from public catalog
-      facts; values shown.
+  derived (added by ExampleGen: cold_start_item, 1 when the item has no interaction in the
+      training split): a 0/1 flag; its histogram is shown.
+A numeric column's min / max / histogram edges are values of single rows: for the timestamp
+(truncated to the hour) and the local-DP noised amount they are what the policy releases in
+every example anyway.
 Cramér's V is computed over categorical columns (string, class quasi / sensitive /
 behavioural, at most `max_categories` distinct values in every split: wider tables give
 expected cell counts too small for a meaningful χ²); Pearson and Spearman over numeric columns

@@ -14,7 +14,8 @@ from components.inventory import classes
 Feature = statistics_pb2.FeatureNameStatistics
 
 
-def load(statistics_artifact, splits: List[str]) -> Dict[str, statistics_pb2.DatasetFeatureStatistics]:
+def load(statistics_artifact,
+         splits: List[str]) -> Dict[str, statistics_pb2.DatasetFeatureStatistics]:
     """The TFDV statistics of each split (tfdv's loader, via TFX's artifact helper)."""
     return {split: stats_artifact_utils.load_statistics(statistics_artifact, split)
             .proto().datasets[0] for split in splits}
