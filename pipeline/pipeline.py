@@ -98,6 +98,7 @@ def create_pipeline(config: configs.PipelineConfig,
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         preprocessing_fn="trainer.features.preprocessing_fn", custom_config=custom_config)
     transform.add_upstream_node(anomaly_gate)  # anomalies stop the run before Transform
+    inventory.add_upstream_node(anomaly_gate)  # ... and before the inventory of the data
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),

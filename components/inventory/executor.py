@@ -32,7 +32,10 @@ def _utc(seconds: float) -> str:
 
 def freshness(examples, columns: Dict) -> List[Dict]:
     """The span's time range: min / max of the (hour-truncated) timestamp per split."""
-    splits = columns[schema.TIMESTAMP]["splits"]
+    splits = {split: f for split, f in columns.get(schema.TIMESTAMP, {}).get("splits", {})
+              .items() if "min" in f and f["examples"]}
+    if not splits:
+        return []
     return [{"span": examples.span, "version": examples.version,
              "first": _utc(min(f["min"] for f in splits.values())),
              "last": _utc(max(f["max"] for f in splits.values())),
