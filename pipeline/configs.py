@@ -50,6 +50,15 @@ class TrainerConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class InventoryConfig:
+    """The data asset inventory (components/inventory): which values it may show."""
+    max_categories: int = 50   # string columns with more distinct values (in a split) are not
+                               # categorical: no top values, no Cramér's V
+    top_values: int = 10       # most frequent values shown per categorical column
+    min_value_count: int = 5   # values seen in fewer examples are not shown by name
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     data_dir: str                       # holds catalog.csv and interactions/*.csv
     pipeline_root: str
@@ -66,6 +75,7 @@ class PipelineConfig:
     # cannot compile it, pipeline/kubeflow_v2_runner.py)
     string_length_checks: Optional[str] = STRING_LENGTH_CHECKS
     trainer: TrainerConfig = TrainerConfig()
+    inventory: InventoryConfig = InventoryConfig()
     train_steps: Optional[int] = None   # None: trainer.epochs over the training split
     recall_metric: str = "recall_at_10"
     recall_floor: float = 0.05          # Evaluator blesses only models at or above this

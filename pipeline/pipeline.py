@@ -1,4 +1,5 @@
 """The privrec TFX pipeline definition (one function, all stages)."""
+import dataclasses
 from typing import Optional
 
 import tensorflow_model_analysis as tfma
@@ -6,6 +7,7 @@ from google.protobuf import text_format
 from tensorflow_data_validation.anomalies.proto import custom_validation_config_pb2
 from tfx import v1 as tfx
 
+from components.inventory.component import DataInventory
 from components.masking import policy as masking_policy
 from components.masking.component import MaskingExampleGen
 from components.model_card.component import ModelCardPusher
@@ -80,6 +82,10 @@ def create_pipeline(config: configs.PipelineConfig,
                                     masking_policy.load(config.masking_policy),
                                     config.eval_fraction_buckets, config.allow_dev_key)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    inventory = DataInventory(
+        examples=example_gen.outputs["examples"], statistics=statistics_gen.outputs["statistics"],
+        masking_report=example_gen.outputs["masking_report"],
+        **dataclasses.asdict(config.inventory))
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_file)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
@@ -92,6 +98,7 @@ def create_pipeline(config: configs.PipelineConfig,
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         preprocessing_fn="trainer.features.preprocessing_fn", custom_config=custom_config)
     transform.add_upstream_node(anomaly_gate)  # anomalies stop the run before Transform
+    inventory.add_upstream_node(anomaly_gate)  # ... and before the inventory of the data
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
@@ -119,7 +126,7 @@ def create_pipeline(config: configs.PipelineConfig,
         data_source=config.data_dir, model_name=config.model_name).with_id("Pusher")
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
-                    transform, trainer, baseline, evaluator, pusher],
+        components=[example_gen, statistics_gen, inventory, schema_gen, example_validator,
+                    anomaly_gate, transform, trainer, baseline, evaluator, pusher],
         enable_cache=False, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args)

@@ -257,6 +257,25 @@ def cmd_audit(args):
         print("the DP model was not pushed (not blessed): no model card to add the results to")
 
 
+def cmd_inventory(args):
+    """Prints (or opens) the newest data asset inventory of a run's MLMD store."""
+    from components.inventory import files, summary
+    metadata = args.metadata or os.path.join(args.work_dir, "metadata.sqlite")
+    try:
+        directory = summary.latest_uri(metadata)
+    except LookupError as error:
+        sys.exit(f"privrec inventory: {error}")
+    page = os.path.join(directory, files.HTML_FILE)
+    if args.html:
+        print(page)
+        return
+    print("\n==== privrec data asset inventory ====")
+    print("\n".join(summary.lines(files.read(directory), directory)))
+    if args.open:
+        import webbrowser
+        webbrowser.open("file://" + os.path.abspath(page))
+
+
 def cmd_privacy_report(args):
     """Privacy-utility curve: the same Trainer at each ε, scored over the whole catalog."""
     from audit import privacy_utility
@@ -349,6 +368,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="tiny", choices=sorted(SIZES),
                    help="generated data set when --data-dir is not given")
     p.set_defaults(func=cmd_privacy_report)
+
+    p = sub.add_parser("inventory", help="print the newest data asset inventory of a run "
+                       "(columns, privacy classes, associations, freshness, lineage)")
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the run's work dir")
+    p.add_argument("--metadata", help="its MLMD store (default: <work-dir>/metadata.sqlite)")
+    p.add_argument("--html", action="store_true", help="print only the HTML page's path")
+    p.add_argument("--open", action="store_true", help="also open the HTML page in a browser")
+    p.set_defaults(func=cmd_inventory)
 
     p = sub.add_parser("serve", help="serve the pushed model over TF Serving's gRPC API")
     p.add_argument("--serving-root", default=os.path.join(DEFAULT_WORK_DIR, "serving"))

@@ -24,7 +24,8 @@ from tests import canaries
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-COMPONENTS = ("MaskingExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
+COMPONENTS = ("MaskingExampleGen", "StatisticsGen", "DataInventory", "ImportSchemaGen",
+              "ExampleValidator",
               "AnomalyGate",
               "Transform", "Trainer", "Evaluator", "Pusher")
 

@@ -10,6 +10,7 @@ suppression exceeds the policy's budget fails after writing the report.
 """
 import csv
 import glob
+import hashlib
 import json
 import os
 import re
@@ -122,6 +123,19 @@ def make_custom_config(allow_dev_key: bool,
     return custom_config
 
 
+def source_files(files) -> str:
+    """The input files as JSON lineage: base name, size and SHA-256 (never their contents)."""
+    entries = []
+    for path in files:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        entries.append({"name": os.path.basename(path), "bytes": os.path.getsize(path),
+                        "sha256": digest.hexdigest()})
+    return json.dumps(entries)
+
+
 def _min_max(values):
     values = list(values)
     return (min(v[0] for v in values), max(v[1] for v in values)) if values else None
@@ -173,6 +187,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                      len(files), policy.version, key.fingerprint)
         self._key_fingerprint = key.fingerprint
         self._policy = policy
+        self._source_files = source_files(files)
 
         masking = (pipeline
                    | "Files" >> beam.Create(files)
@@ -228,7 +243,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         masking_report = report.read(self._report_dir)
         properties = {"pseudonym_key_fingerprint": self._key_fingerprint,
                       "masking_policy_version": self._policy.version,
-                      "masking_policy_sha256": self._policy.sha256}
+                      "masking_policy_sha256": self._policy.sha256,
+                      "source_files": self._source_files}
         for artifact in output_dict[standard_component_specs.EXAMPLES_KEY] + \
                 output_dict[REPORT_KEY]:
             for name, value in properties.items():

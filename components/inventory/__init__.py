@@ -1,0 +1,1 @@
+"""The data asset inventory: a custom TFX component run after masking (see component.py)."""
