@@ -90,6 +90,31 @@ class TrainerConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class Resources:
+    """One component's container resources on Kubeflow (KFP's ResourceSpec); 0 / "": unset."""
+    cpu_request: float = 0          # vCPUs
+    cpu_limit: float = 0
+    memory_request_gb: float = 0
+    memory_limit_gb: float = 0
+    gpu_type: str = ""              # the cluster's accelerator name, e.g. NVIDIA_TESLA_T4
+    gpu_count: int = 0
+
+
+# Per component id. Sized for the in-container DirectRunner at ~1M rows (docs/scaling.md); with
+# a distributed Beam runner the Beam components' containers only launch the job. A GPU for the
+# Trainer: e.g. Resources(4, 8, 16, 32, gpu_type="NVIDIA_TESLA_T4", gpu_count=1).
+KUBEFLOW_RESOURCES = {
+    "MaskingExampleGen": Resources(cpu_request=2, cpu_limit=4, memory_request_gb=8,
+                                   memory_limit_gb=16),
+    "StatisticsGen": Resources(cpu_request=2, cpu_limit=4, memory_request_gb=8,
+                               memory_limit_gb=16),
+    "Transform": Resources(cpu_request=2, cpu_limit=4, memory_request_gb=8, memory_limit_gb=16),
+    "Trainer": Resources(cpu_request=4, cpu_limit=8, memory_request_gb=16, memory_limit_gb=32),
+    "Evaluator": Resources(cpu_request=2, cpu_limit=4, memory_request_gb=8, memory_limit_gb=16),
+}
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     data_dir: str                       # holds catalog.csv and interactions/*.csv
     pipeline_root: str
@@ -113,6 +138,8 @@ class PipelineConfig:
     epsilon_budget: float = 10.0        # ... and whose DP ε (recorded by the Trainer) is at most this
     beam_pipeline_args: List[str] = dataclasses.field(default_factory=beam_args)
     kubeflow_image: str = "privrec:latest"
+    kubeflow_resources: Dict[str, Resources] = dataclasses.field(
+        default_factory=lambda: dict(KUBEFLOW_RESOURCES))  # component id -> its container's
 
     @property
     def catalog_path(self) -> str:

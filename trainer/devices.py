@@ -53,19 +53,23 @@ def multi_worker_strategy() -> tf.distribute.Strategy:
             "user sampler is not sharded across workers, so the privacy accounting would not "
             "hold, and export is not chief-only); use one worker with 'mirrored' over its "
             "GPUs (docs/scaling.md)")
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except RuntimeError as error:  # "Collective ops must be configured at program startup"
+        raise RuntimeError(f"{error}: MultiWorkerMirroredStrategy must be built before this "
+                           "process runs any TensorFlow op or lists its devices") from error
 
 
 def strategy(distribution: str = "auto") -> tf.distribute.Strategy:
     """The strategy to build, compile and train the model under (see the module docstring)."""
+    if distribution == "multi_worker":  # before anything initialises TF's devices
+        return multi_worker_strategy()
     gpus = _device_names("GPU")
     name = strategy_name(distribution, len(gpus))
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(gpus or _device_names("CPU"))
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy(gpus[0] if gpus else "/cpu:0")
-    if name == "multi_worker":
-        return multi_worker_strategy()
     return tf.distribute.get_strategy()
 
 
