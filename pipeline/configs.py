@@ -100,9 +100,10 @@ class Resources:
     gpu_count: int = 0
 
 
-# Per component id. Sized for the in-container DirectRunner at ~1M rows (docs/scaling.md); with
-# a distributed Beam runner the Beam components' containers only launch the job. A GPU for the
-# Trainer: e.g. Resources(4, 8, 16, 32, gpu_type="NVIDIA_TESLA_T4", gpu_count=1).
+# Per component id. The data stages' process peaked at 1.8 GB on 100k rows with the in-memory
+# DirectRunner (docs/scaling.md; larger sizes not measured); with a distributed Beam runner the
+# Beam components' containers only launch the job. A GPU for the Trainer: e.g.
+# Resources(4, 8, 16, 32, gpu_type="NVIDIA_TESLA_T4", gpu_count=1).
 KUBEFLOW_RESOURCES = {
     "MaskingExampleGen": Resources(cpu_request=2, cpu_limit=4, memory_request_gb=8,
                                    memory_limit_gb=16),

@@ -36,6 +36,9 @@ def _config(args):
     if getattr(args, "epsilon_budget", None) is not None:
         overrides["epsilon_budget"] = args.epsilon_budget
     if getattr(args, "beam_runner", None):
+        malformed = [setting for setting in args.beam_setting if "=" not in setting]
+        if malformed:
+            sys.exit(f"privrec: --beam-setting takes OPTION=VALUE, got {malformed[0]!r}")
         settings = dict(setting.partition("=")[::2] for setting in args.beam_setting)
         try:
             overrides["beam_pipeline_args"] = configs.beam_args(args.beam_runner, **settings)
