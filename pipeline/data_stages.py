@@ -24,7 +24,9 @@ def create_data_pipeline(config: configs.PipelineConfig,
             if other.id not in DATA_STAGES:
                 component.remove_downstream_node(other)
     # The components already carry config.beam_pipeline_args (create_pipeline's Pipeline put
-    # them on their executor specs); passing them again would add them a second time.
+    # them on their executor specs); passing them again would add them a second time. TFX warns
+    # that each component "is not found from the registry" (it was made for `full`): harmless,
+    # `full` is dropped here.
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
         components=kept, enable_cache=False,
