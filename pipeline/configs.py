@@ -24,6 +24,45 @@ CURATED_SCHEMAS = {
 STRING_LENGTH_CHECKS = os.path.join(SCHEMA_DIR, "string_lengths.pbtxt")
 
 
+# Beam runner presets for `PipelineConfig.beam_pipeline_args` (`beam_args`, `privrec run
+# --beam-runner`): per runner, the settings it comes with and the ones it needs from you, by
+# their Beam option names (docs/scaling.md: which runner at which data size). The workers of
+# every runner but "direct" need an image (SDK container) with privrec installed and
+# TF_USE_LEGACY_KERAS=1 in its environment.
+BEAM_RUNNERS = {
+    "direct": ({"direct_running_mode": "in_memory", "direct_num_workers": 1}, ()),
+    "direct-multiprocess": ({"runner": "DirectRunner", "direct_running_mode": "multi_processing",
+                             "direct_num_workers": 2}, ()),
+    "dataflow": ({"runner": "DataflowRunner", "autoscaling_algorithm": "THROUGHPUT_BASED",
+                  "max_num_workers": 50, "machine_type": "n2-highmem-4"},
+                 ("project", "region", "temp_location", "sdk_container_image")),
+    "flink": ({"runner": "FlinkRunner", "environment_type": "DOCKER", "parallelism": 16},
+              ("flink_master", "environment_config")),
+    "spark": ({"runner": "SparkRunner", "environment_type": "DOCKER"},
+              ("spark_master_url", "environment_config")),
+}
+
+
+def beam_args(runner: str = "direct", **settings) -> List[str]:
+    """beam_pipeline_args for one of BEAM_RUNNERS; `settings` (Beam option names) add to or
+    override the preset. Refuses an unknown runner or option and a missing required one."""
+    from apache_beam.options import pipeline_options
+    if runner not in BEAM_RUNNERS:
+        raise ValueError(f"unknown Beam runner {runner!r}; one of {', '.join(BEAM_RUNNERS)}")
+    preset, required = BEAM_RUNNERS[runner]
+    merged = {**preset, **settings}
+    missing = [name for name in required if merged.get(name) in (None, "")]
+    if missing:
+        raise ValueError(f"the {runner} Beam runner needs {', '.join(missing)} (e.g. "
+                         f"--beam-setting {missing[0]}=...)")
+    args = [f"--{name}={value}" for name, value in merged.items()]
+    known = pipeline_options.PipelineOptions(args).get_all_options(drop_default=False)
+    unknown = [name for name in merged if name not in known]
+    if unknown:
+        raise ValueError(f"not Beam pipeline options: {', '.join(unknown)}")
+    return args
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
     """Model and user-level DP-SGD hyperparameters; passed to the Trainer as custom_config."""
@@ -43,7 +82,8 @@ class TrainerConfig:
     warm_start: bool = False        # continue from the last blessed model (ε composes with it)
     init_from: Optional[str] = None  # continue this model version dir instead (privrec finetune)
     delta: Optional[float] = None   # None: 1 / number of users in the training split
-    distribution: str = "auto"      # tf.distribute strategy: auto|mirrored|one_device|default
+    distribution: str = "auto"      # tf.distribute strategy: auto|mirrored|one_device|default|
+                                    # multi_worker ($TF_CONFIG, one worker for now)
     mixed_precision: bool = False   # layers in float16 (GPU) / bfloat16; loss and DP in float32
     top_k: int = 10                 # items returned by the serving signature
     eval_ks: tuple = (10, 50, 100)  # Recall@K and NDCG@K computed by the Evaluator
@@ -56,6 +96,32 @@ class InventoryConfig:
                                # categorical: no top values, no Cramér's V
     top_values: int = 10       # most frequent values shown per categorical column
     min_value_count: int = 5   # values seen in fewer examples are not shown by name
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+    """One component's container resources on Kubeflow (KFP's ResourceSpec); 0 / "": unset."""
+    cpu_request: float = 0          # vCPUs
+    cpu_limit: float = 0
+    memory_request_gb: float = 0
+    memory_limit_gb: float = 0
+    gpu_type: str = ""              # the cluster's accelerator name, e.g. NVIDIA_TESLA_T4
+    gpu_count: int = 0
+
+
+# Per component id. The data stages' process peaked at 1.8 GB on 100k rows with the in-memory
+# DirectRunner (docs/scaling.md; larger sizes not measured); with a distributed Beam runner the
+# Beam components' containers only launch the job. A GPU for the Trainer: e.g.
+# Resources(4, 8, 16, 32, gpu_type="NVIDIA_TESLA_T4", gpu_count=1).
+KUBEFLOW_RESOURCES = {
+    "MaskingExampleGen": Resources(cpu_request=2, cpu_limit=4, memory_request_gb=8,
+                                   memory_limit_gb=16),
+    "StatisticsGen": Resources(cpu_request=2, cpu_limit=4, memory_request_gb=8,
+                               memory_limit_gb=16),
+    "Transform": Resources(cpu_request=2, cpu_limit=4, memory_request_gb=8, memory_limit_gb=16),
+    "Trainer": Resources(cpu_request=4, cpu_limit=8, memory_request_gb=16, memory_limit_gb=32),
+    "Evaluator": Resources(cpu_request=2, cpu_limit=4, memory_request_gb=8, memory_limit_gb=16),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,9 +147,10 @@ class PipelineConfig:
     recall_floor: float = 0.05          # Evaluator blesses only models at or above this
     recall_max_regression: float = 0.01  # ... that lose at most this much vs. the last blessed
     epsilon_budget: float = 10.0        # ... and whose DP ε (recorded by the Trainer) is at most this
-    beam_pipeline_args: List[str] = dataclasses.field(
-        default_factory=lambda: ["--direct_running_mode=in_memory", "--direct_num_workers=1"])
+    beam_pipeline_args: List[str] = dataclasses.field(default_factory=beam_args)
     kubeflow_image: str = "privrec:latest"
+    kubeflow_resources: Dict[str, Resources] = dataclasses.field(
+        default_factory=lambda: dict(KUBEFLOW_RESOURCES))  # component id -> its container's
 
     @property
     def catalog_path(self) -> str:

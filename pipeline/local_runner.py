@@ -58,13 +58,14 @@ class _ProgressWatcher(threading.Thread):
         self.poll()
 
 
-def run(config: configs.PipelineConfig, printer=print) -> None:
+def run(config: configs.PipelineConfig, printer=print, build=create_pipeline) -> None:
+    """Runs `build(config, connection)` (the whole pipeline unless told otherwise)."""
     os.makedirs(os.path.dirname(config.metadata_path), exist_ok=True)
     connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     watcher = _ProgressWatcher(connection, printer)
     watcher.poll()  # remember executions of earlier runs
     watcher.start()
     try:
-        tfx.orchestration.LocalDagRunner().run(create_pipeline(config, connection))
+        tfx.orchestration.LocalDagRunner().run(build(config, connection))
     finally:
         watcher.stop()

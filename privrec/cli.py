@@ -35,6 +35,15 @@ def _config(args):
         overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
     if getattr(args, "epsilon_budget", None) is not None:
         overrides["epsilon_budget"] = args.epsilon_budget
+    if getattr(args, "beam_runner", None):
+        malformed = [setting for setting in args.beam_setting if "=" not in setting]
+        if malformed:
+            sys.exit(f"privrec: --beam-setting takes OPTION=VALUE, got {malformed[0]!r}")
+        settings = dict(setting.partition("=")[::2] for setting in args.beam_setting)
+        try:
+            overrides["beam_pipeline_args"] = configs.beam_args(args.beam_runner, **settings)
+        except ValueError as error:
+            sys.exit(f"privrec: {error}")
     config = configs.local_config(args.work_dir, args.data_dir, **overrides)
     try:
         config.schema_file  # a policy of its own needs a schema of its own
@@ -317,6 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--schema", help="curated schema of the masked examples (default: "
                        "pipeline/schema/<policy>.pbtxt of a committed policy; required for "
                        "other policies); any anomaly stops the run before Transform")
+        p.add_argument("--beam-runner", default="direct", help="Beam runner preset "
+                       "(pipeline/configs.py BEAM_RUNNERS: direct, direct-multiprocess, dataflow, "
+                       "flink, spark; docs/scaling.md)")
+        p.add_argument("--beam-setting", action="append", default=[], metavar="OPTION=VALUE",
+                       help="a Beam pipeline option for the runner, e.g. project=my-project "
+                       "(repeatable; required ones are named when missing)")
 
     p = sub.add_parser("keygen", help="write a new secret pseudonymisation key file")
     p.add_argument("path")

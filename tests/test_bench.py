@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STRUCTURED = ("email", "phone", "id_number", "bank_card")
 
@@ -96,3 +98,31 @@ def test_retrieval_quality_bench_reads_a_generated_privrec_data_folder(tmp_path)
     times = [int(row["timestamp"]) for row in rows]
     assert times == sorted(times)
     assert {row["item_id"] for row in rows} <= set(catalog.item_ids)
+
+
+@pytest.mark.heavy
+def test_data_throughput_bench_measures_each_data_stage_in_its_own_process(tmp_path):
+    """bench/data_throughput.py at one tiny size (3,000 rows): rows/s and peak RSS for
+    MaskingExampleGen, StatisticsGen and Transform, the child's kernel peak, the table."""
+    out = tmp_path / "data_throughput.json"
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "data_throughput.py"), "--rows", "3000",
+         "--shop", "tiny", "--work-dir", str(tmp_path / "work"), "--json", str(out)],
+        capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| MaskingExampleGen |" in result.stdout and "| Transform |" in result.stdout
+    assert "targets not measured" in result.stdout  # one size: no baseline to compare with
+    numbers = json.loads(out.read_text())
+    assert numbers["baseline_rows"] == 3000 and numbers["comparison"] == {}
+    size = numbers["sizes"][0]
+    assert size["rows"] == 3000 and size["files"] == 1
+    assert 2900 <= size["rows_out"] <= 3000  # k-anonymity suppresses a few tiny-shop rows
+    kernel_peak = size["peak_rss_process_bytes"]
+    assert kernel_peak > 500 * 2**20  # TensorFlow alone takes more
+    for stage in ("MaskingExampleGen", "StatisticsGen", "Transform"):
+        measured = size["stages"][stage]
+        assert measured["seconds"] > 0
+        assert measured["rows_per_s"] == measured["rows"] / measured["seconds"]
+        # Sampled every 0.2 s inside the stage: not above the kernel's peak of the process.
+        assert 0 < measured["peak_rss_bytes"] <= kernel_peak * 1.02, stage
+    assert size["stages"]["StatisticsGen"]["rows"] == size["rows_out"]

@@ -4,14 +4,18 @@ over 2 logical CPU devices and mixed precision with bfloat16 (tests/test_devices
 
 `TrainerConfig.distribution`: "auto" (several GPUs: MirroredStrategy over them; one GPU:
 OneDeviceStrategy on it; none: the default strategy), or "mirrored" (over every GPU, else every
-logical CPU device), "one_device" (the first GPU, else the CPU) or "default" to force one.
+logical CPU device), "one_device" (the first GPU, else the CPU) or "default" to force one;
+"multi_worker": MultiWorkerMirroredStrategy over the cluster in $TF_CONFIG (docs/scaling.md),
+for now refused for clusters of more than one worker (see `multi_worker_strategy`).
 """
 import contextlib
+import json
+import os
 from typing import Iterator, List
 
 import tensorflow as tf
 
-DISTRIBUTIONS = ("auto", "mirrored", "one_device", "default")
+DISTRIBUTIONS = ("auto", "mirrored", "one_device", "default", "multi_worker")
 
 
 def strategy_name(distribution: str, num_gpus: int) -> str:
@@ -27,8 +31,39 @@ def _device_names(kind: str) -> List[str]:
     return [device.name for device in tf.config.list_logical_devices(kind)]
 
 
+def multi_worker_strategy() -> tf.distribute.Strategy:
+    """MultiWorkerMirroredStrategy over the cluster $TF_CONFIG names (this process's task too).
+
+    More than one worker is refused: the user sampler's dataset (trainer/user_sampling.py) is
+    not sharded by user across workers, and tf.data's auto-sharding of it (by data: every n-th
+    element) would split or duplicate whole steps' Poisson samples, so what one global step
+    sees would no longer be what the accountant counts; and every worker would export the model
+    to the same directory (no chief-only export yet)."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    cluster = tf_config.get("cluster", {})
+    workers = len(cluster.get("chief", [])) + len(cluster.get("worker", []))
+    if not workers or "task" not in tf_config:
+        raise ValueError("distribution 'multi_worker' needs $TF_CONFIG with a cluster (chief/"
+                         "worker addresses) and this process's task, e.g. "
+                         '{"cluster": {"worker": ["host:port"]}, "task": {"type": "worker", '
+                         '"index": 0}}')
+    if workers > 1:
+        raise NotImplementedError(
+            f"$TF_CONFIG names {workers} workers: multi-worker DP-SGD is not supported yet (the "
+            "user sampler is not sharded across workers, so the privacy accounting would not "
+            "hold, and export is not chief-only); use one worker with 'mirrored' over its "
+            "GPUs (docs/scaling.md)")
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except RuntimeError as error:  # "Collective ops must be configured at program startup"
+        raise RuntimeError(f"{error}: MultiWorkerMirroredStrategy must be built before this "
+                           "process runs any TensorFlow op or lists its devices") from error
+
+
 def strategy(distribution: str = "auto") -> tf.distribute.Strategy:
     """The strategy to build, compile and train the model under (see the module docstring)."""
+    if distribution == "multi_worker":  # before anything initialises TF's devices
+        return multi_worker_strategy()
     gpus = _device_names("GPU")
     name = strategy_name(distribution, len(gpus))
     if name == "mirrored":
