@@ -49,6 +49,23 @@ class TrainerConfig:
     eval_ks: tuple = (10, 50, 100)  # Recall@K and NDCG@K computed by the Evaluator
 
 
+SPAN_FOLDER = "span-{SPAN}"  # incremental layout: interactions/span-1/*.csv, span-2/*.csv, ...
+
+
+@dataclasses.dataclass(frozen=True)
+class SpanConfig:
+    """Incremental runs (README "Incremental runs over spans"): each run ingests the newest span
+    folder, Transform and Trainer take the latest `training_spans` ingested spans, and the
+    Trainer refuses to train when the cumulative ε of a span it would train on (all DP runs of
+    this pipeline that may have touched that span's users, composed) exceeds epsilon_budget."""
+    enabled: Optional[bool] = None  # None: on when interactions/ holds span-* folders
+    training_spans: int = 2         # N: a run trains on the newest N spans
+    # True (conservative): spans of one shop hold the same users, so every DP run of the
+    # pipeline composes for every span. False only when spans hold disjoint users (parallel
+    # composition: a span's ε composes only the runs that trained on it).
+    spans_share_users: bool = True
+
+
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     data_dir: str                       # holds catalog.csv and interactions/*.csv
@@ -74,6 +91,7 @@ class PipelineConfig:
     beam_pipeline_args: List[str] = dataclasses.field(
         default_factory=lambda: ["--direct_running_mode=in_memory", "--direct_num_workers=1"])
     kubeflow_image: str = "privrec:latest"
+    spans: SpanConfig = SpanConfig()
 
     @property
     def catalog_path(self) -> str:
@@ -82,6 +100,21 @@ class PipelineConfig:
     @property
     def interactions_dir(self) -> str:
         return os.path.join(self.data_dir, "interactions")
+
+    @property
+    def span_mode(self) -> bool:
+        """spans.enabled, or (None) whether interactions/ holds span folders."""
+        if self.spans.enabled is not None:
+            return self.spans.enabled
+        prefix = SPAN_FOLDER.split("{")[0]
+        return os.path.isdir(self.interactions_dir) and any(
+            name.startswith(prefix) for name in os.listdir(self.interactions_dir))
+
+    @property
+    def interactions_pattern(self) -> str:
+        """ExampleGen's input pattern under interactions_dir ({SPAN}: the driver takes the
+        newest span folder)."""
+        return os.path.join(SPAN_FOLDER, "*.csv") if self.span_mode else "*.csv"
 
     @property
     def push_dir(self) -> str:
