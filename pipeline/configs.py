@@ -106,9 +106,17 @@ class PipelineConfig:
         """spans.enabled, or (None) whether interactions/ holds span folders."""
         if self.spans.enabled is not None:
             return self.spans.enabled
+        if not os.path.isdir(self.interactions_dir):
+            return False
         prefix = SPAN_FOLDER.split("{")[0]
-        return os.path.isdir(self.interactions_dir) and any(
-            name.startswith(prefix) for name in os.listdir(self.interactions_dir))
+        names = os.listdir(self.interactions_dir)
+        loose = sorted(n for n in names if n.endswith(".csv"))
+        if loose and any(n.startswith(prefix) for n in names):
+            raise ValueError(
+                f"{self.interactions_dir} holds both span folders ({prefix}N/) and loose CSV "
+                f"files ({', '.join(loose[:3])}): span mode would ignore the files. Move them "
+                "into a span folder, or set SpanConfig.enabled")
+        return any(n.startswith(prefix) for n in names)
 
     @property
     def interactions_pattern(self) -> str:
