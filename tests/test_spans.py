@@ -61,6 +61,30 @@ def test_budget_refusal_names_the_span_and_the_budget():
         ledger["runs"][1:], 0.0125))
 
 
+def _examples(span, key_fingerprint):
+    artifact = tfx.types.standard_artifacts.Examples()
+    artifact.span = span
+    artifact.set_string_custom_property(span_executor.KEY_FINGERPRINT, key_fingerprint)
+    return artifact
+
+
+def test_spans_under_different_pseudonym_keys_are_refused():
+    assert span_executor._spans([_examples(2, "k1"), _examples(1, "k1")]) == [1, 2]
+    with pytest.raises(ValueError, match="pseudonymised under different keys.*1: 'k1', 2: 'k2'"):
+        span_executor._spans([_examples(1, "k1"), _examples(2, "k2")])
+
+
+def test_span_mode_follows_the_layout_and_refuses_a_mix(tmp_path):
+    config = configs.local_config(str(tmp_path), data_dir=str(tmp_path / "input"))
+    os.makedirs(config.interactions_dir)
+    open(os.path.join(config.interactions_dir, "day.csv"), "w").close()
+    assert not config.span_mode and config.interactions_pattern == "*.csv"
+    os.makedirs(os.path.join(config.interactions_dir, "span-1"))
+    with pytest.raises(ValueError, match=r"holds both span folders .*\(day.csv\)"):
+        config.span_mode
+    assert dataclasses.replace(config, spans=configs.SpanConfig(enabled=True)).span_mode
+
+
 def _split_by_time(data_dir):
     """The tiny data set's interactions split at the median time: span 1 earlier, span 2 later."""
     generator.write_dataset(data_dir, "tiny")

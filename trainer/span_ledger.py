@@ -23,7 +23,7 @@ What ε of a span means, and what is assumed:
 """
 import json
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import tensorflow as tf
 
@@ -46,7 +46,7 @@ def span_epsilons(runs: Sequence[Dict], spans: Sequence[int], delta: float,
 
 
 def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int,
-                 noise_multiplier: float, delta: float) -> Dict:
+                 noise_multiplier: float, delta: float) -> Optional[Dict]:
     """The ledger with this run added (its spans, the earlier runs and the budget come from
     config[CONFIG_KEY]); raises PrivacyBudgetError, naming the span, if any span it trains on
     would exceed the budget. Returns None outside span mode."""

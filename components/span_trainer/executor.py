@@ -20,7 +20,7 @@ TRAINED_SPANS = "trained_spans"
 def _spans(examples: List[types.Artifact]) -> List[int]:
     """The span of each Examples artifact; refuses spans pseudonymised under different keys
     (a user would be two pseudonyms: two 'users' to the DP accounting)."""
-    keys = {a.span: a.get_string_custom_property(KEY_FINGERPRINT) for a in examples}
+    keys = dict(sorted((a.span, a.get_string_custom_property(KEY_FINGERPRINT)) for a in examples))
     if len(set(keys.values())) > 1:
         raise ValueError(
             "the spans to train on were pseudonymised under different keys (span: key "
