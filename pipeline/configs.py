@@ -89,6 +89,23 @@ class TrainerConfig:
     eval_ks: tuple = (10, 50, 100)  # Recall@K and NDCG@K computed by the Evaluator
 
 
+SPAN_FOLDER = "span-{SPAN}"  # incremental layout: interactions/span-1/*.csv, span-2/*.csv, ...
+
+
+@dataclasses.dataclass(frozen=True)
+class SpanConfig:
+    """Incremental runs (README "Incremental runs over spans"): each run ingests the newest span
+    folder, Transform and Trainer take the latest `training_spans` ingested spans, and the
+    Trainer refuses to train when the cumulative ε of a span it would train on (all DP runs of
+    this pipeline that may have touched that span's users, composed) exceeds epsilon_budget."""
+    enabled: Optional[bool] = None  # None: on when interactions/ holds span-* folders
+    training_spans: int = 2         # N: a run trains on the newest N spans
+    # True (conservative): spans of one shop hold the same users, so every DP run of the
+    # pipeline composes for every span. False only when spans hold disjoint users (parallel
+    # composition: a span's ε composes only the runs that trained on it).
+    spans_share_users: bool = True
+
+
 @dataclasses.dataclass(frozen=True)
 class InventoryConfig:
     """The data asset inventory (components/inventory): which values it may show."""
@@ -151,6 +168,7 @@ class PipelineConfig:
     kubeflow_image: str = "privrec:latest"
     kubeflow_resources: Dict[str, Resources] = dataclasses.field(
         default_factory=lambda: dict(KUBEFLOW_RESOURCES))  # component id -> its container's
+    spans: SpanConfig = SpanConfig()
 
     @property
     def catalog_path(self) -> str:
@@ -159,6 +177,29 @@ class PipelineConfig:
     @property
     def interactions_dir(self) -> str:
         return os.path.join(self.data_dir, "interactions")
+
+    @property
+    def span_mode(self) -> bool:
+        """spans.enabled, or (None) whether interactions/ holds span folders."""
+        if self.spans.enabled is not None:
+            return self.spans.enabled
+        if not os.path.isdir(self.interactions_dir):
+            return False
+        prefix = SPAN_FOLDER.split("{")[0]
+        names = os.listdir(self.interactions_dir)
+        loose = sorted(n for n in names if n.endswith(".csv"))
+        if loose and any(n.startswith(prefix) for n in names):
+            raise ValueError(
+                f"{self.interactions_dir} holds both span folders ({prefix}N/) and loose CSV "
+                f"files ({', '.join(loose[:3])}): span mode would ignore the files. Move them "
+                "into a span folder, or set SpanConfig.enabled")
+        return any(n.startswith(prefix) for n in names)
+
+    @property
+    def interactions_pattern(self) -> str:
+        """ExampleGen's input pattern under interactions_dir ({SPAN}: the driver takes the
+        newest span folder)."""
+        return os.path.join(SPAN_FOLDER, "*.csv") if self.span_mode else "*.csv"
 
     @property
     def push_dir(self) -> str:

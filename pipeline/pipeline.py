@@ -12,7 +12,7 @@ from components.masking import policy as masking_policy
 from components.masking.component import MaskingExampleGen
 from components.model_card.component import ModelCardPusher
 from components.validation.component import AnomalyGate
-from pipeline import configs
+from pipeline import configs, spans
 from privrec.data import schema
 
 OVERALL = tfma.SlicingSpec()
@@ -80,7 +80,8 @@ def create_pipeline(config: configs.PipelineConfig,
                     metadata_connection_config=None) -> tfx.dsl.Pipeline:
     example_gen = MaskingExampleGen(config.interactions_dir,
                                     masking_policy.load(config.masking_policy),
-                                    config.eval_fraction_buckets, config.allow_dev_key)
+                                    config.eval_fraction_buckets, config.allow_dev_key,
+                                    config.interactions_pattern, spans.key_fingerprint(config))
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     inventory = DataInventory(
         examples=example_gen.outputs["examples"], statistics=statistics_gen.outputs["statistics"],
@@ -93,9 +94,10 @@ def create_pipeline(config: configs.PipelineConfig,
     anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"],
                                schema_file=config.schema_file,
                                checks_file=config.string_length_checks or "")
-    custom_config = configs.trainer_custom_config(config)
+    custom_config = spans.custom_config(config, configs.trainer_custom_config(config))
+    training_examples = spans.training_examples(config, example_gen.outputs["examples"])
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        examples=training_examples, schema=schema_gen.outputs["schema"],
         preprocessing_fn="trainer.features.preprocessing_fn", custom_config=custom_config)
     transform.add_upstream_node(anomaly_gate)  # anomalies stop the run before Transform
     inventory.add_upstream_node(anomaly_gate)  # ... and before the inventory of the data
@@ -104,8 +106,8 @@ def create_pipeline(config: configs.PipelineConfig,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("LatestBlessedModelResolver")
-    trainer = tfx.components.Trainer(
-        run_fn="trainer.run.run_fn",
+    trainer = spans.trainer(
+        config, training_examples, run_fn="trainer.run.run_fn",
         base_model=baseline.outputs["model"],  # used when TrainerConfig.warm_start
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -128,5 +130,5 @@ def create_pipeline(config: configs.PipelineConfig,
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, inventory, schema_gen, example_validator,
                     anomaly_gate, transform, trainer, baseline, evaluator, pusher],
-        enable_cache=False, metadata_connection_config=metadata_connection_config,
+        enable_cache=config.span_mode, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args)

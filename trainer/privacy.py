@@ -117,7 +117,7 @@ def noise_for_target_epsilon(target_epsilon: float, num_users: int, users_per_st
                          "steps") from error
 
 
-def _composed_epsilon(runs: Sequence[Dict], delta: float) -> float:
+def composed_epsilon(runs: Sequence[Dict], delta: float) -> float:
     """ε of the runs one after the other (RDP composition; a user may be in all of them)."""
     if any(run["noise_multiplier"] <= 0 for run in runs):
         return math.inf
@@ -140,8 +140,8 @@ def account(num_users: int, users_per_step: float, steps: int, noise_multiplier:
     this_run = {"num_users": num_users, "users_per_step": users_per_step, "steps": steps,
                 "noise_multiplier": noise_multiplier}
     runs = tuple(dict(run) for run in earlier_runs) + (this_run,)
-    epsilon = _composed_epsilon(runs, delta)
-    epsilon_this_run = _composed_epsilon([this_run], delta)
+    epsilon = composed_epsilon(runs, delta)
+    epsilon_this_run = composed_epsilon([this_run], delta)
     epochs = steps * q
     # Records are users: each sampled user's clipped gradient is one record (no microbatches
     # of several users), so TF-Privacy's statement is about users with used_microbatching off.

@@ -1,6 +1,7 @@
 """TFX Trainer entry point: `run_fn` trains the two-tower model with user-level DP-SGD and
 exports it."""
 import math
+import os
 
 from absl import logging
 import tensorflow as tf
@@ -8,7 +9,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer import catalog as catalog_lib, devices, export, privacy, user_sampling
+from trainer import catalog as catalog_lib, devices, export, privacy, span_ledger, user_sampling
 from trainer.model import TwoTowerModel
 
 
@@ -70,6 +71,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             config["delta"])}
         logging.info("Noise multiplier %.4f calibrated to ε = %s", config["noise_multiplier"],
                      config["target_epsilon"])
+    # Span mode: refuse before training if a span's cumulative ε would exceed the budget.
+    ledger = span_ledger.check_budget(
+        config, sampler.num_users, users_per_step, steps, config["noise_multiplier"],
+        config["delta"] if config["delta"] is not None else 1.0 / sampler.num_users)
     # Fine-tune a given version (privrec finetune), warm start from the last blessed model, or
     # start cold.
     warm_from = config.get("init_from") or (fn_args.base_model if config.get("warm_start")
@@ -106,3 +111,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     export.export(module, fn_args.serving_model_dir, report.to_dict(), training={
         "warm_started_from": warm_from, "eval_loss_before": float(initial_loss),
         "eval_loss_after": float(history.history["val_loss"][-1])})
+    if ledger:
+        span_ledger.write(os.path.dirname(export.training_summary_path(fn_args.serving_model_dir)),
+                          ledger)

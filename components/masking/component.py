@@ -25,22 +25,26 @@ class MaskingExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
 
 
 class MaskingExampleGen(FileBasedExampleGen):
-    """Ingests interaction CSVs under input_base, masked per the policy, split train/eval by time."""
+    """Ingests interaction CSVs under input_base, masked per the policy, split train/eval by time.
+
+    input_pattern "span-{SPAN}/*.csv": FileBasedExampleGen's driver ingests the newest span
+    folder only and records its span/version on the Examples artifact."""
 
     SPEC_CLASS = MaskingExampleGenSpec
 
     def __init__(self, input_base: str, policy: policy_lib.MaskingPolicy,
-                 eval_fraction_buckets=(9, 1), allow_dev_key: bool = False):
+                 eval_fraction_buckets=(9, 1), allow_dev_key: bool = False,
+                 input_pattern: str = "*.csv", key_fingerprint: str = ""):
         train, evaluation = eval_fraction_buckets
         spec = MaskingExampleGenSpec(
             input_base=input_base,
             input_config=example_gen_pb2.Input(splits=[
-                example_gen_pb2.Input.Split(name="single_split", pattern="*.csv")]),
+                example_gen_pb2.Input.Split(name="single_split", pattern=input_pattern)]),
             output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
                 splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train),
                         example_gen_pb2.SplitConfig.Split(name="eval",
                                                           hash_buckets=evaluation)])),
-            custom_config=executor.make_custom_config(allow_dev_key, policy),
+            custom_config=executor.make_custom_config(allow_dev_key, policy, key_fingerprint),
             range_config=None,
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,

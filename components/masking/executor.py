@@ -20,6 +20,7 @@ import apache_beam as beam
 from absl import logging
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
@@ -33,6 +34,7 @@ from privrec.data import schema
 ALLOW_DEV_KEY = "allow_dev_key"
 POLICY_JSON = "masking_policy_json"
 REPORT_KEY = "masking_report"
+KEY_FINGERPRINT = "pseudonym_key_fingerprint"
 
 
 class InputDataError(ValueError):
@@ -113,11 +115,15 @@ def _custom_settings(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     return json_format.MessageToDict(settings)
 
 
-def make_custom_config(allow_dev_key: bool,
-                       policy: policy_lib.MaskingPolicy) -> example_gen_pb2.CustomConfig:
-    """The executor's settings; the resolved policy travels (and is recorded in MLMD) as JSON."""
+def make_custom_config(allow_dev_key: bool, policy: policy_lib.MaskingPolicy,
+                       key_fingerprint: str = "") -> example_gen_pb2.CustomConfig:
+    """The executor's settings; the resolved policy travels (and is recorded in MLMD) as JSON.
+    key_fingerprint (set when the pipeline caches): the pseudonym key the run must use, so a
+    new key is a new cache key and a cached output never carries another key's pseudonyms."""
     settings = struct_pb2.Struct()
     settings.update({ALLOW_DEV_KEY: allow_dev_key, POLICY_JSON: json.dumps(policy.source)})
+    if key_fingerprint:
+        settings.update({KEY_FINGERPRINT: key_fingerprint})
     custom_config = example_gen_pb2.CustomConfig()
     custom_config.custom_config.Pack(settings)
     return custom_config
@@ -183,6 +189,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         for path in files:
             check_header(path, policy)
         key = pseudonymizer.load_key(bool(settings.get(ALLOW_DEV_KEY, False)))
+        if settings.get(KEY_FINGERPRINT, key.fingerprint) != key.fingerprint:
+            raise pseudonymizer.MissingKeyError(
+                f"the pipeline was built for pseudonym key {settings[KEY_FINGERPRINT]} but this "
+                f"run loaded key {key.fingerprint}: build and run the pipeline with one key")
         logging.info("Masking %d file(s) under policy %s; pseudonym key fingerprint %s",
                      len(files), policy.version, key.fingerprint)
         self._key_fingerprint = key.fingerprint
@@ -241,7 +251,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         self._report_dir = artifact_utils.get_single_uri(output_dict[REPORT_KEY])
         super().Do(input_dict, output_dict, exec_properties)
         masking_report = report.read(self._report_dir)
-        properties = {"pseudonym_key_fingerprint": self._key_fingerprint,
+        properties = {KEY_FINGERPRINT: self._key_fingerprint,
                       "masking_policy_version": self._policy.version,
                       "masking_policy_sha256": self._policy.sha256,
                       "source_files": self._source_files}
@@ -249,6 +259,11 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 output_dict[REPORT_KEY]:
             for name, value in properties.items():
                 artifact.set_string_custom_property(name, value)
+        for artifact in output_dict[standard_component_specs.EXAMPLES_KEY]:
+            # The driver records span/version as custom properties only; TFX's span resolver
+            # functions (rolling_range, pipeline/pipeline.py) read the artifact properties.
+            artifact.span = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME) or 0
+            artifact.version = exec_properties.get(example_gen_utils.VERSION_PROPERTY_NAME) or 0
         k_figures = masking_report.get("k_anonymity")
         if k_figures and k_figures["budget_exceeded"]:
             raise ReidentificationRiskError(

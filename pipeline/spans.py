@@ -1,0 +1,65 @@
+"""Span mode wiring (PipelineConfig.span_mode; README "Incremental runs over spans").
+
+- ExampleGen ingests the newest `span-{SPAN}` folder (FileBasedExampleGen's driver resolves it).
+- Transform and the Trainer take the latest `SpanConfig.training_spans` spans ingested so far
+  (TFX's `rolling_range` resolver function over every Examples artifact ExampleGen has made in
+  this pipeline, the newest version of each span).
+- The Evaluator judges on the newest span's eval split (the latest time share of the newest
+  span, never trained on); older spans' eval splits are held out too and only feed the
+  Trainer's validation loss.
+- The Trainer is a SpanTrainer: it refuses a run that would take a span over the ε budget and
+  records the per-span privacy ledger in MLMD (trainer/span_ledger.py).
+- The pipeline caches (enable_cache): an unchanged span, schema and config reuse the earlier
+  outputs. What TFX's cache key cannot see is added to the exec properties: the pseudonym key's
+  fingerprint (ExampleGen) and the catalog's SHA-256 (Transform reads the catalog file).
+"""
+import hashlib
+import os
+from typing import Dict
+
+from tfx import v1 as tfx
+from tfx.dsl.input_resolution import canned_resolver_functions
+
+from components.masking import pseudonymizer
+from components.span_trainer.component import SpanTrainer
+from pipeline import configs
+from trainer import span_ledger
+
+EXAMPLE_GEN_ID = "MaskingExampleGen"
+
+
+def key_fingerprint(config: configs.PipelineConfig) -> str:
+    """The pseudonym key's fingerprint in span mode (part of ExampleGen's cache key), else ''."""
+    return pseudonymizer.load_key(config.allow_dev_key).fingerprint if config.span_mode else ""
+
+
+def custom_config(config: configs.PipelineConfig, base: Dict) -> Dict:
+    """Transform's / Trainer's custom_config; in span mode with the catalog's SHA-256."""
+    if not config.span_mode or not os.path.exists(config.catalog_path):
+        return base
+    with open(config.catalog_path, "rb") as f:
+        return {**base, "catalog_sha256": hashlib.sha256(f.read()).hexdigest()}
+
+
+def training_examples(config: configs.PipelineConfig, new_examples):
+    """The Examples to train on: the latest N ingested spans in span mode, else this run's."""
+    if not config.span_mode:
+        return new_examples
+    every_ingested = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples,
+                                     producer_component_id=EXAMPLE_GEN_ID, output_key="examples")
+    return canned_resolver_functions.rolling_range(
+        every_ingested, num_spans=config.spans.training_spans, min_spans=1)
+
+
+def trainer(config: configs.PipelineConfig, span_examples, **trainer_args):
+    """tfx Trainer, or in span mode the SpanTrainer with the budget and the latest Model."""
+    if not config.span_mode:
+        return tfx.components.Trainer(**trainer_args)
+    latest_model = canned_resolver_functions.latest_created(
+        tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model), n=1)
+    ledger_settings = {"epsilon_budget": config.epsilon_budget,
+                       "spans_share_users": config.spans.spans_share_users}
+    return SpanTrainer(
+        span_examples=span_examples, privacy_ledger=latest_model,
+        **{**trainer_args, "custom_config": {**trainer_args["custom_config"],
+                                             span_ledger.CONFIG_KEY: ledger_settings}})

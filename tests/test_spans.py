@@ -1,0 +1,185 @@
+"""Incremental runs over spans (pipeline/spans.py, trainer/span_ledger.py): two spans of the tiny
+data set arrive one after the other; the second run ingests only the new span, trains on both,
+warm-starts from the first run's blessed model, reuses cached outputs, and its per-span ε (the
+ledger in MLMD) composes the first run; a budget it would exceed stops it before training."""
+import csv
+import dataclasses
+import json
+import os
+
+import dp_accounting
+import ml_metadata as mlmd
+import pytest
+from tfx import v1 as tfx
+
+from components.masking import policy, pseudonymizer
+from components.span_trainer import executor as span_executor
+from pipeline import configs, local_runner, run_summary
+from privrec.data import generator, schema
+from tests.conftest import TINY_TRAIN_STEPS
+from trainer import export, span_ledger
+
+
+def _recomputed_epsilon(runs, delta) -> float:
+    """TF-Privacy's accountant (dp_accounting RDP) over the recorded DP-SGD runs, composed."""
+    accountant = dp_accounting.rdp.RdpAccountant()
+    for run in runs:
+        q = run["users_per_step"] / run["num_users"]
+        accountant.compose(dp_accounting.SelfComposedDpEvent(dp_accounting.PoissonSampledDpEvent(
+            q, dp_accounting.GaussianDpEvent(run["noise_multiplier"])), run["steps"]))
+    return accountant.get_epsilon(delta)
+
+
+def _run(run, steps=10, users=80, sigma=1.0):
+    return {"spans": run, "num_users": users, "users_per_step": 16, "steps": steps,
+            "noise_multiplier": sigma}
+
+
+def test_ledger_composes_every_run_when_spans_share_users_and_per_span_otherwise():
+    runs = [_run([1]), _run([2], steps=30)]
+    shared = span_ledger.span_epsilons(runs, [1, 2], 0.01, share_users=True)
+    disjoint = span_ledger.span_epsilons(runs, [1, 2], 0.01, share_users=False)
+    assert shared[1] == shared[2] == pytest.approx(_recomputed_epsilon(runs, 0.01))
+    assert disjoint[1] == pytest.approx(_recomputed_epsilon(runs[:1], 0.01))
+    assert disjoint[2] == pytest.approx(_recomputed_epsilon(runs[1:], 0.01))
+    assert disjoint[1] < disjoint[2] < shared[2]
+
+
+def test_budget_refusal_names_the_span_and_the_budget():
+    earlier = [{**_run([1, 2]), "delta": 0.0125}]
+    config = {span_ledger.CONFIG_KEY: {"spans": [2, 3], "earlier_runs": earlier,
+                                       "epsilon_budget": 1.0, "spans_share_users": False}}
+    with pytest.raises(span_ledger.PrivacyBudgetError,
+                       match=r"training on span 2 would bring its cumulative user-level ε to "
+                             r"[\d.]+ .*2 DP runs composed, 1 earlier.*epsilon_budget = 1.0"):
+        span_ledger.check_budget(config, 80, 16, 10, 1.0, 0.0125)
+    ledger = span_ledger.check_budget(
+        {span_ledger.CONFIG_KEY: {**config[span_ledger.CONFIG_KEY], "epsilon_budget": 100}},
+        80, 16, 10, 1.0, 0.0125)
+    assert ledger["epsilon_by_span"]["1"] < ledger["epsilon_by_span"]["2"]
+    assert ledger["epsilon_by_span"]["3"] == pytest.approx(_recomputed_epsilon(
+        ledger["runs"][1:], 0.0125))
+
+
+def _examples(span, key_fingerprint):
+    artifact = tfx.types.standard_artifacts.Examples()
+    artifact.span = span
+    artifact.set_string_custom_property(span_executor.KEY_FINGERPRINT, key_fingerprint)
+    return artifact
+
+
+def test_spans_under_different_pseudonym_keys_are_refused():
+    assert span_executor._spans([_examples(2, "k1"), _examples(1, "k1")]) == [1, 2]
+    with pytest.raises(ValueError, match="pseudonymised under different keys.*1: 'k1', 2: 'k2'"):
+        span_executor._spans([_examples(1, "k1"), _examples(2, "k2")])
+
+
+def test_span_mode_follows_the_layout_and_refuses_a_mix(tmp_path):
+    config = configs.local_config(str(tmp_path), data_dir=str(tmp_path / "input"))
+    os.makedirs(config.interactions_dir)
+    open(os.path.join(config.interactions_dir, "day.csv"), "w").close()
+    assert not config.span_mode and config.interactions_pattern == "*.csv"
+    os.makedirs(os.path.join(config.interactions_dir, "span-1"))
+    with pytest.raises(ValueError, match=r"holds both span folders .*\(day.csv\)"):
+        config.span_mode
+    assert dataclasses.replace(config, spans=configs.SpanConfig(enabled=True)).span_mode
+
+
+def _split_by_time(data_dir):
+    """The tiny data set's interactions split at the median time: span 1 earlier, span 2 later."""
+    generator.write_dataset(data_dir, "tiny")
+    source = os.path.join(data_dir, schema.INTERACTIONS_DIR, "data.csv")
+    with open(source, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows, columns = sorted(reader, key=lambda r: int(r[schema.TIMESTAMP])), reader.fieldnames
+    os.remove(source)
+    half = len(rows) // 2
+    return {1: rows[:half], 2: rows[half:]}, columns
+
+
+def _arrive(config, span, rows, columns):
+    generator.write_csv(os.path.join(config.interactions_dir, f"span-{span}", "data.csv"),
+                        rows, columns)
+
+
+def _models(store):
+    return sorted(store.get_artifacts_by_type("Model"), key=lambda a: a.id)
+
+
+def _ledger_property(model) -> dict:
+    return json.loads(model.custom_properties[span_ledger.LEDGER_PROPERTY].string_value)
+
+
+@pytest.mark.heavy
+def test_second_span_warm_starts_reuses_cache_and_composes_epsilon(tmp_path, monkeypatch):
+    monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
+    spans, columns = _split_by_time(str(tmp_path / "input"))
+    config = configs.local_config(
+        str(tmp_path), data_dir=str(tmp_path / "input"), train_steps=TINY_TRAIN_STEPS,
+        masking_policy=policy.TINY_POLICY, recall_floor=0.0, recall_max_regression=1.0,
+        epsilon_budget=50.0, trainer=dataclasses.replace(configs.TrainerConfig(),
+                                                         warm_start=True, noise_multiplier=1.5))
+    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        config.metadata_path)
+
+    # Day 1: span 1 only.
+    _arrive(config, 1, spans[1], columns)
+    assert config.span_mode and config.interactions_pattern == "span-{SPAN}/*.csv"
+    local_runner.run(config, printer=lambda line: None)
+    first = run_summary.read(config)
+    assert first.blessed and first.pushed and first.masking["rows_in"] == len(spans[1])
+    store = mlmd.MetadataStore(connection)
+    [first_model] = _models(store)
+    first_ledger = span_ledger.read(first_model.uri)
+    assert _ledger_property(first_model) == first_ledger
+    assert [run["spans"] for run in first_ledger["runs"]] == [[1]]
+    first_epsilon = first_ledger["epsilon_by_span"]["1"]
+    assert first_epsilon == pytest.approx(first.privacy["epsilon"])  # one run: the same ε
+
+    # Day 2: span 2 arrives. A budget just above day 1's ε: training on spans 1-2 would exceed
+    # it, so the Trainer refuses before training and no model is made.
+    _arrive(config, 2, spans[2], columns)
+    tight = dataclasses.replace(config, epsilon_budget=round(first_epsilon + 0.01, 3))
+    with pytest.raises(Exception, match=(
+            r"training on span [12] would bring its cumulative user-level ε to [\d.]+ .*2 DP "
+            rf"runs composed, 1 earlier\), over PipelineConfig.epsilon_budget = "
+            rf"{tight.epsilon_budget}\. Nothing was trained")):
+        local_runner.run(tight, printer=lambda line: None)
+    assert len(_models(store)) == 1
+    refused = run_summary.read(config)  # the masking report of the refused run: span 2 only
+    assert refused.masking["rows_in"] == len(spans[2])
+
+    # Day 2 again, within budget: everything up to Transform is reused from the refused run's
+    # cache (same span, key, schema and configs); Transform had trained on spans 1 and 2.
+    progress = []
+    local_runner.run(config, printer=progress.append)
+    cached = {line.split(": ")[1].split(" in ")[0] for line in progress if "✔ cached" in line}
+    assert cached == {"MaskingExampleGen", "StatisticsGen", "ImportSchemaGen",
+                      "ExampleValidator", "AnomalyGate", "Transform"}, progress
+    assert not any("cached: Trainer" in line for line in progress)
+    second = run_summary.read(config)
+    assert second.pushed, "\n".join(second.lines())
+    second_model = _models(store)[-1]
+    assert second_model.custom_properties[span_executor.TRAINED_SPANS].string_value == "1,2"
+    examples = {a.id: a for a in store.get_artifacts_by_type("Examples")
+                if a.properties["span"].int_value > 0}
+    assert sorted(a.properties["span"].int_value for a in examples.values()) == [1, 2]
+
+    # Warm start from day 1's blessed model; its release ε composes both runs (privacy.json).
+    assert second.training["warm_started_from"] == os.path.join(first_model.uri,
+                                                                "Format-Serving")
+    assert second.privacy["runs"][0] == export.read_privacy_report(
+        os.path.join(first_model.uri, "Format-Serving"))["runs"][0]
+
+    # The ledger in MLMD: both runs, every span's ε recomputed from the recorded parameters.
+    ledger = _ledger_property(second_model)
+    assert ledger == span_ledger.read(second_model.uri)
+    assert [run["spans"] for run in ledger["runs"]] == [[1], [1, 2]]
+    assert ledger["runs"][0] == first_ledger["runs"][0]
+    assert ledger["spans_share_users"] is True
+    expected = _recomputed_epsilon(ledger["runs"], ledger["delta"])
+    assert ledger["epsilon_by_span"] == {"1": pytest.approx(expected),
+                                         "2": pytest.approx(expected)}
+    assert expected > first_epsilon
+    assert second.privacy["epsilon"] == pytest.approx(_recomputed_epsilon(
+        second.privacy["runs"], second.privacy["delta"]))

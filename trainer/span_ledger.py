@@ -1,0 +1,86 @@
+"""The privacy ledger of incremental (span) runs: which DP runs trained on which data span, and
+each span's cumulative user-level ε, checked against the budget before training.
+
+Every span-mode Trainer run extends the ledger of the pipeline's latest Model artifact with its
+own run (spans, users, users per step, steps, noise multiplier, δ) and records the result in its
+Model artifact: `privacy_ledger.json` beside training.json (not pushed) and the MLMD custom
+property `privacy_ledger` (components/span_trainer/executor.py). The newest Model's ledger thus
+holds every DP run the pipeline has trained in span mode, blessed or not (an unblessed model
+and its metrics still exist in the pipeline root, so its privacy cost is counted).
+
+What ε of a span means, and what is assumed:
+- The privacy unit is the user (trainer/privacy.py): ε of a span bounds what all models trained
+  so far reveal about any one user whose data is in that span.
+- spans_share_users=True (default, conservative): a shop's customers come back, so any user may
+  be in every span. A run that trained on spans 2-3 still touched the span-1 users who were
+  active again later, so it composes for span 1 too: ε(span) = RDP composition over *all* runs of
+  the ledger. Parallel composition over spans is not claimed.
+- spans_share_users=False: only when each span holds users no other span holds (e.g. one span
+  per disjoint cohort). Then parallel composition holds: ε(span) composes only the runs that
+  trained on that span.
+- All runs compose at the current run's δ (1/users unless TrainerConfig.delta is set); each
+  run's own mechanism (q, σ, steps) is replayed by the RDP accountant, as privacy.account does.
+"""
+import json
+import os
+from typing import Dict, List, Optional, Sequence
+
+import tensorflow as tf
+
+from trainer import privacy
+
+LEDGER_FILE = "privacy_ledger.json"
+LEDGER_PROPERTY = "privacy_ledger"   # MLMD custom property of the Model artifact (JSON)
+CONFIG_KEY = "span_ledger"           # the Trainer's custom_config entry in span mode
+
+
+class PrivacyBudgetError(RuntimeError):
+    """Raised before training when a span's cumulative ε would exceed the budget."""
+
+
+def span_epsilons(runs: Sequence[Dict], spans: Sequence[int], delta: float,
+                  share_users: bool) -> Dict[int, float]:
+    """Cumulative user-level ε of each span over the runs (see the module docstring)."""
+    return {span: privacy.composed_epsilon(
+        [run for run in runs if share_users or span in run["spans"]], delta) for span in spans}
+
+
+def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int,
+                 noise_multiplier: float, delta: float) -> Optional[Dict]:
+    """The ledger with this run added (its spans, the earlier runs and the budget come from
+    config[CONFIG_KEY]); raises PrivacyBudgetError, naming the span, if any span it trains on
+    would exceed the budget. Returns None outside span mode."""
+    settings = config.get(CONFIG_KEY)
+    if not settings:
+        return None
+    this_run = {"spans": sorted(settings["spans"]), "num_users": num_users,
+                "users_per_step": users_per_step, "steps": steps,
+                "noise_multiplier": noise_multiplier, "delta": delta}
+    runs: List[Dict] = list(settings["earlier_runs"]) + [this_run]
+    share_users, budget = settings["spans_share_users"], settings["epsilon_budget"]
+    all_spans = sorted({span for run in runs for span in run["spans"]})
+    epsilons = span_epsilons(runs, all_spans, delta, share_users)
+    worst = max(this_run["spans"], key=lambda span: epsilons[span])
+    if epsilons[worst] > budget:
+        composed = [run for run in runs if share_users or worst in run["spans"]]
+        raise PrivacyBudgetError(
+            f"privacy budget: training on span {worst} would bring its cumulative user-level "
+            f"ε to {epsilons[worst]:.3f} (δ = {delta:.2e}, {len(composed)} DP runs composed, "
+            f"{len(composed) - 1} earlier), over PipelineConfig.epsilon_budget = {budget}. "
+            "Nothing was trained. "
+            + ("Spans are assumed to share users (SpanConfig.spans_share_users), so every "
+               "earlier run of this pipeline counts. " if share_users else "")
+            + "Raise TrainerConfig.noise_multiplier, train fewer steps or fewer spans, or stop "
+            "training on this data.")
+    return {"runs": runs, "epsilon_by_span": {str(s): e for s, e in epsilons.items()},
+            "delta": delta, "spans_share_users": share_users, "epsilon_budget": budget}
+
+
+def write(model_artifact_dir: str, ledger: Dict) -> None:
+    with tf.io.gfile.GFile(os.path.join(model_artifact_dir, LEDGER_FILE), "w") as f:
+        json.dump(ledger, f, indent=2)
+
+
+def read(model_artifact_dir: str) -> Dict:
+    with tf.io.gfile.GFile(os.path.join(model_artifact_dir, LEDGER_FILE)) as f:
+        return json.load(f)
