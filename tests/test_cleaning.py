@@ -10,7 +10,7 @@ from apache_beam.testing import util as beam_testing
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from components.masking import cleaning, report
+from components.masking import cleaning
 from components.masking import policy as policy_lib
 from pipeline import configs, local_runner
 from privrec.data import generator, schema
@@ -85,8 +85,8 @@ def test_tiny_run_report_and_summary_carry_the_cleaning_counts(tiny_run):
 
 
 def test_dirty_data_over_the_budget_stops_ingestion_with_counts_and_publishes_nothing(tmp_path):
-    """A real run: the report counts each rule, the raw file is untouched, and the failed
-    ExampleGen's examples (written in full) are not LIVE in MLMD, so no run can pick them."""
+    """A real run: the error counts each rule, the raw file is untouched, and the failed
+    ExampleGen leaves no examples: TFX removes its output dirs and publishes no artifact."""
     config = configs.local_config(str(tmp_path), allow_dev_key=True, train_steps=2,
                                   masking_policy=policy_lib.TINY_POLICY)
     data, rows = _planted()
@@ -96,19 +96,24 @@ def test_dirty_data_over_the_budget_stops_ingestion_with_counts_and_publishes_no
     digest = hashlib.sha256(open(raw, "rb").read()).hexdigest()
     with pytest.raises(Exception, match=r"cleaning: 230 of 3230 rows \(7\.1%\) removed "
                        r"\(timestamp_out_of_range 10, exact_duplicates 20, bot_like_users 200\)"
-                       r".*max_removed_row_share"):
+                       r"; the policy allows 5\.0%.*max_removed_row_share") as failure:
         local_runner.run(config, printer=lambda line: None)
+    assert "crawler-01" not in str(failure.value)
     assert hashlib.sha256(open(raw, "rb").read()).hexdigest() == digest
+    assert_nothing_published(config, "MaskingExampleGen", "Examples")
+
+
+def assert_nothing_published(config, component: str, artifact_type: str):
+    """The failed component's outputs are gone from disk and none is LIVE in MLMD."""
     assert not os.path.exists(os.path.join(config.pipeline_root, "StatisticsGen"))
-    report_dirs = [d for d, _, files in os.walk(config.pipeline_root)
-                   if report.JSON_FILE in files]
-    written = report.read(report_dirs[0])["cleaning"]
-    assert written["rules"][cleaning.BOT_RULE] == {"setting": 60, "rows_removed": BOT_EVENTS,
-                                                   "users_removed": 1}
-    assert "crawler-01" not in open(os.path.join(report_dirs[0], report.HTML_FILE)).read()
+    outputs = os.path.join(config.pipeline_root, component)
+    written = [os.path.join(d, f) for d, _, files in os.walk(outputs) for f in files
+               if ".system" not in d]
+    assert written == []
     store = mlmd.MetadataStore(
         tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
-    [execution] = store.get_executions()
-    assert execution.last_known_state == metadata_store_pb2.Execution.FAILED
-    examples = store.get_artifacts_by_type("Examples")
-    assert all(a.state != metadata_store_pb2.Artifact.LIVE for a in examples)
+    failed = [e for e in store.get_executions()
+              if e.last_known_state == metadata_store_pb2.Execution.FAILED]
+    assert len(failed) == 1
+    assert [a for a in store.get_artifacts_by_type(artifact_type)
+            if a.state == metadata_store_pb2.Artifact.LIVE] == []

@@ -24,6 +24,7 @@ from privrec.data import schema
 ROWS_READ = "rows_read"
 TIMESTAMP_RULE, DUPLICATE_RULE, BOT_RULE = (
     "timestamp_out_of_range", "exact_duplicates", "bot_like_users")
+RULES = (TIMESTAMP_RULE, DUPLICATE_RULE, BOT_RULE)  # the order they run in
 BOT_USERS = "bot_like_users:users"
 
 
@@ -109,5 +110,5 @@ def lines(section: Dict) -> List[Tuple[str, str, int]]:
         if name == BOT_RULE:
             return f"> {value} events in a clock hour"
         return "on"
-    return [(name, setting(name, r["setting"]), r["rows_removed"])
-            for name, r in section["rules"].items()]
+    return [(name, setting(name, section["rules"][name]["setting"]),
+             section["rules"][name]["rows_removed"]) for name in RULES]

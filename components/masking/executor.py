@@ -264,8 +264,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 + ", ".join(f"{rule} {n}" for rule, _, n in cleaning.lines(cleaned))
                 + f"); the policy allows {cleaned['max_removed_row_share']:.1%}. Fix the data "
                 "upstream (a unit error, a re-sent file, a crawler), or change the cleaning "
-                "settings or raise max_removed_row_share in the masking policy. Details: "
-                f"{os.path.join(self._report_dir, report.HTML_FILE)}")
+                "settings or raise max_removed_row_share in the masking policy")
         k_figures = masking_report.get("k_anonymity")
         if k_figures and k_figures["budget_exceeded"]:
             raise ReidentificationRiskError(

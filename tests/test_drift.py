@@ -1,0 +1,126 @@
+"""Drift and skew checks (components/validation/distribution.py): TFX's DistributionValidator
+executor on real TFDV statistics of generated data, read back by AnomalyGate's code."""
+import json
+import os
+
+import pytest
+from tensorflow_data_validation.statistics import stats_impl
+from tfx.components.distribution_validator import executor as dv_executor
+from tfx.components.statistics_gen import stats_artifact_utils
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx_bsl.coders import example_coder
+
+from components.masking import policy
+from components.masking.ptransform import to_example
+from components.validation import anomalies as anomalies_lib
+from components.validation import component as gate
+from components.validation import distribution
+from pipeline import configs
+from privrec.data import generator, schema
+
+TINY = policy.load(policy.TINY_POLICY)
+REGIONS = TINY.columns["city"].params["mapping"]
+
+
+def _masked_like(row):
+    """The compared features of a generated row, generalised like the tiny policy does."""
+    year = int(row["birth_date"][:4])
+    return {"event_type": row["event_type"].encode(), "gender": row["gender"].encode(),
+            "city": REGIONS.get(row["city"], "other").encode(),
+            "birth_date": f"{year - year % 20}-{year - year % 20 + 19}".encode(),
+            "order_amount": float(row["order_amount"]) if row["order_amount"] else None,
+            schema.ITEM_ID: row["item_id"].encode()}
+
+
+def _statistics(tmp_path, name, rows):
+    """An ExampleStatistics artifact with train (first 90 %) and eval splits of rows."""
+    artifact = standard_artifacts.ExampleStatistics()
+    artifact.uri = str(tmp_path / name)
+    cut = len(rows) * 9 // 10
+    decoder = example_coder.ExamplesToRecordBatchDecoder()
+    for split, part in (("train", rows[:cut]), ("eval", rows[cut:])):
+        batch = decoder.DecodeBatch([to_example(_masked_like(r)) for r in part])
+        os.makedirs(os.path.join(artifact.uri, f"Split-{split}"))
+        with open(os.path.join(artifact.uri, f"Split-{split}",
+                               stats_artifact_utils.BINARY_PB_BASENAME), "wb") as f:
+            f.write(stats_impl.generate_statistics_in_memory(batch).SerializeToString())
+    artifact.split_names = artifact_utils.encode_split_names(["train", "eval"])
+    return artifact
+
+
+def _validate(tmp_path, current, baseline, check, thresholds, split_pairs=None):
+    """Runs DistributionValidator's executor; returns AnomalyGate's lines for its output."""
+    output = standard_artifacts.ExampleAnomalies()
+    output.uri = str(tmp_path / f"{check}_anomalies")
+    dv_executor.Executor().Do(
+        {standard_component_specs.STATISTICS_KEY: [current],
+         standard_component_specs.BASELINE_STATISTICS_KEY: [baseline] if baseline else []},
+        {standard_component_specs.ANOMALIES_KEY: [output]},
+        {standard_component_specs.DISTRIBUTION_VALIDATOR_CONFIG_KEY:
+             distribution.validator_config(thresholds),
+         standard_component_specs.INCLUDE_SPLIT_PAIRS_KEY: json.dumps(split_pairs)})
+    return gate._comparison_lines(
+        output, check, {check: {"l_infinity": thresholds.l_infinity,
+                                "jensen_shannon": thresholds.jensen_shannon}})
+
+
+def _interactions(seed):
+    return generator.generate(generator.SIZES["tiny"], interactions_seed=seed)["interactions"]
+
+
+def test_two_spans_of_the_same_shop_do_not_drift(tmp_path):
+    day1 = _statistics(tmp_path, "day1", _interactions(1))
+    day2 = _statistics(tmp_path, "day2", _interactions(2))
+    assert _validate(tmp_path, day2, day1, "drift", configs.DRIFT_THRESHOLDS) == []
+
+
+def test_a_shifted_span_drifts_naming_feature_comparator_and_threshold(tmp_path):
+    day1 = _statistics(tmp_path, "day1", _interactions(1))
+    shifted = _interactions(2)
+    for i, row in enumerate(shifted):  # half the events become purchases, amounts x20
+        if i % 2:
+            row.update(event_type="purchase", order_amount=row["order_amount"] or "25.00")
+        if row["order_amount"]:
+            row["order_amount"] = str(float(row["order_amount"]) * 20)
+    lines = _validate(tmp_path, _statistics(tmp_path, "day2", shifted), day1, "drift",
+                      configs.DRIFT_THRESHOLDS)
+    event = [line for line in lines if line.startswith("feature 'event_type'")]
+    assert len(event) == 1 and "(drift: eval vs the previous run's eval, train vs the " \
+        "previous run's train)" in event[0]
+    assert "High Linfty distance" in event[0] and "purchase" in event[0]
+    assert event[0].endswith("relax PipelineConfig.drift (pipeline/configs.py): "
+                             f"l_infinity['event_type'], now "
+                             f"{configs.DRIFT_THRESHOLDS.l_infinity['event_type']}")
+    amount = [line for line in lines if line.startswith("feature 'order_amount'")]
+    assert len(amount) == 1 and "Jensen-Shannon divergence" in amount[0]
+    assert "jensen_shannon['order_amount']" in amount[0]
+    assert not [line for line in lines if "'gender'" in line or "'city'" in line]
+    with pytest.raises(anomalies_lib.DataAnomaliesError, match="drift / skew thresholds"):
+        anomalies_lib.check({}, "schema.pbtxt", "checks.pbtxt", lines)
+
+
+def test_first_run_has_no_baseline_and_passes(tmp_path):
+    day1 = _statistics(tmp_path, "day1", _interactions(1))
+    assert _validate(tmp_path, day1, None, "drift", configs.DRIFT_THRESHOLDS) == []
+
+
+def test_a_feature_without_values_is_not_compared(tmp_path):
+    """MovieLens has no order amounts: DistributionValidator cannot compare them (that is not
+    drift); the curated schema guards that the feature is there."""
+    rows = _interactions(1)
+    for row in rows:
+        row["order_amount"] = ""
+    day = _statistics(tmp_path, "no_amounts", rows)
+    assert _validate(tmp_path, day, day, "drift", configs.DRIFT_THRESHOLDS) == []
+
+
+def test_skew_compares_the_eval_split_with_the_train_split(tmp_path):
+    rows = _interactions(1)
+    assert _validate(tmp_path, *[_statistics(tmp_path, "run", rows)] * 2, "skew",
+                     configs.SKEW_THRESHOLDS, [distribution.SKEW_SPLIT_PAIR]) == []
+    for row in rows[len(rows) * 9 // 10:]:  # serving traffic of one gender only
+        row["gender"] = "F"
+    lines = _validate(tmp_path, *[_statistics(tmp_path, "skewed", rows)] * 2, "skew",
+                      configs.SKEW_THRESHOLDS, [distribution.SKEW_SPLIT_PAIR])
+    assert len(lines) == 1 and lines[0].startswith("feature 'gender' (skew: eval vs train): ")
+    assert "l_infinity['gender']" in lines[0]
