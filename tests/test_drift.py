@@ -124,3 +124,25 @@ def test_skew_compares_the_eval_split_with_the_train_split(tmp_path):
                       configs.SKEW_THRESHOLDS, [distribution.SKEW_SPLIT_PAIR])
     assert len(lines) == 1 and lines[0].startswith("feature 'gender' (skew: eval vs train): ")
     assert "l_infinity['gender']" in lines[0]
+
+
+def test_tiny_run_compares_eval_with_train_and_has_no_drift_baseline(tiny_run):
+    """The shared run: both validators ran; the first run of a pipeline has no previous
+    statistics (drift compares no split), eval vs train passes the skew thresholds."""
+    import ml_metadata as mlmd
+    from tfx import v1 as tfx
+    config, progress, _ = tiny_run
+    for node in (distribution.DRIFT_ID, distribution.SKEW_ID):
+        assert any(f"finished: {node}" in line for line in progress), progress
+    store = mlmd.MetadataStore(
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+    pairs = {}
+    for artifact in store.get_artifacts_by_type("ExampleAnomalies"):
+        node = artifact.uri.split(os.sep)[-3]
+        pairs[node] = artifact.properties["split_names"].string_value, artifact.uri
+    assert pairs[distribution.DRIFT_ID][0] in ("", "[]")
+    assert pairs[distribution.SKEW_ID][0] == '["eval_train"]'
+    found = anomalies_lib.read(pairs[distribution.SKEW_ID][1], ["eval_train"],
+                               anomalies_lib.SPLIT_PAIR_DIR)["eval_train"]
+    assert not found.anomaly_info and {".".join(d.path.step) for d in found.drift_skew_info} == \
+        {"event_type", "gender", "city", "birth_date", "order_amount"}
