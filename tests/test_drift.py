@@ -146,3 +146,47 @@ def test_tiny_run_compares_eval_with_train_and_has_no_drift_baseline(tiny_run):
                                anomalies_lib.SPLIT_PAIR_DIR)["eval_train"]
     assert not found.anomaly_info and {".".join(d.path.step) for d in found.drift_skew_info} == \
         {"event_type", "gender", "city", "birth_date", "order_amount"}
+
+
+def _ingest_and_check_drift(config):
+    """ExampleGen, StatisticsGen and the drift validator of pipeline.py, on config's data."""
+    from tfx import v1 as tfx
+    from components.masking.component import MaskingExampleGen
+    from pipeline import local_runner
+    example_gen = MaskingExampleGen(config.interactions_dir, policy.load(config.masking_policy),
+                                    config.eval_fraction_buckets, config.allow_dev_key)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    drift = distribution.drift_validator(statistics_gen.outputs["statistics"], config.drift)
+    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
+        components=[example_gen, statistics_gen, drift], enable_cache=False,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path), beam_pipeline_args=config.beam_pipeline_args))
+    del local_runner
+    latest = max(os.listdir(os.path.join(config.pipeline_root, distribution.DRIFT_ID,
+                                         "anomalies")), key=int)
+    uri = os.path.join(config.pipeline_root, distribution.DRIFT_ID, "anomalies", latest)
+    pairs = [d[len(anomalies_lib.SPLIT_PAIR_DIR):] for d in os.listdir(uri)]
+    return gate._comparison_lines(
+        type("A", (), {"uri": uri, "split_names": json.dumps(pairs)})(), "drift",
+        {"drift": {"l_infinity": config.drift.l_infinity,
+                   "jensen_shannon": config.drift.jensen_shannon}})
+
+
+@pytest.mark.heavy
+def test_second_run_is_compared_with_the_first_runs_statistics(tmp_path):
+    """Two real ingestion runs in one MLMD: the resolver hands the drift validator the first
+    run's statistics (not the second's own); shifted event types are drift."""
+    config = configs.local_config(str(tmp_path), allow_dev_key=True,
+                                  masking_policy=policy.TINY_POLICY)
+    generator.write_dataset(config.data_dir, "tiny", interactions_seed=1)
+    assert _ingest_and_check_drift(config) == []  # no previous run: nothing compared
+    data = generator.generate(generator.SIZES["tiny"], interactions_seed=2)
+    for row in data["interactions"][::2]:
+        row.update(event_type="purchase", order_amount=row["order_amount"] or "25.00")
+    generator.write_csv(os.path.join(config.interactions_dir, "data.csv"),
+                        data["interactions"], schema.INTERACTION_COLUMNS)
+    lines = _ingest_and_check_drift(config)
+    assert [line for line in lines if line.startswith(
+        "feature 'event_type' (drift: eval vs the previous run's eval, train vs the previous "
+        "run's train): High Linfty distance")], lines
