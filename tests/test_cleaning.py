@@ -4,16 +4,14 @@ import hashlib
 import os
 
 import apache_beam as beam
-import ml_metadata as mlmd
 import pytest
 from apache_beam.testing import util as beam_testing
-from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
 
 from components.masking import cleaning
 from components.masking import policy as policy_lib
 from pipeline import configs, local_runner
 from privrec.data import generator, schema
+from tests.test_bad_input import assert_nothing_published
 
 DUPLICATES, OUT_OF_RANGE, BOT_EVENTS = 20, 10, 200
 
@@ -102,18 +100,3 @@ def test_dirty_data_over_the_budget_stops_ingestion_with_counts_and_publishes_no
     assert hashlib.sha256(open(raw, "rb").read()).hexdigest() == digest
     assert_nothing_published(config, "MaskingExampleGen", "Examples")
 
-
-def assert_nothing_published(config, component: str, artifact_type: str):
-    """The failed component's outputs are gone from disk and none is LIVE in MLMD."""
-    assert not os.path.exists(os.path.join(config.pipeline_root, "StatisticsGen"))
-    outputs = os.path.join(config.pipeline_root, component)
-    written = [os.path.join(d, f) for d, _, files in os.walk(outputs) for f in files
-               if ".system" not in d]
-    assert written == []
-    store = mlmd.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
-    failed = [e for e in store.get_executions()
-              if e.last_known_state == metadata_store_pb2.Execution.FAILED]
-    assert len(failed) == 1
-    assert [a for a in store.get_artifacts_by_type(artifact_type)
-            if a.state == metadata_store_pb2.Artifact.LIVE] == []

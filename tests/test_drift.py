@@ -1,5 +1,6 @@
 """Drift and skew checks (components/validation/distribution.py): TFX's DistributionValidator
 executor on real TFDV statistics of generated data, read back by AnomalyGate's code."""
+import dataclasses
 import json
 import os
 
@@ -152,7 +153,6 @@ def _ingest_and_check_drift(config):
     """ExampleGen, StatisticsGen and the drift validator of pipeline.py, on config's data."""
     from tfx import v1 as tfx
     from components.masking.component import MaskingExampleGen
-    from pipeline import local_runner
     example_gen = MaskingExampleGen(config.interactions_dir, policy.load(config.masking_policy),
                                     config.eval_fraction_buckets, config.allow_dev_key)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
@@ -162,15 +162,15 @@ def _ingest_and_check_drift(config):
         components=[example_gen, statistics_gen, drift], enable_cache=False,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             config.metadata_path), beam_pipeline_args=config.beam_pipeline_args))
-    del local_runner
     latest = max(os.listdir(os.path.join(config.pipeline_root, distribution.DRIFT_ID,
                                          "anomalies")), key=int)
     uri = os.path.join(config.pipeline_root, distribution.DRIFT_ID, "anomalies", latest)
-    pairs = [d[len(anomalies_lib.SPLIT_PAIR_DIR):] for d in os.listdir(uri)]
+    artifact = standard_artifacts.ExampleAnomalies()  # as AnomalyGate gets it
+    artifact.uri = uri
+    artifact.split_names = artifact_utils.encode_split_names(
+        [d[len(anomalies_lib.SPLIT_PAIR_DIR):] for d in os.listdir(uri)])
     return gate._comparison_lines(
-        type("A", (), {"uri": uri, "split_names": json.dumps(pairs)})(), "drift",
-        {"drift": {"l_infinity": config.drift.l_infinity,
-                   "jensen_shannon": config.drift.jensen_shannon}})
+        artifact, "drift", {"drift": dataclasses.asdict(config.drift)})
 
 
 @pytest.mark.heavy

@@ -47,7 +47,9 @@ def previous_statistics():
     every_run = tfx.dsl.Channel(type=tfx.types.standard_artifacts.ExampleStatistics,
                                 producer_component_id=STATISTICS_GEN_ID, output_key="statistics")
     latest_two = canned_resolver_functions.latest_created(every_run, n=2)
-    return canned_resolver_functions.slice(latest_two, start=-2, stop=-1)
+    # Optional: on the first run the slice is empty, and DistributionValidator then compares
+    # nothing instead of being skipped.
+    return canned_resolver_functions.slice(latest_two, start=-2, stop=-1).as_optional()
 
 
 def drift_validator(statistics, thresholds: Optional[configs.DistributionThresholds]):
