@@ -13,7 +13,13 @@ Rules, in this order (settings: the masking policy's `cleaning:` section, policy
                           "Cleaning" says why).
 Every removed row is counted per rule; cleaning removing more than `max_removed_row_share` of
 the rows read fails the run after the report is written (executor.py).
+
+No raw value is ever a key or a value of a Beam combine: Beam's CombineOperation logs its
+elements at DEBUG level. Rows and users are keyed by a digest under a random per-run salt that
+is kept nowhere (BLAKE2b), and rows are grouped with GroupByKey.
 """
+import hashlib
+import os
 from typing import Dict, List, Optional, Tuple
 
 import apache_beam as beam
@@ -32,8 +38,16 @@ def _hour(row: Dict[str, str]) -> int:
     return int(row[schema.TIMESTAMP]) // 3600
 
 
+def _digest(salt: bytes, *parts: str) -> bytes:
+    digest = hashlib.blake2b(key=salt, digest_size=16)
+    for part in parts:
+        digest.update(part.encode("utf-8") + b"\0")
+    return digest.digest()
+
+
 def _named_count(pcoll, name: str):
-    return (pcoll | f"Count[{name}]" >> beam.combiners.Count.Globally()
+    return (pcoll | f"One[{name}]" >> beam.Map(lambda _: 1)
+            | f"Count[{name}]" >> beam.CombineGlobally(sum)
             | f"Name[{name}]" >> beam.Map(lambda n: (name, n)))
 
 
@@ -47,6 +61,7 @@ class CleanInteractions(beam.PTransform):
 
     def expand(self, rows):
         rule, user = self._rule, self._user
+        salt = os.urandom(16)
         counts = [_named_count(rows, ROWS_READ)]
         if rule.timestamp_range:
             first, last = rule.timestamp_range
@@ -55,22 +70,26 @@ class CleanInteractions(beam.PTransform):
             counts.append(_named_count(parts[0], TIMESTAMP_RULE))
             rows = parts[1]
         if rule.drop_exact_duplicates:
-            copies = (rows | "RowKey" >> beam.Map(lambda r: (tuple(sorted(r.items())), 1))
-                      | "CopiesPerRow" >> beam.CombinePerKey(sum))
-            counts.append(copies | "Extra" >> beam.Map(lambda kv: kv[1] - 1)
+            copies = (rows
+                      | "RowKey" >> beam.Map(lambda r: (_digest(salt, *(
+                          f"{k}={v}" for k, v in sorted(r.items()))), r))
+                      | "CopiesOfRow" >> beam.GroupByKey()
+                      | "Copies" >> beam.Map(lambda kv: list(kv[1])))
+            counts.append(copies | "Extra" >> beam.Map(lambda same: len(same) - 1)
                           | "SumExtra" >> beam.CombineGlobally(sum)
                           | f"Name[{DUPLICATE_RULE}]" >> beam.Map(lambda n: (DUPLICATE_RULE, n)))
-            rows = copies | "OneCopy" >> beam.Map(lambda kv: dict(kv[0]))
+            rows = copies | "OneCopy" >> beam.Map(lambda same: same[0])
         if rule.max_events_per_user_hour and user:
             rate = rule.max_events_per_user_hour
-            bots = (rows | "UserHour" >> beam.Map(lambda r: ((r[user], _hour(r)), 1))
+            bots = (rows | "UserHour" >> beam.Map(
+                        lambda r: ((_digest(salt, r[user]), _hour(r)), 1))
                     | "EventsPerUserHour" >> beam.CombinePerKey(sum)
                     | "AboveRate" >> beam.Filter(lambda kv: kv[1] > rate)
                     | "BotUser" >> beam.Map(lambda kv: kv[0][0])
                     | "DistinctBots" >> beam.Distinct())
             counts.append(_named_count(bots, BOT_USERS))
             parts = rows | "NotBot" >> beam.Partition(
-                lambda r, _, bot_users: int(r[user] not in bot_users), 2,
+                lambda r, _, bot_users: int(_digest(salt, r[user]) not in bot_users), 2,
                 bot_users=beam.pvalue.AsSingleton(bots | "BotSet" >> beam.combiners.ToSet()))
             counts.append(_named_count(parts[0], BOT_RULE))
             rows = parts[1]
