@@ -142,6 +142,27 @@ KUBEFLOW_RESOURCES = {
 
 
 @dataclasses.dataclass(frozen=True)
+class DistributionThresholds:
+    """Largest distance allowed per feature between two data sets' TFDV statistics
+    (components/validation/distribution.py): L-infinity (largest difference in a value's share)
+    for categorical features, approximate Jensen-Shannon divergence (histograms) for numeric
+    ones. A feature not listed is not compared."""
+    l_infinity: Dict[str, float]
+    jensen_shannon: Dict[str, float]
+
+
+# Drift: this run's statistics vs the previous run's (with daily spans: the previous span's).
+DRIFT_THRESHOLDS = DistributionThresholds(
+    l_infinity={"event_type": 0.1, "gender": 0.1, "city": 0.15, "birth_date": 0.2},
+    jensen_shannon={"order_amount": 0.5})
+# Skew: this run's eval split (the latest share of the time range, the stand-in for serving
+# traffic) vs its train split. Looser than drift: the eval split is a tenth of the data.
+SKEW_THRESHOLDS = DistributionThresholds(
+    l_infinity={"event_type": 0.15, "gender": 0.15, "city": 0.2, "birth_date": 0.25},
+    jensen_shannon={"order_amount": 0.6})
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     data_dir: str                       # holds catalog.csv and interactions/*.csv
     pipeline_root: str
@@ -157,6 +178,8 @@ class PipelineConfig:
     # ExampleValidator's custom validation (average string lengths); None: none (Kubeflow V2
     # cannot compile it, pipeline/kubeflow_v2_runner.py)
     string_length_checks: Optional[str] = STRING_LENGTH_CHECKS
+    drift: Optional[DistributionThresholds] = DRIFT_THRESHOLDS  # None: no drift check
+    skew: Optional[DistributionThresholds] = SKEW_THRESHOLDS    # None: no skew check
     trainer: TrainerConfig = TrainerConfig()
     inventory: InventoryConfig = InventoryConfig()
     train_steps: Optional[int] = None   # None: trainer.epochs over the training split

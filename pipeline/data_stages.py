@@ -6,17 +6,18 @@ executors, same settings); only the Trainer and what follows it are cut off.
 """
 from tfx import v1 as tfx
 
+from components.validation import distribution
 from pipeline import configs
 from pipeline.pipeline import create_pipeline
 
 DATA_STAGES = ("MaskingExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
-               "AnomalyGate", "Transform")
+               distribution.DRIFT_ID, distribution.SKEW_ID, "AnomalyGate", "Transform")
 
 
 def create_data_pipeline(config: configs.PipelineConfig,
                          metadata_connection_config=None) -> tfx.dsl.Pipeline:
-    """MaskingExampleGen → StatisticsGen → ImportSchemaGen/ExampleValidator → AnomalyGate →
-    Transform, as in the full pipeline."""
+    """MaskingExampleGen → StatisticsGen → ImportSchemaGen/ExampleValidator (+ drift and skew
+    DistributionValidators) → AnomalyGate → Transform, as in the full pipeline."""
     full = create_pipeline(config, metadata_connection_config)
     kept = [c for c in full.components if c.id in DATA_STAGES]
     for component in kept:

@@ -10,6 +10,9 @@ Each component's CPU/memory/GPU requests and limits (`PipelineConfig.kubeflow_re
 set with `with_platform_config` (a KFP ResourceSpec), which TFX 1.16's step builder copies into
 the container spec of every component but FileBasedExampleGens (MaskingExampleGen): there it is
 dropped, so the compiled spec gets MaskingExampleGen's resources filled in afterwards.
+KubeflowV2DagRunner cannot compile the drift check either: its baseline (the previous run's
+statistics, a resolver function: components/validation/distribution.py) is not the single
+channel it compiles. The skew check (eval vs train split) is compiled.
 """
 import dataclasses
 import json
@@ -52,7 +55,8 @@ def compile_pipeline(config: configs.PipelineConfig, output_file: str) -> str:
             default_image=config.kubeflow_image),
         output_dir=os.path.dirname(os.path.abspath(output_file)),
         output_filename=os.path.basename(output_file))
-    pipeline = create_pipeline(dataclasses.replace(config, string_length_checks=None))
+    pipeline = create_pipeline(dataclasses.replace(config, string_length_checks=None,
+                                                   drift=None))
     components = {component.id: component for component in pipeline.components}
     unknown = sorted(set(config.kubeflow_resources) - set(components))
     if unknown:

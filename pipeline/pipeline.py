@@ -1,5 +1,6 @@
 """The privrec TFX pipeline definition (one function, all stages)."""
 import dataclasses
+import json
 from typing import Optional
 
 import tensorflow_model_analysis as tfma
@@ -11,6 +12,7 @@ from components.inventory.component import DataInventory
 from components.masking import policy as masking_policy
 from components.masking.component import MaskingExampleGen
 from components.model_card.component import ModelCardPusher
+from components.validation import distribution
 from components.validation.component import AnomalyGate
 from pipeline import configs, spans
 from privrec.data import schema
@@ -91,9 +93,16 @@ def create_pipeline(config: configs.PipelineConfig,
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
         custom_validation_config=string_length_checks(config.string_length_checks))
-    anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"],
-                               schema_file=config.schema_file,
-                               checks_file=config.string_length_checks or "")
+    drift = distribution.drift_validator(statistics_gen.outputs["statistics"], config.drift)
+    skew = distribution.skew_validator(statistics_gen.outputs["statistics"], config.skew)
+    anomaly_gate = AnomalyGate(
+        anomalies=example_validator.outputs["anomalies"], schema_file=config.schema_file,
+        checks_file=config.string_length_checks or "",
+        thresholds_json=json.dumps({check: dataclasses.asdict(thresholds) for check, thresholds
+                                    in (("drift", config.drift), ("skew", config.skew))
+                                    if thresholds}),
+        **{key: validator.outputs["anomalies"] for key, validator
+           in (("drift_anomalies", drift), ("skew_anomalies", skew)) if validator})
     custom_config = spans.custom_config(config, configs.trainer_custom_config(config))
     training_examples = spans.training_examples(config, example_gen.outputs["examples"])
     transform = tfx.components.Transform(
@@ -128,7 +137,8 @@ def create_pipeline(config: configs.PipelineConfig,
         data_source=config.data_dir, model_name=config.model_name).with_id("Pusher")
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
-        components=[example_gen, statistics_gen, inventory, schema_gen, example_validator,
-                    anomaly_gate, transform, trainer, baseline, evaluator, pusher],
+        components=[example_gen, statistics_gen, inventory, schema_gen, example_validator]
+        + [validator for validator in (drift, skew) if validator]
+        + [anomaly_gate, transform, trainer, baseline, evaluator, pusher],
         enable_cache=config.span_mode, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args)

@@ -7,7 +7,7 @@ import ml_metadata as mlmd
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
-from components.masking import report
+from components.masking import cleaning, report
 from components.masking.component import MaskingReport
 from pipeline import configs
 from privrec.data import schema
@@ -50,6 +50,11 @@ class RunSummary:
                f"({self.masking['rows_suppressed']} suppressed"
                + (f"; k >= {k['min_k_released']} over {', '.join(k['quasi_identifiers'])}"
                   if k else "") + ")")
+        cleaned = self.masking.get("cleaning")
+        if cleaned:
+            yield (f"cleaning      : {cleaned['rows_removed']} of {cleaned['rows_read']} raw rows "
+                   "removed (" + ", ".join(f"{rule} {n}" for rule, _, n in
+                                           cleaning.lines(cleaned)) + ")")
         yield f"blessed       : {'yes' if self.blessed else 'no'}"
         for failure in self.gate_failures:
             yield f"  gate failed : {failure}"

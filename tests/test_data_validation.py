@@ -2,16 +2,19 @@
 before Transform with a message naming the feature, the anomaly and what to relax."""
 import os
 
+import ml_metadata as mlmd
 import pytest
 import tensorflow_data_validation as tfdv
 from tensorflow_data_validation.statistics import stats_impl
 from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx import v1 as tfx
 from tfx_bsl.coders import example_coder
 
-from components.masking import policy
+from components.masking import cleaning, policy, report
+from components.masking.component import MaskingReport
 from components.masking.ptransform import to_example
 from components.validation import anomalies as anomalies_lib
-from pipeline import configs
+from pipeline import configs, run_summary
 from pipeline.pipeline import string_length_checks
 from privrec import cli
 from privrec.data import generator, schema
@@ -133,8 +136,8 @@ def test_same_anomaly_in_both_splits_is_one_line_naming_both(tmp_path):
 
 
 def test_privrec_run_stops_before_transform_on_anomalous_data(tmp_path, capsys):
-    """A real run: 'view' events and a millisecond timestamp pass masking, fail validation, and
-    `privrec run` ends with the anomalies (no traceback to read through)."""
+    """A real run: 'view' events pass masking, fail validation, and `privrec run` ends with the
+    anomalies (no traceback to read through); a millisecond timestamp is cleaned before."""
     config = configs.local_config(str(tmp_path), data_dir=str(tmp_path / "data"))
     data = generator.generate(generator.SIZES["tiny"])
     rows = data["interactions"]
@@ -150,8 +153,13 @@ def test_privrec_run_stops_before_transform_on_anomalous_data(tmp_path, capsys):
     message = str(exit_.value.code)
     assert message.startswith("privrec run: data validation: ")
     assert "feature 'event_type'" in message and "Unexpected string values" in message
-    assert "view" in message and "feature 'timestamp'" in message
-    assert "int_domain max" in message and configs.CURATED_SCHEMAS[policy.TINY_POLICY] in message
+    assert "view" in message and configs.CURATED_SCHEMAS[policy.TINY_POLICY] in message
+    # The millisecond timestamp never reaches validation: cleaning removed and counted it.
+    assert "feature 'timestamp'" not in message
+    store = mlmd.MetadataStore(
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+    masking = report.read(run_summary.latest(store, MaskingReport.TYPE_NAME).uri)
+    assert masking["cleaning"]["rules"][cleaning.TIMESTAMP_RULE]["rows_removed"] == 1
     assert "failed: AnomalyGate" in capsys.readouterr().out
     for later in ("Transform", "Trainer"):
         assert not os.path.exists(os.path.join(config.pipeline_root, later)), later

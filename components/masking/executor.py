@@ -2,11 +2,13 @@
 
 It reads the interaction CSVs, checks every file's columns against the masking policy and every
 row against its column rules (errors name file, line and column, never a raw PII value), masks
-with `MaskInteractions`, suppresses rows of equivalence classes below k_min (`KAnonymize`),
-splits train/eval by time (the output split buckets are shares of the time range, the latest
-share being the last split), flags examples whose item has no interaction in the training split
-(`cold_start_item`, the Evaluator's cold-start slice) and writes the masking report (JSON + HTML). A run whose
-suppression exceeds the policy's budget fails after writing the report.
+with `MaskInteractions` after the cleaning rules (cleaning.py: duplicates, out-of-range
+timestamps, bot-like users; counted per rule), suppresses rows of equivalence classes below
+k_min (`KAnonymize`), splits train/eval by time (the output split buckets are shares of the
+time range, the latest share being the last split), flags examples whose item has no
+interaction in the training split (`cold_start_item`, the Evaluator's cold-start slice) and
+writes the masking report (JSON + HTML). A run whose cleaning or suppression exceeds the
+policy's budget fails after writing the report (MLMD marks it failed: nothing is published).
 """
 import csv
 import glob
@@ -25,6 +27,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from components.masking import cleaning, malformed
 from components.masking import policy as policy_lib
 from components.masking import pseudonymizer, report
 from components.masking.ptransform import MaskInteractions, to_example
@@ -37,12 +40,15 @@ REPORT_KEY = "masking_report"
 KEY_FINGERPRINT = "pseudonym_key_fingerprint"
 
 
-class InputDataError(ValueError):
-    """Raised for input that cannot be ingested; the message says where and what to do."""
+InputDataError = malformed.InputDataError
 
 
 class ReidentificationRiskError(RuntimeError):
     """Raised when k-anonymity would suppress more rows than the policy allows."""
+
+
+class CleaningBudgetError(RuntimeError):
+    """Raised when the cleaning rules would remove more rows than the policy allows."""
 
 
 def input_files(input_base: str, pattern: str):
@@ -52,14 +58,18 @@ def input_files(input_base: str, pattern: str):
     return files
 
 
-def check_header(path: str, policy: policy_lib.MaskingPolicy) -> None:
-    """Fails fast, before Beam starts, when a file's columns are not the policy's."""
+def check_header(path: str, policy: policy_lib.MaskingPolicy) -> bool:
+    """Fails fast, before Beam starts, when a file's columns are not the policy's; returns
+    whether the file has a row after its header."""
     with open(path, newline="", encoding="utf-8") as f:
-        header = next(csv.reader(f), None)
-    if not header:
-        raise InputDataError(f"{path}: the file is empty; expected a header row with columns "
-                             f"{', '.join(policy.columns)}")
-    policy.check_header(path, header)
+        with malformed.named_errors(path):
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if not header:
+                raise InputDataError(f"{path}: the file is empty; expected a header row with "
+                                     f"columns {', '.join(policy.columns)}")
+            policy.check_header(path, header)
+            return next(reader, None) is not None
 
 
 _YEAR = re.compile(r"\d{4}(-\d{1,2}-\d{1,2})?")
@@ -87,13 +97,15 @@ def _row_problem(rule: policy_lib.ColumnRule, value: str):
 def read_rows(path: str, policy: policy_lib.MaskingPolicy) -> Iterable[Dict[str, str]]:
     """Yields the rows of one file, each checked against the policy's column rules."""
     checked = [rule for rule in policy.columns.values() if rule.params]
-    with open(path, newline="", encoding="utf-8") as f:
+    text_columns = [rule.column for rule in policy.with_role(policy_lib.FREE_TEXT)]
+    with open(path, newline="", encoding="utf-8") as f, malformed.named_errors(path):
         reader = csv.DictReader(f)
+        first_line = 2
         for row in reader:
             where = f"{path}, line {reader.line_num}"
-            if None in row or any(v is None for v in row.values()):
-                raise InputDataError(f"{where}: expected {len(reader.fieldnames)} fields; check "
-                                     "the quoting of that row")
+            malformed.check_fields(path, first_line, reader.line_num, row, reader.fieldnames,
+                                   text_columns)
+            first_line = reader.line_num + 1
             for rule in checked:
                 problem = _row_problem(rule, row[rule.column])
                 if problem:
@@ -186,8 +198,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 "quasi_identifier with generalize method truncate_time (seconds: 1 keeps it)")
         files = input_files(exec_properties[standard_component_specs.INPUT_BASE_KEY],
                             input_config.splits[0].pattern)
-        for path in files:
-            check_header(path, policy)
+        if not [path for path in files if check_header(path, policy)]:
+            raise InputDataError(f"{', '.join(files)}: only header rows, no interactions; "
+                                 "nothing to train on (add data, or check the input pattern)")
         key = pseudonymizer.load_key(bool(settings.get(ALLOW_DEV_KEY, False)))
         if settings.get(KEY_FINGERPRINT, key.fingerprint) != key.fingerprint:
             raise pseudonymizer.MissingKeyError(
@@ -199,9 +212,15 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         self._policy = policy
         self._source_files = source_files(files)
 
-        masking = (pipeline
-                   | "Files" >> beam.Create(files)
-                   | "ReadAndValidate" >> beam.FlatMap(read_rows, policy)
+        rows = (pipeline
+                | "Files" >> beam.Create(files)
+                | "ReadAndValidate" >> beam.FlatMap(read_rows, policy))
+        cleaning_counts = None
+        if policy.cleaning:  # raw rows, before masking (cleaning.py says why)
+            cleaned = rows | "Clean" >> cleaning.CleanInteractions(policy.cleaning,
+                                                                   user_column(policy))
+            rows, cleaning_counts = cleaned["clean"], cleaned["counts"]
+        masking = (rows
                    | "Reshuffle" >> beam.Reshuffle()
                    | "Mask" >> MaskInteractions(policy, key))
         masked, k_summary = masking["masked"], None
@@ -237,14 +256,18 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         split_rows = counts | "SplitCounts" >> beam.Flatten()
         report_dir = self._report_dir
 
-        def write_report(stats, split_rows, k_figures):
-            report.write(report.build(policy, key.fingerprint, stats, split_rows, k_figures),
+        def write_report(stats, split_rows, k_figures, cleaning_counts):
+            report.write(report.build(policy, key.fingerprint, stats, split_rows, k_figures,
+                                      cleaning.summarize(cleaning_counts or {}, policy.cleaning)),
                          report_dir)
 
-        k_side = beam.pvalue.AsSingleton(k_summary) if k_summary is not None else None
+        def side(pcoll):
+            return beam.pvalue.AsSingleton(pcoll) if pcoll is not None else None
+
         (masking["stats"]
          | "WriteReport" >> beam.Map(write_report, split_rows=beam.pvalue.AsDict(split_rows),
-                                     k_figures=k_side))
+                                     k_figures=side(k_summary),
+                                     cleaning_counts=side(cleaning_counts)))
         return outputs
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
@@ -264,6 +287,15 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             # functions (rolling_range, pipeline/pipeline.py) read the artifact properties.
             artifact.span = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME) or 0
             artifact.version = exec_properties.get(example_gen_utils.VERSION_PROPERTY_NAME) or 0
+        cleaned = masking_report.get("cleaning")
+        if cleaned and cleaned["budget_exceeded"]:
+            raise CleaningBudgetError(
+                f"cleaning: {cleaned['rows_removed']} of {cleaned['rows_read']} rows "
+                f"({cleaned['removed_row_share']:.1%}) removed ("
+                + ", ".join(f"{rule} {n}" for rule, _, n in cleaning.lines(cleaned))
+                + f"); the policy allows {cleaned['max_removed_row_share']:.1%}. Fix the data "
+                "upstream (a unit error, a re-sent file, a crawler), or change the cleaning "
+                "settings or raise max_removed_row_share in the masking policy")
         k_figures = masking_report.get("k_anonymity")
         if k_figures and k_figures["budget_exceeded"]:
             raise ReidentificationRiskError(

@@ -11,7 +11,8 @@ Roles and their actions:
   free_text            action: scrub
   keep                 (behavioural columns released as they are: item ids, event types)
 A policy may `extends:` another file in the same folder; its columns replace the parent's
-column rules, its k_anonymity keys replace the parent's keys.
+column rules, its k_anonymity and cleaning keys replace the parent's keys.
+`cleaning:` sets the cleaning rules run on the raw rows before masking (cleaning.py).
 """
 import copy
 import dataclasses
@@ -59,12 +60,22 @@ class KAnonymity:
 
 
 @dataclasses.dataclass(frozen=True)
+class Cleaning:
+    """Cleaning rules (components/masking/cleaning.py); None switches a rule off."""
+    drop_exact_duplicates: bool
+    timestamp_range: Optional[Sequence[int]]     # [first, last] allowed raw Unix seconds
+    max_events_per_user_hour: Optional[int]      # more in any clock hour: a bot-like user
+    max_removed_row_share: float                 # cleaning removing more fails the run
+
+
+@dataclasses.dataclass(frozen=True)
 class MaskingPolicy:
     version: str
     sha256: str                       # of the resolved policy, so runs can be compared
     columns: Dict[str, ColumnRule]    # in file order
     k_anonymity: Optional[KAnonymity]
     source: Dict[str, Any]            # the resolved policy as plain data (custom_config, report)
+    cleaning: Optional[Cleaning] = None
 
     def with_role(self, role: str) -> List[ColumnRule]:
         return [rule for rule in self.columns.values() if rule.role == role]
@@ -98,8 +109,9 @@ def _read_resolved(path: str, seen=()) -> Dict[str, Any]:
     merged = copy.deepcopy(base)
     merged["version"] = raw.get("version", base.get("version"))
     merged.setdefault("columns", {}).update(raw.get("columns", {}))
-    if "k_anonymity" in raw:
-        merged["k_anonymity"] = {**base.get("k_anonymity", {}), **(raw["k_anonymity"] or {})}
+    for section in ("k_anonymity", "cleaning"):
+        if section in raw:
+            merged[section] = {**base.get(section, {}), **(raw[section] or {})}
     return merged
 
 
@@ -168,6 +180,25 @@ def _k_anonymity(spec: Optional[Dict], columns: Dict[str, ColumnRule], where: st
     return KAnonymity(quasi, k_min, share, sensitive)
 
 
+def _cleaning(spec: Optional[Dict], where: str) -> Optional[Cleaning]:
+    if not spec:
+        return None
+    unknown = set(spec) - {f.name for f in dataclasses.fields(Cleaning)}
+    if unknown:
+        raise PolicyError(f"{where}: unknown cleaning setting(s) {', '.join(sorted(unknown))}")
+    bounds = spec.get("timestamp_range")
+    if bounds is not None and (len(bounds) != 2 or not int(bounds[0]) <= int(bounds[1])):
+        raise PolicyError(f"{where}: cleaning timestamp_range is [first, last] Unix seconds")
+    rate = spec.get("max_events_per_user_hour")
+    share = float(spec.get("max_removed_row_share", 0.05))
+    if (rate is not None and int(rate) < 1) or not 0 <= share <= 1:
+        raise PolicyError(f"{where}: cleaning needs max_events_per_user_hour >= 1 (or null) and "
+                          "0 <= max_removed_row_share <= 1")
+    return Cleaning(bool(spec.get("drop_exact_duplicates", True)),
+                    None if bounds is None else [int(b) for b in bounds],
+                    None if rate is None else int(rate), share)
+
+
 def from_dict(source: Dict[str, Any], where: str = "masking policy") -> MaskingPolicy:
     """Validates a resolved policy (as read from YAML or from a custom_config)."""
     if not source.get("version") or not source.get("columns"):
@@ -176,7 +207,7 @@ def from_dict(source: Dict[str, Any], where: str = "masking policy") -> MaskingP
     canonical = json.dumps(source, sort_keys=True, separators=(",", ":"))
     return MaskingPolicy(str(source["version"]), hashlib.sha256(canonical.encode()).hexdigest(),
                          columns, _k_anonymity(source.get("k_anonymity"), columns, where),
-                         json.loads(canonical))
+                         json.loads(canonical), _cleaning(source.get("cleaning"), where))
 
 
 def load(path: str = DEFAULT_POLICY) -> MaskingPolicy:

@@ -1,4 +1,5 @@
-"""The masking report (JSON + HTML) written per run: counts, k/l figures, ε per column.
+"""The masking report (JSON + HTML) written per run: cleaning counts per rule, masking counts,
+k/l figures, ε per column.
 
 It holds counts, shares, policy settings and the key's fingerprint — never a raw or masked
 value of any row.
@@ -10,6 +11,7 @@ from typing import Dict, Optional
 
 import tensorflow as tf
 
+from components.masking import cleaning as cleaning_lib
 from components.masking import randomize
 from components.masking.policy import MaskingPolicy
 
@@ -18,7 +20,10 @@ HTML_FILE = "masking_report.html"
 
 
 def build(policy: MaskingPolicy, key_fingerprint: str, stats: Dict[str, int],
-          split_rows: Dict[str, int], k_anonymity: Optional[Dict]) -> Dict:
+          split_rows: Dict[str, int], k_anonymity: Optional[Dict],
+          cleaning: Optional[Dict] = None) -> Dict:
+    """`cleaning`: cleaning.summarize's section (rows removed per rule before masking);
+    rows_in counts the rows masking received, after cleaning."""
     columns = {}
     for column, rule in policy.columns.items():
         entry = {"role": rule.role, "action": rule.action,
@@ -52,6 +57,7 @@ def build(policy: MaskingPolicy, key_fingerprint: str, stats: Dict[str, int],
         "rows_out_per_split": split_rows,
         "columns": columns,
         "k_anonymity": k_anonymity,
+        "cleaning": cleaning,
     }
 
 
@@ -86,6 +92,14 @@ def to_html(report: Dict) -> str:
              "<h2>Columns</h2>",
              _table(("column", "role", "action", "non-empty values in", "ε (local)",
                      "placeholders inserted"), columns)]
+    cleaned = report.get("cleaning")
+    if cleaned:
+        parts += ["<h2>Cleaning (raw rows, before masking)</h2>",
+                  _table(("", ""), [(k, cleaned[k]) for k in (
+                      "rows_read", "rows_removed", "removed_row_share", "max_removed_row_share")]),
+                  _table(("rule", "setting", "rows removed"), cleaning_lib.lines(cleaned))]
+        bots = cleaned["rules"][cleaning_lib.BOT_RULE]
+        parts.append(f"<p>bot-like users removed: {bots['users_removed']}</p>")
     k = report.get("k_anonymity")
     if k:
         figures = [(name, value) for name, value in k.items()
