@@ -24,6 +24,12 @@ TARGET_DP_AUC = 0.55
 SUPPRESSION_SHARE = 0.15
 
 
+def _movielens_schema() -> str:
+    from components.masking import policy
+    from pipeline import configs
+    return configs.CURATED_SCHEMAS[policy.MOVIELENS_POLICY]
+
+
 def _holdout_policy(work_dir: str) -> str:
     """movielens.yaml with more k-anonymity suppression allowed: with half of the 943 users held
     out, more of the rest are alone in their class (7.8 % of rows at k_min 5)."""
@@ -42,6 +48,8 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="a privrec data dir instead of MovieLens")
     parser.add_argument("--policy", help="masking policy (default: movielens.yaml allowing "
                         f"{SUPPRESSION_SHARE:.0%} k-anonymity suppression)")
+    parser.add_argument("--schema", help="curated schema of the masked examples (default: "
+                        "MovieLens's, which the default policy's generalisation matches)")
     parser.add_argument("--work-dir", default=None)
     parser.add_argument("--train-steps", type=int, default=300)
     parser.add_argument("--control-steps-factor", type=float, default=10.0,
@@ -60,6 +68,8 @@ def main(argv=None):
     os.environ.setdefault(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
     report = audit_run.audit(data_dir, work_dir, train_steps=args.train_steps,
                              masking_policy=args.policy or _holdout_policy(work_dir),
+                             schema_path=args.schema or (None if args.policy else
+                                                         _movielens_schema()),
                              control_steps_factor=args.control_steps_factor or None)
     print(f"membership inference: {report['holdout']['member_users']} member users, "
           f"{report['holdout']['non_member_users']} held out, {args.train_steps} steps")
