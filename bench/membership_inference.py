@@ -10,6 +10,7 @@ higher), and writes every number as JSON with --json PATH.
     .venv/bin/python bench/membership_inference.py --train-steps 300 --json out/mia.json
 """
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -22,6 +23,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_ML = os.path.join(ROOT, "..", "shared", "data", "movielens-100k")
 TARGET_DP_AUC = 0.55
 SUPPRESSION_SHARE = 0.15
+
+
+def auc_standard_error(row) -> float:
+    """Hanley & McNeil (1982): the standard error of an AUC from members vs non-members."""
+    auc, n_in, n_out = row["auc"], row["members"], row["non_members"]
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    return math.sqrt((auc * (1 - auc) + (n_in - 1) * (q1 - auc * auc)
+                      + (n_out - 1) * (q2 - auc * auc)) / (n_in * n_out))
 
 
 def _movielens_schema() -> str:
@@ -81,18 +90,26 @@ def main(argv=None):
     print(f"membership inference: {report['holdout']['member_users']} member users, "
           f"{report['holdout']['non_member_users']} held out, {args.train_steps} steps")
     audit_run.print_table(report)
-    user = {name: next(r["auc"] for r in model["user"] if r["slice"] == "all users"
+    user = {name: next(r for r in model["user"] if r["slice"] == "all users"
                        and r["attack"] == "threshold_attack")
             for name, model in report["models"].items()}
     worst = {name: membership_inference.most_vulnerable(model["user"])
              for name, model in report["models"].items()}
+
+    def measurably_above(a: str, b: str):
+        """a's AUC exceeds b's by more than two standard errors of the difference."""
+        margin = 2 * math.hypot(auc_standard_error(user[a]), auc_standard_error(user[b]))
+        return user[a]["auc"] - user[b]["auc"] > margin, margin
+
+    above, margin = measurably_above("non-DP", "DP")
     targets = {f"DP user-level AUC (threshold, all users) <= {TARGET_DP_AUC}":
-               user["DP"] <= TARGET_DP_AUC,
-               "non-DP user-level AUC above the DP one": user["non-DP"] > user["DP"]}
+               user["DP"]["auc"] <= TARGET_DP_AUC,
+               f"non-DP user-level AUC above the DP one by > {margin:.3f} (2 s.e.)": above}
     if args.control_steps_factor:
         control = audit_run.control_name(args.control_steps_factor)
-        targets[f"the attack sees memorisation: {control} AUC above the non-DP one"] = \
-            user[control] > user["non-DP"]
+        above, margin = measurably_above(control, "non-DP")
+        targets[f"the attack sees memorisation: {control} AUC above the non-DP one by > "
+                f"{margin:.3f} (2 s.e.)"] = above
     for name, row in worst.items():
         print(f"most vulnerable ({name}): {row['slice']}, {row['attack']}: AUC {row['auc']:.3f}, "
               f"advantage {row['advantage']:.3f}")
