@@ -14,7 +14,7 @@ from tfx import v1 as tfx
 
 from components.masking import policy, pseudonymizer
 from components.span_trainer import executor as span_executor
-from pipeline import configs, local_runner, run_summary
+from pipeline import configs, data_stages, local_runner, run_summary
 from privrec.data import generator, schema
 from tests.conftest import TINY_TRAIN_STEPS
 from trainer import export, span_ledger
@@ -154,8 +154,7 @@ def test_second_span_warm_starts_reuses_cache_and_composes_epsilon(tmp_path, mon
     progress = []
     local_runner.run(config, printer=progress.append)
     cached = {line.split(": ")[1].split(" in ")[0] for line in progress if "✔ cached" in line}
-    assert cached == {"MaskingExampleGen", "StatisticsGen", "ImportSchemaGen",
-                      "ExampleValidator", "AnomalyGate", "Transform"}, progress
+    assert cached == set(data_stages.DATA_STAGES) | {"DataInventory"}, progress
     assert not any("cached: Trainer" in line for line in progress)
     second = run_summary.read(config)
     assert second.pushed, "\n".join(second.lines())
