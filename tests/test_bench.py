@@ -57,6 +57,7 @@ def _write_movielens_csv_layout(folder, users=40, movies=150, per_user=25, seed=
                     tags.write(f"{u},{m + 1},{genres[m % 5].lower()} classic,{1_000_000 + j}\n")
 
 
+@pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
 def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json(tmp_path):
     """bench/retrieval_quality.py on a small MovieLens-CSV-layout data set: one table with
     most-popular, the TFRS tutorial, privrec non-DP and privrec DP, with ε as accounted."""

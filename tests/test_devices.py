@@ -37,6 +37,7 @@ def test_without_a_gpu_auto_is_the_default_strategy_and_one_device_is_the_cpu():
     assert one.extended.worker_devices == ("/job:localhost/replica:0/task:0/device:CPU:0",)
 
 
+@pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
 def test_user_level_dp_under_mirrored_strategy_over_two_cpus_matches_one_device():
     done = subprocess.run([sys.executable, "-m", "tests.mirrored_cpu"], cwd=ROOT,
                           capture_output=True, text=True, timeout=600,

@@ -44,6 +44,7 @@ def test_keras_model_loads_with_tf_keras_in_a_fresh_process(pushed_copy):
     assert result.stdout.strip().splitlines()[-1] == "TwoTowerModel (2, 32)"
 
 
+@pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
 def test_finetune_on_new_data_lowers_its_loss_pushes_and_composes_epsilon(
         pushed_copy, tmp_path, monkeypatch, capsys):
     new_data = generator.write_dataset(str(tmp_path / "new"), "tiny", interactions_seed=1)

@@ -333,6 +333,7 @@ def test_serving_masks_the_request_like_ingestion(tiny_run):
         model_server.stop()
 
 
+@pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
 def test_serving_latency_bench_prints_both_paths_and_writes_json(tiny_run, tmp_path):
     """bench/serving_latency.py on the pushed tiny model (short): in-process and gRPC rows at
     1 and 8 clients, latencies and QPS as numbers; targets are reported, not asserted."""

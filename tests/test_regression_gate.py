@@ -25,6 +25,7 @@ def _relative_distance(model, reference) -> float:
     return (difference / sum(float(np.sum(b.numpy() ** 2)) for _, b in pairs)) ** 0.5
 
 
+@pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
 def test_untrained_model_is_not_blessed_and_previous_version_stays(tiny_run, pipeline_key,
                                                                     monkeypatch):
     config, *_ = tiny_run
@@ -49,6 +50,7 @@ def test_untrained_model_is_not_blessed_and_previous_version_stays(tiny_run, pip
                for v in versions_before)
 
 
+@pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
 def test_model_over_the_epsilon_budget_is_not_blessed_and_not_pushed(tiny_run, pipeline_key,
                                                                     monkeypatch):
     config, *_ = tiny_run
@@ -73,6 +75,7 @@ def test_model_over_the_epsilon_budget_is_not_blessed_and_not_pushed(tiny_run, p
     assert server.list_versions(config.push_dir) == versions_before
 
 
+@pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
 def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, pipeline_key,
                                                                      monkeypatch):
     """TrainerConfig.warm_start: the Trainer restores the last blessed model's weights, its ε
