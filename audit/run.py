@@ -39,7 +39,7 @@ CARRIED_SETTINGS = ("masking_policy", "allow_dev_key", "train_steps", "trainer",
 def audit(data_dir: str, work_dir: str, holdout_share: float = 0.5, seed: int = 0,
           printer=print, settings: Optional[configs.PipelineConfig] = None,
           control_steps_factor: Optional[float] = None, **config_overrides) -> Dict:
-    """Runs steps 1-5 under work_dir; returns the report (also in <work_dir>/mia.json).
+    """Runs steps 1-6 under work_dir; returns the report (also in <work_dir>/mia.json).
     Pipeline settings come from `settings` (its paths are ignored) and `config_overrides`."""
     work_dir = os.path.abspath(work_dir)
     if settings is not None:
