@@ -17,8 +17,8 @@ $(VENV): requirements.lock requirements-nodeps.txt pyproject.toml
 	rm -rf $(VENV)
 	"$(BASE_PYTHON)" -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"
-	$(UV) pip sync --python $(PY) requirements.lock
-	$(UV) pip install --python $(PY) --no-deps --require-hashes -r requirements-nodeps.txt
+	$(UV) pip sync --compile-bytecode --python $(PY) requirements.lock
+	$(UV) pip install --compile-bytecode --python $(PY) --no-deps --require-hashes -r requirements-nodeps.txt
 	$(UV) pip install --python $(PY) --no-deps -e .
 	touch $(VENV)
 
