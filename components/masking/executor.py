@@ -11,7 +11,6 @@ writes the masking report (JSON + HTML). A run whose cleaning or suppression exc
 policy's budget fails after writing the report (MLMD marks it failed: nothing is published).
 """
 import csv
-import glob
 import hashlib
 import json
 import os
@@ -27,7 +26,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.masking import cleaning, malformed
+from components.masking import cleaning, malformed, sources
 from components.masking import policy as policy_lib
 from components.masking import pseudonymizer, report
 from components.masking.ptransform import MaskInteractions, to_example
@@ -52,7 +51,7 @@ class CleaningBudgetError(RuntimeError):
 
 
 def input_files(input_base: str, pattern: str):
-    files = sorted(f for f in glob.glob(os.path.join(input_base, pattern)) if os.path.isfile(f))
+    files = sources.match(input_base, pattern)
     if not files:
         raise InputDataError(f"no input files match {os.path.join(input_base, pattern)}")
     return files
@@ -61,7 +60,7 @@ def input_files(input_base: str, pattern: str):
 def check_header(path: str, policy: policy_lib.MaskingPolicy) -> bool:
     """Fails fast, before Beam starts, when a file's columns are not the policy's; returns
     whether the file has a row after its header."""
-    with open(path, newline="", encoding="utf-8") as f:
+    with sources.open_text(path) as f:
         with malformed.named_errors(path):
             reader = csv.reader(f)
             header = next(reader, None)
@@ -98,7 +97,7 @@ def read_rows(path: str, policy: policy_lib.MaskingPolicy) -> Iterable[Dict[str,
     """Yields the rows of one file, each checked against the policy's column rules."""
     checked = [rule for rule in policy.columns.values() if rule.params]
     text_columns = [rule.column for rule in policy.with_role(policy_lib.FREE_TEXT)]
-    with open(path, newline="", encoding="utf-8") as f, malformed.named_errors(path):
+    with sources.open_text(path) as f, malformed.named_errors(path):
         reader = csv.DictReader(f)
         first_line = 2
         for row in reader:
@@ -146,10 +145,10 @@ def source_files(files) -> str:
     entries = []
     for path in files:
         digest = hashlib.sha256()
-        with open(path, "rb") as f:
+        with sources.open_binary(path, decompress=False) as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
-        entries.append({"name": os.path.basename(path), "bytes": os.path.getsize(path),
+        entries.append({"name": os.path.basename(path), "bytes": sources.size(path),
                         "sha256": digest.hexdigest()})
     return json.dumps(entries)
 

@@ -8,7 +8,9 @@ import contextlib
 import csv
 from typing import Dict, Optional, Sequence, Tuple
 
-ENCODING = "utf-8"
+from components.masking import sources
+
+ENCODING = sources.ENCODING
 
 
 class InputDataError(ValueError):
@@ -16,7 +18,7 @@ class InputDataError(ValueError):
 
 
 def _header(path: str):
-    with open(path, "rb") as f:
+    with sources.open_binary(path) as f:
         first = f.readline().decode(ENCODING, errors="replace")
     return next(csv.reader([first]), [])
 
@@ -30,7 +32,7 @@ def _column(path: str, line_prefix: str) -> str:
 
 def not_utf8(path: str) -> Optional[str]:
     """Where the first byte that is not UTF-8 is, and what to do (None: the file is UTF-8)."""
-    with open(path, "rb") as f:
+    with sources.open_binary(path) as f:
         for number, line in enumerate(f, 1):
             try:
                 line.decode(ENCODING)
@@ -45,7 +47,7 @@ def not_utf8(path: str) -> Optional[str]:
 
 def _broken_record(path: str) -> Tuple[int, int]:
     """(first, last) line of the record the csv module stops at."""
-    with open(path, newline="", encoding=ENCODING) as f:
+    with sources.open_text(path) as f:
         reader = csv.reader(f)
         first = 1
         try:
@@ -57,7 +59,7 @@ def _broken_record(path: str) -> Tuple[int, int]:
 
 
 def _line(path: str, number: int) -> str:
-    with open(path, encoding=ENCODING, newline="") as f:
+    with sources.open_text(path) as f:
         for i, text in enumerate(f, 1):
             if i == number:
                 return text
