@@ -13,6 +13,7 @@ import pytest
 from tfx import v1 as tfx
 
 from components.masking import policy, pseudonymizer
+from components.model_card import card as model_card
 from components.span_trainer import executor as span_executor
 from pipeline import configs, data_stages, local_runner, run_summary
 from privrec.data import generator, schema
@@ -59,6 +60,23 @@ def test_budget_refusal_names_the_span_and_the_budget():
     assert ledger["epsilon_by_span"]["1"] < ledger["epsilon_by_span"]["2"]
     assert ledger["epsilon_by_span"]["3"] == pytest.approx(_recomputed_epsilon(
         ledger["runs"][1:], 0.0125))
+
+
+def test_the_card_shows_the_ledger_of_the_spans_a_model_trained_on():
+    runs = [{"spans": [1], "num_users": 80, "users_per_step": 16, "steps": 10,
+             "noise_multiplier": 1.0, "delta": 0.0125},
+            {"spans": [2], "num_users": 80, "users_per_step": 16, "steps": 10,
+             "noise_multiplier": 1.0, "delta": 0.0125}]
+    ledger = {"runs": runs, "delta": 0.0125, "epsilon_budget": 100, "spans_share_users": False,
+              "epsilon_by_span": {str(s): e for s, e in span_ledger.span_epsilons(
+                  runs, [1, 2], 0.0125, share_users=False).items()}}
+    section = model_card.privacy_ledger(ledger, [2])
+    assert section["max_epsilon_of_trained_spans"] == ledger["epsilon_by_span"]["2"]
+    assert section["dp_runs_composed"] == 2 and "disjoint users" in section["statement"]
+    shared = {**ledger, "spans_share_users": True, "epsilon_by_span": {
+        str(s): e for s, e in span_ledger.span_epsilons(runs, [1, 2], 0.0125, True).items()}}
+    assert model_card.privacy_ledger(shared, [2])["max_epsilon_of_trained_spans"] > \
+        section["max_epsilon_of_trained_spans"]
 
 
 def _examples(span, key_fingerprint):
@@ -182,3 +200,11 @@ def test_second_span_warm_starts_reuses_cache_and_composes_epsilon(tmp_path, mon
     assert expected > first_epsilon
     assert second.privacy["epsilon"] == pytest.approx(_recomputed_epsilon(
         second.privacy["runs"], second.privacy["delta"]))
+
+    # The pushed model's card carries the ledger's figures beside the warm-start chain's ε.
+    pushed_card = model_card.read(second.pushed_destination)
+    assert pushed_card["privacy_ledger"]["trained_spans"] == [1, 2]
+    assert pushed_card["privacy_ledger"]["epsilon_by_span"] == ledger["epsilon_by_span"]
+    assert pushed_card["privacy_ledger"]["max_epsilon_of_trained_spans"] == pytest.approx(
+        expected)
+    assert pushed_card["privacy_ledger"]["dp_runs_composed"] == 2

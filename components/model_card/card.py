@@ -9,7 +9,7 @@ audit that attacked this very model (`privrec audit`, audit/run.py). Nothing is 
 import html
 import json
 import os
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 JSON_FILE, HTML_FILE = "model_card.json", "model_card.html"
 DIRECTORY = "model_card"  # inside the pushed version directory; TF Serving ignores it
@@ -35,9 +35,12 @@ NOT_YET = {
 
 
 def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
-          model: Dict) -> Dict:
+          model: Dict, ledger: Optional[Dict] = None,
+          trained_spans: Sequence[int] = ()) -> Dict:
     """privacy: privacy.json; masking: the masking report; metrics: the Evaluator's candidate
-    metrics (overall; `cold_start_*` on items with no training interaction); data: span and source of the Examples; model: name, version, blessing."""
+    metrics (overall; `cold_start_*` on items with no training interaction); data: span and
+    source of the Examples; model: name, version, blessing; ledger (span mode): the Model's
+    privacy ledger (trainer/span_ledger.py) and the spans it trained on."""
     k = masking.get("k_anonymity") or {}
     detectors: Dict[str, int] = {}
     for column in masking["columns"].values():
@@ -71,7 +74,25 @@ def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
         | {"dp_runs": len(privacy.get("runs") or ()) or 1},
         "evaluation": metrics,
         "not_yet": NOT_YET,
-    }
+    } | ({"privacy_ledger": privacy_ledger(ledger, trained_spans)} if ledger else {})
+
+
+def privacy_ledger(ledger: Dict, trained_spans: Sequence[int]) -> Dict:
+    """The span ledger's figures: each span's cumulative user-level ε over every DP run of the
+    pipeline (what the budget is checked against), next to the warm-start chain's ε above."""
+    by_span = {span: ledger["epsilon_by_span"][str(span)] for span in trained_spans}
+    return {"trained_spans": list(trained_spans), "epsilon_by_span": ledger["epsilon_by_span"],
+            "max_epsilon_of_trained_spans": max(by_span.values(), default=None),
+            "delta": ledger["delta"], "dp_runs_composed": len(ledger["runs"]),
+            "epsilon_budget": ledger["epsilon_budget"],
+            "spans_share_users": ledger["spans_share_users"],
+            "statement": "Each span's ε composes (RDP) every DP run this pipeline trained in span "
+                         "mode, blessed or not" + (
+                             ", since any user may be in every span" if
+                             ledger["spans_share_users"] else
+                             ", restricted to the runs that trained on that span (spans hold "
+                             "disjoint users)") + ". The differential privacy section's ε "
+                         "composes only this model's warm-start chain."}
 
 
 def membership_inference(report: Dict, report_path: str) -> Dict:
@@ -129,6 +150,7 @@ def to_html(card: Dict) -> str:
                                             for x in card["limits"]) + "</ul>"]
     for title, key in (("Data", "data"), ("Masking", "masking"),
                        ("Differential privacy", "differential_privacy"),
+                       ("Privacy ledger of the spans", "privacy_ledger"),
                        ("Evaluation (whole catalog)", "evaluation"),
                        ("Membership inference", "membership_inference"), ("Not yet", "not_yet")):
         if key not in card:
