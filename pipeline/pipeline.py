@@ -89,7 +89,7 @@ def create_pipeline(config: configs.PipelineConfig,
         examples=example_gen.outputs["examples"], statistics=statistics_gen.outputs["statistics"],
         masking_report=example_gen.outputs["masking_report"],
         **dataclasses.asdict(config.inventory))
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_file)
+    schema_gen = spans.schema_gen(config)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
         custom_validation_config=string_length_checks(config.string_length_checks))

@@ -11,14 +11,18 @@
   records the per-span privacy ledger in MLMD (trainer/span_ledger.py).
 - The pipeline caches (enable_cache): an unchanged span, schema and config reuse the earlier
   outputs. What TFX's cache key cannot see is added to the exec properties: the pseudonym key's
-  fingerprint (ExampleGen) and the catalog's SHA-256 (Transform reads the catalog file).
+  fingerprint (ExampleGen), the catalog's SHA-256 (Transform reads the catalog file) and the
+  curated schema's SHA-256 (TFX's ImportSchemaGen is keyed by the file's path only).
 """
 import hashlib
 import os
 from typing import Dict
 
+from tfx import types
 from tfx import v1 as tfx
+from tfx.dsl.components.base import base_component
 from tfx.dsl.input_resolution import canned_resolver_functions
+from tfx.types import component_spec, standard_artifacts, standard_component_specs
 
 from components.masking import pseudonymizer
 from components.span_trainer.component import SpanTrainer
@@ -33,12 +37,39 @@ def key_fingerprint(config: configs.PipelineConfig) -> str:
     return pseudonymizer.load_key(config.allow_dev_key).fingerprint if config.span_mode else ""
 
 
+def _sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class _ContentKeyedImportSchemaGenSpec(standard_component_specs.ImportSchemaGenSpec):
+    PARAMETERS = {**standard_component_specs.ImportSchemaGenSpec.PARAMETERS,
+                  "schema_sha256": component_spec.ExecutionParameter(type=str)}
+
+
+class ContentKeyedImportSchemaGen(tfx.components.ImportSchemaGen):
+    """ImportSchemaGen with the schema file's SHA-256 as an exec property, so that an edited
+    schema is a new cache key (the executor reads only schema_file)."""
+    SPEC_CLASS = _ContentKeyedImportSchemaGenSpec
+
+    def __init__(self, schema_file: str):
+        base_component.BaseComponent.__init__(self, spec=_ContentKeyedImportSchemaGenSpec(
+            schema_file=schema_file, schema_sha256=_sha256(schema_file),
+            schema=types.Channel(type=standard_artifacts.Schema)))
+
+
+def schema_gen(config: configs.PipelineConfig):
+    """ImportSchemaGen of the curated schema; in span mode keyed by its content too."""
+    if not config.span_mode:
+        return tfx.components.ImportSchemaGen(schema_file=config.schema_file)
+    return ContentKeyedImportSchemaGen(config.schema_file).with_id("ImportSchemaGen")
+
+
 def custom_config(config: configs.PipelineConfig, base: Dict) -> Dict:
     """Transform's / Trainer's custom_config; in span mode with the catalog's SHA-256."""
     if not config.span_mode or not os.path.exists(config.catalog_path):
         return base
-    with open(config.catalog_path, "rb") as f:
-        return {**base, "catalog_sha256": hashlib.sha256(f.read()).hexdigest()}
+    return {**base, "catalog_sha256": _sha256(config.catalog_path)}
 
 
 def training_examples(config: configs.PipelineConfig, new_examples):

@@ -10,12 +10,14 @@ import os
 import dp_accounting
 import ml_metadata as mlmd
 import pytest
+from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from components.masking import policy, pseudonymizer
 from components.model_card import card as model_card
 from components.span_trainer import executor as span_executor
 from pipeline import configs, data_stages, local_runner, run_summary
+from pipeline.spans import ContentKeyedImportSchemaGen
 from privrec.data import generator, schema
 from tests.conftest import TINY_TRAIN_STEPS
 from trainer import export, span_ledger
@@ -208,3 +210,28 @@ def test_second_span_warm_starts_reuses_cache_and_composes_epsilon(tmp_path, mon
     assert pushed_card["privacy_ledger"]["max_epsilon_of_trained_spans"] == pytest.approx(
         expected)
     assert pushed_card["privacy_ledger"]["dp_runs_composed"] == 2
+
+
+def _import_schema_once(tmp_path, schema_file) -> bool:
+    """Runs a one-node caching pipeline of the content-keyed ImportSchemaGen; True if cached."""
+    component = ContentKeyedImportSchemaGen(schema_file).with_id("ImportSchemaGen")
+    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        str(tmp_path / "metadata.sqlite"))
+    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
+        pipeline_name="schema-cache", pipeline_root=str(tmp_path / "root"),
+        components=[component], enable_cache=True, metadata_connection_config=connection))
+    [context] = [c for c in mlmd.MetadataStore(connection).get_contexts_by_type("node")
+                 if c.name.endswith("ImportSchemaGen")]
+    latest = max(mlmd.MetadataStore(connection).get_executions_by_context(context.id),
+                 key=lambda execution: execution.id)
+    return latest.last_known_state == metadata_store_pb2.Execution.CACHED
+
+
+def test_an_edited_schema_is_imported_again_in_span_mode(tmp_path):
+    """TFX's ImportSchemaGen is cached by the schema's path: an edited schema would be ignored."""
+    schema_file = tmp_path / "schema.pbtxt"
+    schema_file.write_text('feature { name: "item_id" type: BYTES }\n')
+    assert not _import_schema_once(tmp_path, str(schema_file))
+    assert _import_schema_once(tmp_path, str(schema_file))
+    schema_file.write_text('feature { name: "item_id" type: BYTES presence { min_fraction: 1 } }\n')
+    assert not _import_schema_once(tmp_path, str(schema_file))
