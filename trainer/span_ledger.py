@@ -38,11 +38,16 @@ class PrivacyBudgetError(RuntimeError):
     """Raised before training when a span's cumulative ε would exceed the budget."""
 
 
+def composed_runs(runs: Sequence[Dict], span: int, share_users: bool) -> List[Dict]:
+    """The runs whose privacy cost counts for a span (see the module docstring)."""
+    return [run for run in runs if share_users or span in run["spans"]]
+
+
 def span_epsilons(runs: Sequence[Dict], spans: Sequence[int], delta: float,
                   share_users: bool) -> Dict[int, float]:
     """Cumulative user-level ε of each span over the runs (see the module docstring)."""
-    return {span: privacy.composed_epsilon(
-        [run for run in runs if share_users or span in run["spans"]], delta) for span in spans}
+    return {span: privacy.composed_epsilon(composed_runs(runs, span, share_users), delta)
+            for span in spans}
 
 
 def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int,
@@ -62,7 +67,7 @@ def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int
     epsilons = span_epsilons(runs, all_spans, delta, share_users)
     worst = max(this_run["spans"], key=lambda span: epsilons[span])
     if epsilons[worst] > budget:
-        composed = [run for run in runs if share_users or worst in run["spans"]]
+        composed = composed_runs(runs, worst, share_users)
         raise PrivacyBudgetError(
             f"privacy budget: training on span {worst} would bring its cumulative user-level "
             f"ε to {epsilons[worst]:.3f} (δ = {delta:.2e}, {len(composed)} DP runs composed, "
