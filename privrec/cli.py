@@ -35,6 +35,15 @@ def _config(args):
         overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
     if getattr(args, "epsilon_budget", None) is not None:
         overrides["epsilon_budget"] = args.epsilon_budget
+    span_settings = {key: value for key, value in (
+        ("training_spans", getattr(args, "training_spans", None)),
+        ("spans_share_users", False if getattr(args, "spans_disjoint_users", False) else None))
+        if value is not None}
+    if span_settings.get("training_spans", 1) < 1:
+        sys.exit(f"privrec: --training-spans takes a number of spans >= 1, got "
+                 f"{span_settings['training_spans']}")
+    if span_settings:
+        overrides["spans"] = dataclasses.replace(configs.SpanConfig(), **span_settings)
     if getattr(args, "beam_runner", None):
         malformed = [setting for setting in args.beam_setting if "=" not in setting]
         if malformed:
@@ -320,6 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "blessed model of this work dir; its ε composes with this run's")
         p.add_argument("--epsilon-budget", type=float, help="the Evaluator refuses models whose "
                        "ε exceeds this (default: PipelineConfig.epsilon_budget)")
+        p.add_argument("--training-spans", type=int, help="span mode (interactions/span-N/ "
+                       "folders): train on the newest N spans (default: SpanConfig)")
+        p.add_argument("--spans-disjoint-users", action="store_true", help="span mode: the "
+                       "spans hold disjoint users, so a span's ε composes only the runs that "
+                       "trained on it (default: any user may be in every span)")
         p.add_argument("--policy", help="masking policy YAML (default: components/masking/"
                        "policies/default.yaml; tiny.yaml for --size tiny; movielens.yaml for "
                        "data from `privrec movielens`)")

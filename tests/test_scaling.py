@@ -214,3 +214,14 @@ def test_data_stages_on_direct_runner_multi_processing_match_the_in_memory_run(
     files += [config.metadata_path, log_path]
     assert [(path, n) for path in files for data in [_file_bytes(path)] for n in needles
             if n in data] == []
+
+
+def test_the_cli_sets_the_span_settings(tmp_path):
+    default = cli._config(cli.build_parser().parse_args(["run", "--work-dir", str(tmp_path)]))
+    assert default.spans == configs.SpanConfig()
+    config = cli._config(cli.build_parser().parse_args([
+        "run", "--work-dir", str(tmp_path), "--training-spans", "5", "--spans-disjoint-users"]))
+    assert config.spans.training_spans == 5 and config.spans.spans_share_users is False
+    with pytest.raises(SystemExit, match="--training-spans takes a number of spans >= 1"):
+        cli._config(cli.build_parser().parse_args(["run", "--work-dir", str(tmp_path),
+                                                   "--training-spans", "0"]))
