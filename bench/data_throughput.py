@@ -166,6 +166,17 @@ def _ratio(a, b):
     return a / b if a and b else None
 
 
+def _fixed_and_marginal(small: dict, large: dict) -> dict:
+    """A stage's time as fixed + rows / marginal rate, from two sizes: the fixed part (start-up,
+    graph tracing) is why rows/s grows with size when a stage scales linearly."""
+    extra_rows, extra_seconds = large["rows"] - small["rows"], large["seconds"] - small["seconds"]
+    if extra_rows <= 0 or extra_seconds <= 0:
+        return {"marginal_rows_per_s": None, "fixed_seconds": None}
+    marginal = extra_rows / extra_seconds
+    return {"marginal_rows_per_s": marginal,
+            "fixed_seconds": small["seconds"] - small["rows"] / marginal}
+
+
 def compare(results: list) -> dict:
     """Every size against the first (the baseline): rows/s and peak RSS ratios per stage."""
     baseline = results[0]
@@ -175,7 +186,8 @@ def compare(results: list) -> dict:
             "rows_per_s_ratio": _ratio(other["stages"][name]["rows_per_s"],
                                        baseline["stages"][name]["rows_per_s"]),
             "peak_rss_ratio": _ratio(other["stages"][name]["peak_rss_bytes"],
-                                     baseline["stages"][name]["peak_rss_bytes"])}
+                                     baseline["stages"][name]["peak_rss_bytes"]),
+            **_fixed_and_marginal(baseline["stages"][name], other["stages"][name])}
             for name in baseline["stages"]}
         comparison[str(other["rows"])] = {
             "stages": stages,
@@ -188,6 +200,10 @@ def _mb(n):
     return f"{n / 2**20:,.0f}" if n else "-"
 
 
+def _number(value, spec):
+    return format(value, spec) if value is not None else "-"
+
+
 def _x(r):
     return f"{r:.2f}×" if r else "-"
 
@@ -196,7 +212,9 @@ def print_table(results: list, comparison: dict) -> dict:
     """The table, and the targets (met or not) for the largest size against the baseline."""
     sizes = [r["rows"] for r in results]
     head = ["stage"] + [f"rows/s @{n:,}" for n in sizes] + [f"rows/s ratio @{n:,}" for n in sizes[1:]] \
-        + [f"peak RSS MB @{n:,}" for n in sizes] + [f"RSS ratio @{n:,}" for n in sizes[1:]]
+        + [f"peak RSS MB @{n:,}" for n in sizes] + [f"RSS ratio @{n:,}" for n in sizes[1:]] \
+        + [f"marginal rows/s {sizes[0]:,}→{n:,}" for n in sizes[1:]] \
+        + [f"fixed s {sizes[0]:,}→{n:,}" for n in sizes[1:]]
     print("| " + " | ".join(head) + " |")
     print("|" + " --- |" * len(head))
     for name in STAGES:  # the validation stages take well under a second
@@ -204,10 +222,15 @@ def print_table(results: list, comparison: dict) -> dict:
         cells += [_x(comparison[str(n)]["stages"][name]["rows_per_s_ratio"]) for n in sizes[1:]]
         cells += [_mb(r["stages"][name]["peak_rss_bytes"]) for r in results]
         cells += [_x(comparison[str(n)]["stages"][name]["peak_rss_ratio"]) for n in sizes[1:]]
+        cells += [_number(comparison[str(n)]["stages"][name]["marginal_rows_per_s"], ",.0f")
+                  for n in sizes[1:]]
+        cells += [_number(comparison[str(n)]["stages"][name]["fixed_seconds"], ".1f")
+                  for n in sizes[1:]]
         print("| " + " | ".join(cells) + " |")
     cells = ["whole run (kernel peak)"] + ["" for _ in results] + ["" for _ in sizes[1:]]
     cells += [_mb(r["peak_rss_process_bytes"]) for r in results]
     cells += [_x(comparison[str(n)]["peak_rss_process_ratio"]) for n in sizes[1:]]
+    cells += ["" for _ in sizes[1:]] * 2
     print("| " + " | ".join(cells) + " |")
     if len(results) < 2:
         print("one size only: no ratios, targets not measured")
