@@ -127,3 +127,26 @@ def test_data_throughput_bench_measures_each_data_stage_in_its_own_process(tmp_p
         # Sampled every 0.2 s inside the stage: not above the kernel's peak of the process.
         assert 0 < measured["peak_rss_bytes"] <= kernel_peak * 1.02, stage
     assert size["stages"]["StatisticsGen"]["rows"] == size["rows_out"]
+
+
+def test_membership_inference_bench_standard_error_matches_the_spread_of_aucs():
+    """The bench's 'measurably higher' rule rests on Hanley-McNeil's AUC standard error: at
+    AUC 0.5 it is the Mann-Whitney null formula, and under exponential scores (Hanley and
+    McNeil's model) it matches the spread of AUCs over repeated draws."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+    sys.path.insert(0, ROOT)
+    from bench.membership_inference import auc_standard_error
+    n_in, n_out = 471, 472
+    null = math.sqrt((n_in + n_out + 1) / (12 * n_in * n_out))
+    assert auc_standard_error({"auc": 0.5, "members": n_in, "non_members": n_out}) == \
+        pytest.approx(null, rel=2e-3)
+    rng = np.random.default_rng(0)
+    members, non_members, rate = 200, 300, 1.5  # AUC = rate / (1 + rate) = 0.6
+    aucs = [roc_auc_score(np.r_[np.ones(members), np.zeros(non_members)],
+                          np.r_[rng.exponential(rate, members), rng.exponential(1, non_members)])
+            for _ in range(1500)]
+    expected = auc_standard_error({"auc": rate / (1 + rate), "members": members,
+                                   "non_members": non_members})
+    assert np.mean(aucs) == pytest.approx(0.6, abs=0.005)
+    assert np.std(aucs) == pytest.approx(expected, rel=0.1)
