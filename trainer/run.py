@@ -58,6 +58,9 @@ def _continued_model(model_dir: str, config, catalog: catalog_lib.Catalog):
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     config = fn_args.custom_config
+    # First, before this function runs a TensorFlow op: MultiWorkerMirroredStrategy must
+    # configure collective ops before TF initialises its devices (trainer/devices.py).
+    strategy = devices.strategy(config.get("distribution", "auto"))
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     catalog = catalog_lib.Catalog.load(config["catalog_path"])
     tf.random.set_seed(7)
@@ -81,7 +84,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                             else None)
     # Variables and optimizer slots are made under the strategy (trainer/devices.py), the
     # layers with the precision policy; fit() then runs train_step on every replica.
-    strategy = devices.strategy(config.get("distribution", "auto"))
     with devices.precision_policy(config.get("mixed_precision", False)) as policy, \
             strategy.scope():
         if warm_from:
