@@ -35,13 +35,14 @@ def _config(args):
         overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
     if getattr(args, "epsilon_budget", None) is not None:
         overrides["epsilon_budget"] = args.epsilon_budget
-    span_settings = {key: value for key, value in (
-        ("training_spans", getattr(args, "training_spans", None)),
-        ("spans_share_users", False if getattr(args, "spans_disjoint_users", False) else None))
-        if value is not None}
-    if span_settings.get("training_spans", 1) < 1:
-        sys.exit(f"privrec: --training-spans takes a number of spans >= 1, got "
-                 f"{span_settings['training_spans']}")
+    span_settings = {}
+    if getattr(args, "training_spans", None) is not None:
+        if args.training_spans < 1:
+            sys.exit(f"privrec: --training-spans takes a number of spans >= 1, got "
+                     f"{args.training_spans}")
+        span_settings["training_spans"] = args.training_spans
+    if getattr(args, "spans_disjoint_users", False):
+        span_settings["spans_share_users"] = False
     if span_settings:
         overrides["spans"] = dataclasses.replace(configs.SpanConfig(), **span_settings)
     if getattr(args, "beam_runner", None):

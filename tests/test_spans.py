@@ -72,12 +72,12 @@ def test_the_card_shows_the_ledger_of_the_spans_a_model_trained_on():
     ledger = {"runs": runs, "delta": 0.0125, "epsilon_budget": 100, "spans_share_users": False,
               "epsilon_by_span": {str(s): e for s, e in span_ledger.span_epsilons(
                   runs, [1, 2], 0.0125, share_users=False).items()}}
-    section = model_card.privacy_ledger(ledger, [2])
+    section = model_card.privacy_ledger(ledger)
     assert section["max_epsilon_of_trained_spans"] == ledger["epsilon_by_span"]["2"]
     assert section["dp_runs_composed"] == 2 and "disjoint users" in section["statement"]
     shared = {**ledger, "spans_share_users": True, "epsilon_by_span": {
         str(s): e for s, e in span_ledger.span_epsilons(runs, [1, 2], 0.0125, True).items()}}
-    assert model_card.privacy_ledger(shared, [2])["max_epsilon_of_trained_spans"] > \
+    assert model_card.privacy_ledger(shared)["max_epsilon_of_trained_spans"] > \
         section["max_epsilon_of_trained_spans"]
 
 

@@ -144,11 +144,12 @@ def source_files(files) -> str:
     """The input files as JSON lineage: base name, size and SHA-256 (never their contents)."""
     entries = []
     for path in files:
-        digest = hashlib.sha256()
+        digest, size = hashlib.sha256(), 0
         with sources.open_binary(path, decompress=False) as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
-        entries.append({"name": os.path.basename(path), "bytes": sources.size(path),
+                size += len(block)
+        entries.append({"name": os.path.basename(path), "bytes": size,
                         "sha256": digest.hexdigest()})
     return json.dumps(entries)
 

@@ -51,8 +51,3 @@ def open_binary(path: str, decompress: bool = True) -> BinaryIO:
 def open_text(path: str) -> TextIO:
     """UTF-8 text with line endings kept as they are (what the csv module expects)."""
     return io.TextIOWrapper(open_binary(path), encoding=ENCODING, newline="")
-
-
-def size(path: str) -> int:
-    """The file's size in bytes as stored (compressed, for a compressed file)."""
-    return FileSystems.match([path])[0].metadata_list[0].size_in_bytes

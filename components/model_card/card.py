@@ -9,7 +9,7 @@ audit that attacked this very model (`privrec audit`, audit/run.py). Nothing is 
 import html
 import json
 import os
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
 JSON_FILE, HTML_FILE = "model_card.json", "model_card.html"
 DIRECTORY = "model_card"  # inside the pushed version directory; TF Serving ignores it
@@ -35,12 +35,11 @@ NOT_YET = {
 
 
 def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
-          model: Dict, ledger: Optional[Dict] = None,
-          trained_spans: Sequence[int] = ()) -> Dict:
+          model: Dict, ledger: Optional[Dict] = None) -> Dict:
     """privacy: privacy.json; masking: the masking report; metrics: the Evaluator's candidate
     metrics (overall; `cold_start_*` on items with no training interaction); data: span and
     source of the Examples; model: name, version, blessing; ledger (span mode): the Model's
-    privacy ledger (trainer/span_ledger.py) and the spans it trained on."""
+    privacy ledger (trainer/span_ledger.py)."""
     k = masking.get("k_anonymity") or {}
     detectors: Dict[str, int] = {}
     for column in masking["columns"].values():
@@ -74,12 +73,14 @@ def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
         | {"dp_runs": len(privacy.get("runs") or ()) or 1},
         "evaluation": metrics,
         "not_yet": NOT_YET,
-    } | ({"privacy_ledger": privacy_ledger(ledger, trained_spans)} if ledger else {})
+    } | ({"privacy_ledger": privacy_ledger(ledger)} if ledger else {})
 
 
-def privacy_ledger(ledger: Dict, trained_spans: Sequence[int]) -> Dict:
+def privacy_ledger(ledger: Dict) -> Dict:
     """The span ledger's figures: each span's cumulative user-level ε over every DP run of the
-    pipeline (what the budget is checked against), next to the warm-start chain's ε above."""
+    pipeline (what the budget is checked against), next to the warm-start chain's ε above.
+    The model's own run is the ledger's last."""
+    trained_spans = ledger["runs"][-1]["spans"]
     by_span = {span: ledger["epsilon_by_span"][str(span)] for span in trained_spans}
     return {"trained_spans": list(trained_spans), "epsilon_by_span": ledger["epsilon_by_span"],
             "max_epsilon_of_trained_spans": max(by_span.values(), default=None),

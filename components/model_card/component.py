@@ -17,7 +17,6 @@ from components.masking import report as masking_report
 from components.masking.component import MaskingReport
 from components.model_card import card
 from pipeline import run_summary
-from components.span_trainer import executor as span_executor
 from trainer import export, span_ledger
 
 MASKING_REPORT, EXAMPLES, EVALUATION = "masking_report", "examples", "model_evaluation"
@@ -32,13 +31,11 @@ class ModelCardPusherSpec(standard_component_specs.PusherSpec):
     }
 
 
-def _span_ledger(model) -> dict:
-    """card.build's ledger arguments from a span-mode Model artifact's MLMD properties."""
+def _span_ledger(model):
+    """A span-mode Model artifact's privacy ledger (MLMD property), else None."""
     if not model.has_custom_property(span_ledger.LEDGER_PROPERTY):
-        return {}
-    spans = model.get_string_custom_property(span_executor.TRAINED_SPANS)
-    return {"ledger": json.loads(model.get_string_custom_property(span_ledger.LEDGER_PROPERTY)),
-            "trained_spans": [int(span) for span in spans.split(",") if span]}
+        return None
+    return json.loads(model.get_string_custom_property(span_ledger.LEDGER_PROPERTY))
 
 
 class Executor(pusher_executor.Executor):
@@ -64,7 +61,7 @@ class Executor(pusher_executor.Executor):
             model={"name": settings.get("model_name"),
                    "version": pushed.get_string_custom_property("pushed_version"),
                    "blessed": True, "pushed_to": destination},
-            **_span_ledger(artifact_utils.get_single_instance(
+            ledger=_span_ledger(artifact_utils.get_single_instance(
                 input_dict[standard_component_specs.MODEL_KEY])))
         for directory in (destination, pushed.uri):
             card.write(built, os.path.join(directory, card.DIRECTORY))
