@@ -138,7 +138,11 @@ def test_second_span_warm_starts_reuses_cache_and_composes_epsilon(tmp_path, mon
         str(tmp_path), data_dir=str(tmp_path / "input"), train_steps=TINY_TRAIN_STEPS,
         masking_policy=policy.TINY_POLICY, recall_floor=0.0, recall_max_regression=1.0,
         epsilon_budget=50.0, trainer=dataclasses.replace(configs.TrainerConfig(),
-                                                         warm_start=True, noise_multiplier=1.5))
+                                                         warm_start=True, noise_multiplier=1.5),
+        # Each tiny span's eval split holds ~150 rows of randomized-response gender: its
+        # L-infinity distance between the two spans moves around the default 0.1 by chance.
+        drift=dataclasses.replace(configs.DRIFT_THRESHOLDS, l_infinity={
+            **configs.DRIFT_THRESHOLDS.l_infinity, "gender": 0.3}))
     connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(
         config.metadata_path)
 
