@@ -56,7 +56,7 @@ def main(argv=None):
     parser.add_argument("--ml-dir", default=DEFAULT_ML)
     parser.add_argument("--data-dir", help="a privrec data dir instead of MovieLens")
     parser.add_argument("--policy", help="masking policy (default: movielens.yaml allowing "
-                        f"{SUPPRESSION_SHARE:.0%} k-anonymity suppression)")
+                        f"{SUPPRESSION_SHARE * 100:.0f}%% k-anonymity suppression)")
     parser.add_argument("--schema", help="curated schema of the masked examples (default: "
                         "MovieLens's, which the default policy's generalisation matches)")
     parser.add_argument("--no-skew-check", action="store_true",
