@@ -7,7 +7,7 @@ import os
 from typing import Dict, List, Optional
 
 import privrec  # noqa: F401  (runtime switches)
-from components.masking import policy as masking_policy
+from components.masking import policy as masking_policy, sources
 
 PIPELINE_NAME = "privrec"
 MODEL_NAME = "privrec"
@@ -203,20 +203,19 @@ class PipelineConfig:
 
     @property
     def span_mode(self) -> bool:
-        """spans.enabled, or (None) whether interactions/ holds span folders."""
+        """spans.enabled, or (None) whether interactions/ holds span folders with CSV files
+        (listed through Beam's FileSystems: local or remote)."""
         if self.spans.enabled is not None:
             return self.spans.enabled
-        if not os.path.isdir(self.interactions_dir):
-            return False
         prefix = SPAN_FOLDER.split("{")[0]
-        names = os.listdir(self.interactions_dir)
-        loose = sorted(n for n in names if n.endswith(".csv"))
-        if loose and any(n.startswith(prefix) for n in names):
+        in_spans = sources.match(self.interactions_dir, os.path.join(prefix + "*", "*.csv"))
+        loose = [os.path.basename(path) for path in sources.match(self.interactions_dir, "*.csv")]
+        if loose and in_spans:
             raise ValueError(
                 f"{self.interactions_dir} holds both span folders ({prefix}N/) and loose CSV "
                 f"files ({', '.join(loose[:3])}): span mode would ignore the files. Move them "
                 "into a span folder, or set SpanConfig.enabled")
-        return any(n.startswith(prefix) for n in names)
+        return bool(in_spans)
 
     @property
     def interactions_pattern(self) -> str:

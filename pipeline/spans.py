@@ -14,8 +14,6 @@
   fingerprint (ExampleGen), the catalog's SHA-256 (Transform reads the catalog file) and the
   curated schema's SHA-256 (TFX's ImportSchemaGen is keyed by the file's path only).
 """
-import hashlib
-import os
 from typing import Dict
 
 from tfx import types
@@ -24,7 +22,7 @@ from tfx.dsl.components.base import base_component
 from tfx.dsl.input_resolution import canned_resolver_functions
 from tfx.types import component_spec, standard_artifacts, standard_component_specs
 
-from components.masking import pseudonymizer
+from components.masking import pseudonymizer, sources
 from components.span_trainer.component import SpanTrainer
 from pipeline import configs
 from trainer import span_ledger
@@ -35,11 +33,6 @@ EXAMPLE_GEN_ID = "MaskingExampleGen"
 def key_fingerprint(config: configs.PipelineConfig) -> str:
     """The pseudonym key's fingerprint in span mode (part of ExampleGen's cache key), else ''."""
     return pseudonymizer.load_key(config.allow_dev_key).fingerprint if config.span_mode else ""
-
-
-def _sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 class _ContentKeyedImportSchemaGenSpec(standard_component_specs.ImportSchemaGenSpec):
@@ -54,7 +47,7 @@ class ContentKeyedImportSchemaGen(tfx.components.ImportSchemaGen):
 
     def __init__(self, schema_file: str):
         base_component.BaseComponent.__init__(self, spec=_ContentKeyedImportSchemaGenSpec(
-            schema_file=schema_file, schema_sha256=_sha256(schema_file),
+            schema_file=schema_file, schema_sha256=sources.sha256(schema_file),
             schema=types.Channel(type=standard_artifacts.Schema)))
 
 
@@ -67,9 +60,9 @@ def schema_gen(config: configs.PipelineConfig):
 
 def custom_config(config: configs.PipelineConfig, base: Dict) -> Dict:
     """Transform's / Trainer's custom_config; in span mode with the catalog's SHA-256."""
-    if not config.span_mode or not os.path.exists(config.catalog_path):
+    if not config.span_mode or not sources.exists(config.catalog_path):
         return base
-    return {**base, "catalog_sha256": _sha256(config.catalog_path)}
+    return {**base, "catalog_sha256": sources.sha256(config.catalog_path)}
 
 
 def training_examples(config: configs.PipelineConfig, new_examples):

@@ -110,6 +110,7 @@ def cmd_run(args):
     from pipeline import run_summary
     from privrec.data import generator
     from serving import client, server
+    from trainer import catalog as catalog_lib
     config = _config(args)
     if args.data_dir is None and not os.path.exists(config.catalog_path):
         print(f"[privrec] generating the '{args.size}' data set in {config.data_dir}")
@@ -133,8 +134,8 @@ def cmd_run(args):
     print("\n==== privrec run summary ====\n" + "\n".join(summary.lines()))
     print(f"recommendations (over gRPC, version {served_version}) for a user with recent items "
           f"{' '.join(recent) or '(none)'} and query {query!r}:")
-    with open(config.catalog_path, newline="", encoding="utf-8") as f:
-        titles = {r["item_id"]: r["title"] for r in csv.DictReader(f)}
+    catalog = catalog_lib.Catalog.load(config.catalog_path)
+    titles = dict(zip(catalog.item_ids, catalog.titles))
     for rank, (item, score) in enumerate(items, 1):
         print(f"  {rank:>2}. {item}  score {score:.3f}  {titles.get(item, '')}")
 

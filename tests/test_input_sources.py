@@ -1,5 +1,6 @@
 """The masking ExampleGen reads its input through Beam's FileSystems: a path under a non-local
 scheme and a gzip-compressed CSV read like a local CSV, and errors still name file and line."""
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -10,7 +11,9 @@ from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.localfilesystem import LocalFileSystem
 
 from components.masking import executor, malformed, policy, sources
+from pipeline import configs, spans
 from privrec.data import generator, schema
+from trainer import catalog
 
 SCHEME = "privrectest"
 
@@ -110,3 +113,27 @@ def test_match_lists_files_only_and_in_order(tmp_path):
         (tmp_path / name).write_text("x\n")
     assert sources.match(str(tmp_path), "*") == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
     assert sources.match(str(tmp_path), "**.csv")[-1] == str(tmp_path / "sub" / "c.csv")
+
+
+def test_catalog_and_span_layout_are_read_through_a_non_local_scheme(tmp_path, rows):
+    """The Trainer's catalog, span-mode detection and the span cache keys (catalog and schema
+    SHA-256) read a remote data dir as they read the local one."""
+    local_dir = str(tmp_path / "input")
+    generator.write_dataset(local_dir, "tiny")
+    remote_dir = f"{SCHEME}://{local_dir}"
+    local = configs.local_config(str(tmp_path / "work"), data_dir=local_dir)
+    remote = dataclasses.replace(local, data_dir=remote_dir)
+    assert not os.path.exists(remote.catalog_path)  # only FileSystems can read it
+    assert catalog.Catalog.load(remote.catalog_path) == catalog.Catalog.load(local.catalog_path)
+    with open(local.catalog_path, "rb") as f:
+        assert sources.sha256(remote.catalog_path) == hashlib.sha256(f.read()).hexdigest()
+    assert spans.custom_config(remote, {}) == {}  # not span mode: loose interactions/*.csv
+    span_dir = tmp_path / "span_input"
+    _write_interactions(str(span_dir / "interactions" / "span-1"), rows)
+    os.symlink(local.catalog_path, span_dir / "catalog.csv")
+    spanned = dataclasses.replace(local, data_dir=f"{SCHEME}://{span_dir}")
+    assert spanned.span_mode
+    assert spans.custom_config(spanned, {})["catalog_sha256"] == sources.sha256(
+        remote.catalog_path)
+    with pytest.raises(FileNotFoundError, match=r"catalog privrectest://.*/missing/catalog.csv"):
+        catalog.Catalog.load(f"{SCHEME}://{tmp_path}/missing/catalog.csv")

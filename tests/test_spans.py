@@ -100,6 +100,8 @@ def test_span_mode_follows_the_layout_and_refuses_a_mix(tmp_path):
     open(os.path.join(config.interactions_dir, "day.csv"), "w").close()
     assert not config.span_mode and config.interactions_pattern == "*.csv"
     os.makedirs(os.path.join(config.interactions_dir, "span-1"))
+    assert not config.span_mode, "an empty span folder holds no data: not a span"
+    open(os.path.join(config.interactions_dir, "span-1", "part.csv"), "w").close()
     with pytest.raises(ValueError, match=r"holds both span folders .*\(day.csv\)"):
         config.span_mode
     assert dataclasses.replace(config, spans=configs.SpanConfig(enabled=True)).span_mode

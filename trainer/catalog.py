@@ -7,12 +7,12 @@ reveals who is in the training data. Item indices: 0 = padding, 1 = unknown item
 """
 import csv
 import dataclasses
-import os
 from typing import List
 
 import numpy as np
 import tensorflow as tf
 
+from components.masking import sources
 from trainer import minilm
 
 PAD_INDEX, UNKNOWN_INDEX, FIRST_ITEM_INDEX = 0, 1, 2
@@ -26,9 +26,9 @@ class Catalog:
 
     @classmethod
     def load(cls, path: str) -> "Catalog":
-        if not os.path.exists(path):
+        if not sources.exists(path):
             raise FileNotFoundError(f"catalog {path} not found (columns item_id,title,category,...)")
-        with open(path, newline="", encoding="utf-8") as f:
+        with sources.open_text(path) as f:
             rows = list(csv.DictReader(f))
         ids = [r["item_id"] for r in rows]
         if len(set(ids)) != len(ids):

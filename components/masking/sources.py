@@ -3,6 +3,7 @@ remote ones (gs://, s3://, hdfs://: whichever filesystems the installed Beam ext
 the same way, in the executor and on Beam workers. Files ending in .gz or .bz2 are decompressed
 (Beam's CompressionTypes.AUTO); the names in error messages stay the names given.
 """
+import hashlib
 import io
 from typing import BinaryIO, List, TextIO
 
@@ -46,6 +47,19 @@ def open_binary(path: str, decompress: bool = True) -> BinaryIO:
     compression = CompressionTypes.AUTO if decompress else CompressionTypes.UNCOMPRESSED
     return io.BufferedReader(_RawReader(FileSystems.open(path, compression_type=compression)),
                              buffer_size=1 << 20)
+
+
+def exists(path: str) -> bool:
+    return FileSystems.exists(path)
+
+
+def sha256(path: str) -> str:
+    """SHA-256 of the stored bytes (what `sha256sum` of the file prints)."""
+    digest = hashlib.sha256()
+    with open_binary(path, decompress=False) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def open_text(path: str) -> TextIO:
