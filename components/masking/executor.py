@@ -11,7 +11,6 @@ writes the masking report (JSON + HTML). A run whose cleaning or suppression exc
 policy's budget fails after writing the report (MLMD marks it failed: nothing is published).
 """
 import csv
-import hashlib
 import json
 import os
 import re
@@ -144,13 +143,8 @@ def source_files(files) -> str:
     """The input files as JSON lineage: base name, size and SHA-256 (never their contents)."""
     entries = []
     for path in files:
-        digest, size = hashlib.sha256(), 0
-        with sources.open_binary(path, decompress=False) as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-                size += len(block)
-        entries.append({"name": os.path.basename(path), "bytes": size,
-                        "sha256": digest.hexdigest()})
+        sha256, size = sources.digest(path)
+        entries.append({"name": os.path.basename(path), "bytes": size, "sha256": sha256})
     return json.dumps(entries)
 
 

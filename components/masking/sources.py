@@ -5,7 +5,7 @@ the same way, in the executor and on Beam workers. Files ending in .gz or .bz2 a
 """
 import hashlib
 import io
-from typing import BinaryIO, List, TextIO
+from typing import BinaryIO, List, TextIO, Tuple
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -53,13 +53,18 @@ def exists(path: str) -> bool:
     return FileSystems.exists(path)
 
 
-def sha256(path: str) -> str:
-    """SHA-256 of the stored bytes (what `sha256sum` of the file prints)."""
-    digest = hashlib.sha256()
+def digest(path: str) -> Tuple[str, int]:
+    """SHA-256 (what `sha256sum` of the file prints) and size of the stored bytes, in one read."""
+    hashed, size = hashlib.sha256(), 0
     with open_binary(path, decompress=False) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+            hashed.update(block)
+            size += len(block)
+    return hashed.hexdigest(), size
+
+
+def sha256(path: str) -> str:
+    return digest(path)[0]
 
 
 def open_text(path: str) -> TextIO:
