@@ -12,7 +12,10 @@ the container spec of every component but FileBasedExampleGens (MaskingExampleGe
 dropped, so the compiled spec gets MaskingExampleGen's resources filled in afterwards.
 KubeflowV2DagRunner cannot compile the drift check either: its baseline (the previous run's
 statistics, a resolver function: components/validation/distribution.py) is not the single
-channel it compiles. The skew check (eval vs train split) is compiled.
+channel it compiles. The skew check (eval vs train split) is compiled. For the same reason span
+mode is refused: its training window (the latest N spans) is TFX's `rolling_range` resolver
+function. The Trainer's privacy ledger input is a Resolver node (LatestArtifactStrategy), which
+compiles.
 """
 import dataclasses
 import json
@@ -50,6 +53,15 @@ def _fill_dropped_resources(spec: dict, specs: dict) -> None:
 
 
 def compile_pipeline(config: configs.PipelineConfig, output_file: str) -> str:
+    if config.span_mode:
+        raise ValueError(
+            f"span mode ({config.interactions_dir} holds span folders, or SpanConfig.enabled) "
+            "cannot be compiled for Kubeflow V2: its training window over the latest spans is "
+            "TFX's rolling_range resolver function, and TFX 1.16's KubeflowV2DagRunner compiles "
+            "only single channels and Resolver nodes (LatestArtifactStrategy, "
+            "LatestBlessedModelStrategy). Compile the flat layout (interactions/*.csv: every "
+            "run reads the whole folder; the privacy ledger composes the runs), or run span mode "
+            "with LocalDagRunner (privrec run)")
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             default_image=config.kubeflow_image),

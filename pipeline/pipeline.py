@@ -115,8 +115,9 @@ def create_pipeline(config: configs.PipelineConfig,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("LatestBlessedModelResolver")
+    latest_model = spans.latest_model_resolver()
     trainer = spans.trainer(
-        config, training_examples, run_fn="trainer.run.run_fn",
+        config, training_examples, latest_model.outputs["model"], run_fn="trainer.run.run_fn",
         base_model=baseline.outputs["model"],  # used when TrainerConfig.warm_start
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -139,6 +140,6 @@ def create_pipeline(config: configs.PipelineConfig,
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, inventory, schema_gen, example_validator]
         + [validator for validator in (drift, skew) if validator]
-        + [anomaly_gate, transform, trainer, baseline, evaluator, pusher],
+        + [anomaly_gate, transform, latest_model, trainer, baseline, evaluator, pusher],
         enable_cache=config.span_mode, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args)

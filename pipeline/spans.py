@@ -7,8 +7,10 @@
 - The Evaluator judges on the newest span's eval split (the latest time share of the newest
   span, never trained on); older spans' eval splits are held out too and only feed the
   Trainer's validation loss.
-- The Trainer is a SpanTrainer: it refuses a run that would take a span over the ε budget and
-  records the per-span privacy ledger in MLMD (trainer/span_ledger.py).
+- The Trainer is a SpanTrainer in both modes: it refuses a run that would take a span over the
+  ε budget and records the per-span privacy ledger in MLMD (trainer/span_ledger.py). Outside
+  span mode every run reads all of interactions/ again, as span 0: a pipeline root's runs
+  compose, one privacy budget.
 - The pipeline caches (enable_cache): an unchanged span, schema and config reuse the earlier
   outputs. What TFX's cache key cannot see is added to the exec properties: the pseudonym key's
   fingerprint (ExampleGen), the catalog's SHA-256 (Transform reads the catalog file) and the
@@ -75,13 +77,19 @@ def training_examples(config: configs.PipelineConfig, new_examples):
         every_ingested, num_spans=config.spans.training_spans, min_spans=1)
 
 
-def trainer(config: configs.PipelineConfig, span_examples, **trainer_args):
-    """tfx Trainer, or in span mode the SpanTrainer with the budget and the latest Model."""
-    if not config.span_mode:
-        return tfx.components.Trainer(**trainer_args)
-    latest_model = canned_resolver_functions.latest_created(
-        tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model), n=1)
-    ledger_settings = {"epsilon_budget": config.epsilon_budget,
+def latest_model_resolver() -> tfx.dsl.Resolver:
+    """The pipeline's latest Model artifact, blessed or not: the ledger so far. A Resolver node
+    with LatestArtifactStrategy, which the Kubeflow V2 compiler supports (it does not support
+    resolver-function channels such as `latest_created`)."""
+    return tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+    ).with_id("LatestModelResolver")
+
+
+def trainer(config: configs.PipelineConfig, span_examples, latest_model, **trainer_args):
+    """The SpanTrainer with the budget and the pipeline's latest Model (its ledger so far)."""
+    ledger_settings = {"epsilon_budget": config.epsilon_budget, "span_mode": config.span_mode,
                        "spans_share_users": config.spans.spans_share_users}
     return SpanTrainer(
         span_examples=span_examples, privacy_ledger=latest_model,

@@ -253,7 +253,10 @@ def cmd_recommend(args):
 
 def cmd_compile(args):
     from pipeline import kubeflow_v2_runner
-    path = kubeflow_v2_runner.compile_pipeline(_config(args), args.output)
+    try:
+        path = kubeflow_v2_runner.compile_pipeline(_config(args), args.output)
+    except ValueError as error:
+        sys.exit(f"privrec compile: {error}")
     print(f"wrote the Kubeflow V2 pipeline spec to {path}")
 
 

@@ -30,6 +30,12 @@ def test_compile_writes_a_v2_spec_naming_every_component(tmp_path):
     assert "--runner=DataflowRunner" in _container(spec, "MaskingExampleGen")["args"]
     assert "--runner=DataflowRunner" in _container(spec, "Transform")["args"]
     assert spec["pipelineSpec"]["pipelineInfo"]["name"] == config.pipeline_name
+    # The Trainer's privacy ledger input is the pipeline's latest Model (trainer/span_ledger.py).
+    trainer_inputs = tasks["Trainer"]["inputs"]["artifacts"]
+    assert trainer_inputs["privacy_ledger"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "model", "producerTask": "LatestModelResolver"}
+    assert trainer_inputs["span_examples"]["taskOutputArtifact"]["producerTask"] == \
+        "MaskingExampleGen"
 
     # Every configured component's container carries its requests and limits, MaskingExampleGen
     # (whose resources TFX 1.16 drops) included; the others carry none.
@@ -51,3 +57,11 @@ def test_resources_for_a_component_the_pipeline_lacks_are_refused(tmp_path):
         "Trainr": configs.Resources(cpu_limit=1)})
     with pytest.raises(ValueError, match=r"names no component of the pipeline: \['Trainr'\]"):
         compile_pipeline(config, str(tmp_path / "spec.json"))
+
+
+def test_compile_refuses_span_mode_naming_why(tmp_path):
+    config = configs.local_config(str(tmp_path), spans=configs.SpanConfig(enabled=True))
+    with pytest.raises(ValueError, match=r"span mode .* cannot be compiled for Kubeflow V2: .*"
+                                         r"rolling_range.*Compile the flat layout"):
+        compile_pipeline(config, str(tmp_path / "spec.json"))
+    assert not (tmp_path / "spec.json").exists()

@@ -305,6 +305,11 @@ def test_pushed_model_has_a_model_card_read_from_the_run(tiny_run):
     assert model_card["data"]["rows_out"] == summary.masking["rows_out"]
     assert model_card["data"]["source"] == config.data_dir
     assert model_card["model"]["version"] == summary.pushed_version
+    # The pipeline's privacy ledger (outside span mode the data is span 0): one run so far, so
+    # the data's ε is the model's.
+    ledger = model_card["privacy_ledger"]
+    assert ledger["trained_spans"] == [0] and ledger["dp_runs_composed"] == 1
+    assert ledger["max_epsilon_of_trained_spans"] == pytest.approx(dp["epsilon"])
     page = open(os.path.join(pushed, card.DIRECTORY, card.HTML_FILE), encoding="utf-8").read()
     assert f"{dp['epsilon']:.6g}" in page and "Intended use" in page
 

@@ -1,20 +1,26 @@
-"""The Evaluator gates: an untrained model (compared with the last blessed one) and a model over
-the ε budget are not blessed and not pushed; a warm-started model is, with composed ε.
+"""The gates: an untrained model (compared with the last blessed one) is not blessed and not
+pushed; a run that would take the pipeline's data over the ε budget is refused by the Trainer;
+a model whose warm-start chain is over it is not blessed (Evaluator); a warm-started model is
+blessed, with composed ε, and the pipeline's ledger composes every run.
 
 Runs after test_pipeline_e2e (file order): it adds a run to the same pipeline and MLMD.
 """
 import dataclasses
+import json
 import os
+import re
 
+import ml_metadata as mlmd
 import numpy as np
 import pytest
+from tfx import v1 as tfx
 
 from components.masking import pseudonymizer
 from components.model_card import card
-from pipeline import local_runner, run_summary
+from pipeline import configs, local_runner, run_summary
 from serving import server
 from tests import serve_once
-from trainer import export, privacy as privacy_lib
+from trainer import export, privacy as privacy_lib, span_ledger
 
 
 def _relative_distance(model, reference) -> float:
@@ -50,29 +56,71 @@ def test_untrained_model_is_not_blessed_and_previous_version_stays(tiny_run, pip
                for v in versions_before)
 
 
+def _models(config):
+    store = mlmd.MetadataStore(
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+    return sorted(store.get_artifacts_by_type("Model"), key=lambda a: a.id)
+
+
+def _ledger(model) -> dict:
+    return json.loads(model.custom_properties[span_ledger.LEDGER_PROPERTY].string_value)
+
+
 @pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
-def test_model_over_the_epsilon_budget_is_not_blessed_and_not_pushed(tiny_run, pipeline_key,
-                                                                    monkeypatch):
+def test_a_run_within_budget_alone_is_refused_when_the_pipelines_runs_compose_over_it(
+        tiny_run, pipeline_key, monkeypatch):
+    """Outside span mode too, the runs of one pipeline root train on the same users and compose
+    (trainer/span_ledger.py): a run spending ε = 1 on its own, under a budget of 2, is refused
+    by the Trainer before training, because with the earlier runs the data's ε exceeds 2."""
     config, *_ = tiny_run
-    versions_before = server.list_versions(config.push_dir)
+    versions_before, models_before = server.list_versions(config.push_dir), _models(config)
+    spent = _ledger(models_before[-1])["epsilon_by_span"]["0"]
+    assert _ledger(models_before[-1])["runs"][-1]["spans"] == [0]
 
-    # Noise calibrated to spend ε = 3 (trainer/privacy.py), a budget of 2; recall thresholds
-    # opened so only the privacy gate can refuse it.
-    over_budget = dataclasses.replace(
+    within_alone = dataclasses.replace(
         config, epsilon_budget=2.0, recall_floor=0.0, recall_max_regression=1.0,
-        trainer=dataclasses.replace(config.trainer, target_epsilon=3.0))
+        trainer=dataclasses.replace(config.trainer, target_epsilon=1.0))
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pipeline_key)
-    local_runner.run(over_budget, printer=lambda line: None)
+    with pytest.raises(Exception, match=(
+            r"training on the data \(span 0: outside span mode every run reads all of "
+            r"interactions/\) would bring its cumulative user-level ε to ([\d.]+) .*"
+            r"DP runs composed, \d+ earlier\), over PipelineConfig.epsilon_budget = 2.0\. "
+            r"Nothing was trained")) as refusal:
+        local_runner.run(within_alone, printer=lambda line: None)
+    refused_epsilon = float(re.search(r"ε to ([\d.]+)", str(refusal.value)).group(1))
+    assert refused_epsilon > spent > 2.0
+    assert len(_models(config)) == len(models_before)
+    assert server.list_versions(config.push_dir) == versions_before
 
-    summary = run_summary.read(over_budget)
-    assert summary.privacy["target_epsilon"] == 3.0 and 2.9 <= summary.privacy["epsilon"] <= 3.0
-    assert summary.privacy["noise_multiplier"] != config.trainer.noise_multiplier
+
+@pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
+def test_model_whose_chain_is_over_the_epsilon_budget_is_not_blessed_and_not_pushed(
+        tiny_run, pipeline_key, monkeypatch, tmp_path):
+    """A new pipeline root starts an empty ledger, but a model continued from a pushed version
+    carries its warm-start chain's ε (privacy.json): the Evaluator refuses it over the budget.
+    Here the same data in a new root: its own run (ε = 1, calibrated) is within the budget of 2,
+    the chain is not."""
+    config, *_ = tiny_run
+    start = os.path.join(config.push_dir, str(max(server.list_versions(config.push_dir))))
+    continued = configs.local_config(
+        str(tmp_path), data_dir=config.data_dir, train_steps=config.train_steps,
+        masking_policy=config.masking_policy, epsilon_budget=2.0, recall_floor=0.0,
+        recall_max_regression=1.0, trainer=dataclasses.replace(
+            config.trainer, target_epsilon=1.0, init_from=start))
+    monkeypatch.setenv(pseudonymizer.KEY_ENV, pipeline_key)
+    local_runner.run(continued, printer=lambda line: None)
+
+    summary = run_summary.read(continued)
+    assert summary.privacy["target_epsilon"] == 1.0
+    assert 0.9 <= summary.privacy["epsilon_this_run"] <= 1.0 < 2.0 < summary.privacy["epsilon"]
+    assert _ledger(_models(continued)[-1])["epsilon_by_span"]["0"] == pytest.approx(
+        summary.privacy["epsilon_this_run"])
     assert summary.metrics["privacy_epsilon"] == pytest.approx(summary.privacy["epsilon"],
                                                                rel=1e-6)
     assert not summary.blessed and not summary.pushed
     assert len(summary.gate_failures) == 1 and "privacy_epsilon" in summary.gate_failures[0]
     assert any("gate failed : privacy_epsilon" in line for line in summary.lines())
-    assert server.list_versions(config.push_dir) == versions_before
+    assert not os.path.exists(continued.push_dir) or not server.list_versions(continued.push_dir)
 
 
 @pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
@@ -81,6 +129,7 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     """TrainerConfig.warm_start: the Trainer restores the last blessed model's weights, its ε
     covers both DP runs (RDP composition), and the new version is pushed and serves."""
     config, *_ = tiny_run
+    earlier_ledger = _ledger(_models(config)[-1])
     blessed_version = max(server.list_versions(config.push_dir))
     blessed_dir = os.path.join(config.push_dir, str(blessed_version))
     blessed_privacy = export.read_privacy_report(blessed_dir)
@@ -114,6 +163,21 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     assert new_card["epsilon"] == pytest.approx(expected.epsilon)
     assert new_card["epsilon_this_run"] == pytest.approx(expected.epsilon_this_run)
     assert new_card["epsilon"] != old_card["epsilon"] and new_card["dp_runs"] == 2
+    # The pipeline's ledger composes every run of this root (the untrained one too, which is not
+    # in the warm-start chain), at least the chain's ε; the card shows both.
+    ledger = _ledger(_models(config)[-1])
+    assert ledger["runs"][:-1] == earlier_ledger["runs"] and ledger["runs"][-1]["steps"] == 10
+    chain = [(r["num_users"], r["steps"], r["noise_multiplier"]) for r in privacy["runs"]]
+    assert set(chain) <= {(r["num_users"], r["steps"], r["noise_multiplier"])
+                          for r in ledger["runs"]}
+    assert ledger["epsilon_by_span"]["0"] == pytest.approx(
+        privacy_lib.composed_epsilon(ledger["runs"], privacy["delta"]))
+    assert ledger["epsilon_by_span"]["0"] >= privacy["epsilon"] - 1e-9
+    new_ledger_card = card.read(os.path.join(config.push_dir, summary.pushed_version))[
+        "privacy_ledger"]
+    assert new_ledger_card["trained_spans"] == [0]
+    assert new_ledger_card["max_epsilon_of_trained_spans"] == ledger["epsilon_by_span"]["0"]
+    assert new_ledger_card["dp_runs_composed"] == len(ledger["runs"])
     training = summary.training
     cold = export.read_training_summary(training["warm_started_from"])  # the blessed model's
     assert cold["warm_started_from"] is None

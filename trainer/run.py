@@ -74,7 +74,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             config["delta"])}
         logging.info("Noise multiplier %.4f calibrated to ε = %s", config["noise_multiplier"],
                      config["target_epsilon"])
-    # Span mode: refuse before training if a span's cumulative ε would exceed the budget.
+    # The privacy ledger (SpanTrainer): refuse before training if a span's cumulative ε would
+    # exceed the budget.
     ledger = span_ledger.check_budget(
         config, sampler.num_users, users_per_step, steps, config["noise_multiplier"],
         config["delta"] if config["delta"] is not None else 1.0 / sampler.num_users)

@@ -1,12 +1,16 @@
 """The privacy ledger of incremental (span) runs: which DP runs trained on which data span, and
 each span's cumulative user-level ε, checked against the budget before training.
 
-Every span-mode Trainer run extends the ledger of the pipeline's latest Model artifact with its
-own run (spans, users, users per step, steps, noise multiplier, δ) and records the result in its
+Every Trainer run of the pipeline extends the ledger of the pipeline's latest Model artifact with
+its own run (spans, users, users per step, steps, noise multiplier, δ) and records the result in its
 Model artifact: `privacy_ledger.json` beside training.json (not pushed) and the MLMD custom
 property `privacy_ledger` (components/span_trainer/executor.py). The newest Model's ledger thus
-holds every DP run the pipeline has trained in span mode, blessed or not (an unblessed model
-and its metrics still exist in the pipeline root, so its privacy cost is counted).
+holds every DP run the pipeline has trained, blessed or not (an unblessed model and its metrics
+still exist in the pipeline root, so its privacy cost is counted). Outside span mode each run
+reads all of interactions/ again and trains on it as span 0: the runs of one pipeline root
+compose (a second run on the same users is a second release about them). So a pipeline root is
+one privacy budget; a new root starts an empty ledger, which is only right for data about other
+users.
 
 What ε of a span means, and what is assumed:
 - The privacy unit is the user (trainer/privacy.py): ε of a span bounds what all models trained
@@ -31,7 +35,7 @@ from trainer import privacy
 
 LEDGER_FILE = "privacy_ledger.json"
 LEDGER_PROPERTY = "privacy_ledger"   # MLMD custom property of the Model artifact (JSON)
-CONFIG_KEY = "span_ledger"           # the Trainer's custom_config entry in span mode
+CONFIG_KEY = "span_ledger"           # the Trainer's custom_config entry (SpanTrainer)
 
 
 class PrivacyBudgetError(RuntimeError):
@@ -54,7 +58,8 @@ def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int
                  noise_multiplier: float, delta: float) -> Optional[Dict]:
     """The ledger with this run added (its spans, the earlier runs and the budget come from
     config[CONFIG_KEY]); raises PrivacyBudgetError, naming the span, if any span it trains on
-    would exceed the budget. Returns None outside span mode."""
+    would exceed the budget. Returns None without a ledger (a Trainer other than SpanTrainer,
+    e.g. audit/retrain.py's models, which are never pushed)."""
     settings = config.get(CONFIG_KEY)
     if not settings:
         return None
@@ -68,15 +73,21 @@ def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int
     worst = max(this_run["spans"], key=lambda span: epsilons[span])
     if epsilons[worst] > budget:
         composed = composed_runs(runs, worst, share_users)
+        span_mode = settings.get("span_mode", True)
+        data = f"span {worst}" if span_mode else (
+            f"the data (span {worst}: outside span mode every run reads all of interactions/)")
         raise PrivacyBudgetError(
-            f"privacy budget: training on span {worst} would bring its cumulative user-level "
+            f"privacy budget: training on {data} would bring its cumulative user-level "
             f"ε to {epsilons[worst]:.3f} (δ = {delta:.2e}, {len(composed)} DP runs composed, "
             f"{len(composed) - 1} earlier), over PipelineConfig.epsilon_budget = {budget}. "
             "Nothing was trained. "
             + ("Spans are assumed to share users (SpanConfig.spans_share_users), so every "
-               "earlier run of this pipeline counts. " if share_users else "")
-            + "Raise TrainerConfig.noise_multiplier, train fewer steps or fewer spans, or stop "
-            "training on this data.")
+               "earlier run of this pipeline counts. " if share_users and span_mode else "")
+            + "Raise TrainerConfig.noise_multiplier, train fewer steps"
+            + (" or fewer spans" if span_mode else "")
+            + ", or stop training on this data"
+            + ("" if span_mode else " (a new pipeline root starts a new ledger: right only "
+               "for data about other users)") + ".")
     return {"runs": runs, "epsilon_by_span": {str(s): e for s, e in epsilons.items()},
             "delta": delta, "spans_share_users": share_users, "epsilon_budget": budget}
 

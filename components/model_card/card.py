@@ -38,7 +38,7 @@ def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
           model: Dict, ledger: Optional[Dict] = None) -> Dict:
     """privacy: privacy.json; masking: the masking report; metrics: the Evaluator's candidate
     metrics (overall; `cold_start_*` on items with no training interaction); data: span and
-    source of the Examples; model: name, version, blessing; ledger (span mode): the Model's
+    source of the Examples; model: name, version, blessing; ledger: the Model's
     privacy ledger (trainer/span_ledger.py)."""
     k = masking.get("k_anonymity") or {}
     detectors: Dict[str, int] = {}
@@ -87,8 +87,9 @@ def privacy_ledger(ledger: Dict) -> Dict:
             "delta": ledger["delta"], "dp_runs_composed": len(ledger["runs"]),
             "epsilon_budget": ledger["epsilon_budget"],
             "spans_share_users": ledger["spans_share_users"],
-            "statement": "Each span's ε composes (RDP) every DP run this pipeline trained in span "
-                         "mode, blessed or not" + (
+            "statement": "Each span's ε composes (RDP) every DP run this pipeline trained, "
+                         "blessed or not (outside span mode every run trains on all the data: "
+                         "span 0)" + (
                              ", since any user may be in every span" if
                              ledger["spans_share_users"] else
                              ", restricted to the runs that trained on that span (spans hold "
@@ -151,7 +152,7 @@ def to_html(card: Dict) -> str:
                                             for x in card["limits"]) + "</ul>"]
     for title, key in (("Data", "data"), ("Masking", "masking"),
                        ("Differential privacy", "differential_privacy"),
-                       ("Privacy ledger of the spans", "privacy_ledger"),
+                       ("Privacy ledger (ε per data span)", "privacy_ledger"),
                        ("Evaluation (whole catalog)", "evaluation"),
                        ("Membership inference", "membership_inference"), ("Not yet", "not_yet")):
         if key not in card:

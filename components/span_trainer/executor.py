@@ -35,8 +35,8 @@ def _earlier_runs(latest_models: List[types.Artifact]) -> List[Dict]:
         return []
     model = latest_models[0]
     if not model.has_custom_property(span_ledger.LEDGER_PROPERTY):
-        logging.warning("The latest Model (%s) has no privacy ledger (trained outside span "
-                        "mode): the ledger starts empty", model.uri)
+        logging.warning("The latest Model (%s) has no privacy ledger (trained by a Trainer "
+                        "without one): the ledger starts empty", model.uri)
         return []
     return json.loads(model.get_string_custom_property(span_ledger.LEDGER_PROPERTY))["runs"]
 
