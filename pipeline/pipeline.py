@@ -80,6 +80,9 @@ def string_length_checks(path: Optional[str]):
 
 def create_pipeline(config: configs.PipelineConfig,
                     metadata_connection_config=None) -> tfx.dsl.Pipeline:
+    # Span mode is detected once (a listing of interactions/, remote on a bucket), then fixed.
+    config = dataclasses.replace(config, spans=dataclasses.replace(
+        config.spans, enabled=config.span_mode))
     example_gen = MaskingExampleGen(config.interactions_dir,
                                     masking_policy.load(config.masking_policy),
                                     config.eval_fraction_buckets, config.allow_dev_key,

@@ -107,6 +107,21 @@ def test_span_mode_follows_the_layout_and_refuses_a_mix(tmp_path):
     assert dataclasses.replace(config, spans=configs.SpanConfig(enabled=True)).span_mode
 
 
+def test_building_the_pipeline_lists_interactions_once(tmp_path, monkeypatch):
+    """Span mode is detected once per pipeline build (two matches: span folders, loose files),
+    not at every read of config.span_mode (each a listing, remote on a bucket)."""
+    from components.masking import sources
+    from pipeline.pipeline import create_pipeline
+    config = configs.local_config(str(tmp_path), data_dir=str(tmp_path / "input"),
+                                  allow_dev_key=True)
+    _arrive(config, 1, [], ["user_id"])
+    listings = []
+    real_match = sources.match
+    monkeypatch.setattr(sources, "match", lambda *a: listings.append(a) or real_match(*a))
+    create_pipeline(config)
+    assert [pattern for _, pattern in listings] == ["span-*/*.csv", "*.csv"]
+
+
 def _split_by_time(data_dir):
     """The tiny data set's interactions split at the median time: span 1 earlier, span 2 later."""
     generator.write_dataset(data_dir, "tiny")
