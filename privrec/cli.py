@@ -63,12 +63,14 @@ def _config(args):
 
 
 def _run_pipeline(config, command: str) -> None:
-    """Runs the pipeline; data that fails validation ends the command with the anomalies."""
+    """Runs the pipeline; data that fails validation ends the command with the anomalies, a
+    run over the privacy budget with the ledger's refusal (no traceback: nothing failed)."""
     from components.validation.anomalies import DataAnomaliesError
     from pipeline import local_runner
+    from trainer.span_ledger import PrivacyBudgetError
     try:
         local_runner.run(config)
-    except DataAnomaliesError as error:
+    except (DataAnomaliesError, PrivacyBudgetError) as error:
         sys.exit(f"privrec {command}: {error}")
 
 

@@ -18,6 +18,7 @@ from tfx import v1 as tfx
 from components.masking import pseudonymizer
 from components.model_card import card
 from pipeline import configs, local_runner, run_summary
+from privrec import cli
 from serving import server
 from tests import serve_once
 from trainer import export, privacy as privacy_lib, span_ledger
@@ -77,17 +78,19 @@ def test_a_run_within_budget_alone_is_refused_when_the_pipelines_runs_compose_ov
     spent = _ledger(models_before[-1])["epsilon_by_span"]["0"]
     assert _ledger(models_before[-1])["runs"][-1]["spans"] == [0]
 
-    within_alone = dataclasses.replace(
-        config, epsilon_budget=2.0, recall_floor=0.0, recall_max_regression=1.0,
-        trainer=dataclasses.replace(config.trainer, target_epsilon=1.0))
+    # `privrec run` on the same work dir and data: ε = 1 on its own, a budget of 2.
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pipeline_key)
-    with pytest.raises(Exception, match=(
-            r"training on the data \(span 0: outside span mode every run reads all of "
-            r"interactions/\) would bring its cumulative user-level ε to ([\d.]+) .*"
-            r"DP runs composed, \d+ earlier\), over PipelineConfig.epsilon_budget = 2.0\. "
-            r"Nothing was trained")) as refusal:
-        local_runner.run(within_alone, printer=lambda line: None)
-    refused_epsilon = float(re.search(r"ε to ([\d.]+)", str(refusal.value)).group(1))
+    with pytest.raises(SystemExit) as refusal:
+        cli.main(["run", "--work-dir", os.path.dirname(config.pipeline_root), "--data-dir",
+                  config.data_dir, "--policy", config.masking_policy, "--train-steps",
+                  str(config.train_steps), "--target-epsilon", "1", "--epsilon-budget", "2"])
+    assert re.fullmatch(
+        r"privrec run: privacy budget: training on the data \(span 0: outside span mode every "
+        r"run reads all of interactions/\) would bring its cumulative user-level ε to [\d.]+ "
+        r"\(δ = .*, \d+ DP runs composed, \d+ earlier\), over PipelineConfig.epsilon_budget = "
+        r"2.0\. Nothing was trained\. .*a new pipeline root starts a new ledger: right only for "
+        r"data about other users\)\.", str(refusal.value.code)), refusal.value.code
+    refused_epsilon = float(re.search(r"ε to ([\d.]+)", str(refusal.value.code)).group(1))
     assert refused_epsilon > spent > 2.0
     assert len(_models(config)) == len(models_before)
     assert server.list_versions(config.push_dir) == versions_before
