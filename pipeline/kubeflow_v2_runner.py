@@ -14,8 +14,8 @@ KubeflowV2DagRunner cannot compile the drift check either: its baseline (the pre
 statistics, a resolver function: components/validation/distribution.py) is not the single
 channel it compiles. The skew check (eval vs train split) is compiled. For the same reason span
 mode is refused: its training window (the latest N spans) is TFX's `rolling_range` resolver
-function. The Trainer's privacy ledger input is a Resolver node (LatestArtifactStrategy), which
-compiles.
+function. The Trainer's privacy ledger input (the latest Model) is built as a Resolver node
+with LatestArtifactStrategy, which compiles (pipeline/spans.py `latest_model`).
 """
 import dataclasses
 import json
@@ -68,7 +68,7 @@ def compile_pipeline(config: configs.PipelineConfig, output_file: str) -> str:
         output_dir=os.path.dirname(os.path.abspath(output_file)),
         output_filename=os.path.basename(output_file))
     pipeline = create_pipeline(dataclasses.replace(config, string_length_checks=None,
-                                                   drift=None))
+                                                   drift=None), kubeflow_v2=True)
     components = {component.id: component for component in pipeline.components}
     unknown = sorted(set(config.kubeflow_resources) - set(components))
     if unknown:

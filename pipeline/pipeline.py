@@ -78,8 +78,9 @@ def string_length_checks(path: Optional[str]):
         return text_format.Parse(f.read(), custom_validation_config_pb2.CustomValidationConfig())
 
 
-def create_pipeline(config: configs.PipelineConfig,
-                    metadata_connection_config=None) -> tfx.dsl.Pipeline:
+def create_pipeline(config: configs.PipelineConfig, metadata_connection_config=None,
+                    kubeflow_v2: bool = False) -> tfx.dsl.Pipeline:
+    """The whole pipeline; `kubeflow_v2`: built for KubeflowV2DagRunner's compiler."""
     # Span mode is detected once (a listing of interactions/, remote on a bucket), then fixed.
     config = dataclasses.replace(config, spans=dataclasses.replace(
         config.spans, enabled=config.span_mode))
@@ -118,9 +119,9 @@ def create_pipeline(config: configs.PipelineConfig,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("LatestBlessedModelResolver")
-    latest_model = spans.latest_model_resolver()
+    latest_model, latest_model_channel = spans.latest_model(kubeflow_v2)
     trainer = spans.trainer(
-        config, training_examples, latest_model.outputs["model"], run_fn="trainer.run.run_fn",
+        config, training_examples, latest_model_channel, run_fn="trainer.run.run_fn",
         base_model=baseline.outputs["model"],  # used when TrainerConfig.warm_start
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -143,6 +144,7 @@ def create_pipeline(config: configs.PipelineConfig,
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, inventory, schema_gen, example_validator]
         + [validator for validator in (drift, skew) if validator]
-        + [anomaly_gate, transform, latest_model, trainer, baseline, evaluator, pusher],
+        + [anomaly_gate, transform] + ([latest_model] if latest_model else [])
+        + [trainer, baseline, evaluator, pusher],
         enable_cache=config.span_mode, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args)

@@ -77,14 +77,18 @@ def training_examples(config: configs.PipelineConfig, new_examples):
         every_ingested, num_spans=config.spans.training_spans, min_spans=1)
 
 
-def latest_model_resolver() -> tfx.dsl.Resolver:
-    """The pipeline's latest Model artifact, blessed or not: the ledger so far. A Resolver node
-    with LatestArtifactStrategy, which the Kubeflow V2 compiler supports (it does not support
-    resolver-function channels such as `latest_created`)."""
-    return tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-    ).with_id("LatestModelResolver")
+def latest_model(kubeflow_v2: bool):
+    """The pipeline's latest Model artifact, blessed or not (the ledger so far), as (node to add
+    to the pipeline or None, channel). Locally TFX's `latest_created` resolver function (empty on
+    a first run). The Kubeflow V2 compiler does not compile resolver functions, so there a
+    Resolver node with LatestArtifactStrategy (which, run locally, records a FAILED execution
+    while the pipeline has no Model yet)."""
+    models = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
+    if not kubeflow_v2:
+        return None, canned_resolver_functions.latest_created(models, n=1)
+    node = tfx.dsl.Resolver(strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+                            model=models).with_id("LatestModelResolver")
+    return node, node.outputs["model"]
 
 
 def trainer(config: configs.PipelineConfig, span_examples, latest_model, **trainer_args):
