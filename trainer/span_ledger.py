@@ -73,21 +73,23 @@ def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int
     worst = max(this_run["spans"], key=lambda span: epsilons[span])
     if epsilons[worst] > budget:
         composed = composed_runs(runs, worst, share_users)
-        span_mode = settings.get("span_mode", True)
-        data = f"span {worst}" if span_mode else (
-            f"the data (span {worst}: outside span mode every run reads all of interactions/)")
+        if settings.get("span_mode", True):
+            data = f"span {worst}"
+            fixes = (("Spans are assumed to share users (SpanConfig.spans_share_users), so "
+                      "every earlier run of this pipeline counts. " if share_users else "")
+                     + "Raise TrainerConfig.noise_multiplier, train fewer steps or fewer spans, "
+                     "or stop training on this data")
+        else:
+            data = (f"the data (span {worst}: outside span mode every run reads all of "
+                    "interactions/)")
+            fixes = ("Raise TrainerConfig.noise_multiplier, train fewer steps, or stop training "
+                     "on this data (a new pipeline root starts a new ledger: right only for data "
+                     "about other users)")
         raise PrivacyBudgetError(
             f"privacy budget: training on {data} would bring its cumulative user-level "
             f"ε to {epsilons[worst]:.3f} (δ = {delta:.2e}, {len(composed)} DP runs composed, "
             f"{len(composed) - 1} earlier), over PipelineConfig.epsilon_budget = {budget}. "
-            "Nothing was trained. "
-            + ("Spans are assumed to share users (SpanConfig.spans_share_users), so every "
-               "earlier run of this pipeline counts. " if share_users and span_mode else "")
-            + "Raise TrainerConfig.noise_multiplier, train fewer steps"
-            + (" or fewer spans" if span_mode else "")
-            + ", or stop training on this data"
-            + ("" if span_mode else " (a new pipeline root starts a new ledger: right only "
-               "for data about other users)") + ".")
+            f"Nothing was trained. {fixes}.")
     return {"runs": runs, "epsilon_by_span": {str(s): e for s, e in epsilons.items()},
             "delta": delta, "spans_share_users": share_users, "epsilon_budget": budget}
 
