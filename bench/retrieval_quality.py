@@ -43,8 +43,14 @@ from trainer.retrieval_metrics import catalog_coverage, metrics_from_ranks  # no
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_ML = os.path.join(ROOT, "..", "shared", "data", "movielens-100k")
 RECALL_KS, NDCG_KS = (10, 100), (10,)
+MODELS = ("most-popular", "tutorial", "non-dp", "dp")
 TARGETS = {"non_dp_vs_tutorial_recall_at_100": 2.2, "dp_eps8_vs_non_dp": 0.85,
            "dp_eps1_vs_most_popular": 1.2, "dp_step_vs_non_dp_step": 1.5}
+
+
+def progress(message: str, _started=[time.perf_counter()]) -> None:
+    """A timestamped line on stderr as each stage ends (the table comes at the end)."""
+    print(f"[{time.perf_counter() - _started[0]:7.0f} s] {message}", file=sys.stderr, flush=True)
 
 
 # Data --------------------------------------------------------------------------------------
@@ -189,10 +195,9 @@ def _model_inputs(feats: Dict) -> Dict:
     return {k: v for k, v in feats.items() if k != features.USER_KEY}
 
 
-def train_non_dp(catalog, config: Dict, train_features: Dict, epochs: float, batch_size: int):
-    """Plain mini-batch Adam on the mean loss; returns (model, seconds, step times)."""
-    model = privrec_model(catalog, config)
-    optimizer = tf.keras.optimizers.Adam(config["learning_rate"])
+def non_dp_step(model: TwoTowerModel, learning_rate: float):
+    """One plain mini-batch Adam step on the mean loss, as a tf.function of a batch."""
+    optimizer = tf.keras.optimizers.Adam(learning_rate)
 
     @tf.function(reduce_retracing=True)
     def step(batch):
@@ -201,22 +206,29 @@ def train_non_dp(catalog, config: Dict, train_features: Dict, epochs: float, bat
         optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
                                       model.trainable_variables))
         return loss
+    return step
 
+
+def train_non_dp(catalog, config: Dict, train_features: Dict, epochs: float, batch_size: int):
+    """Plain mini-batch Adam on the mean loss; returns (model, seconds)."""
+    model = privrec_model(catalog, config)
+    step = non_dp_step(model, config["learning_rate"])
     inputs = _model_inputs(train_features)
     steps = math.ceil(epochs * len(inputs[features.LABEL]) / batch_size)
     data = iter(tf.data.Dataset.from_tensor_slices(inputs).shuffle(100_000, seed=7).repeat()
                 .batch(batch_size, drop_remainder=True))
-    started, times = time.perf_counter(), []
-    for _ in range(steps):
-        t = time.perf_counter()
+    started = time.perf_counter()
+    for done in range(1, steps + 1):
         step(next(data)).numpy()
-        times.append(time.perf_counter() - t)
-    return model, time.perf_counter() - started, times, step
+        if done % 500 == 0:
+            progress(f"privrec non-DP: step {done}/{steps}")
+    return model, time.perf_counter() - started
 
 
 class _StepTimes(tf.keras.callbacks.Callback):
-    def __init__(self):
+    def __init__(self, name: str, steps: int):
         super().__init__()
+        self.name, self.steps = name, steps
         self.times, self._started = [], 0.0
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -224,15 +236,18 @@ class _StepTimes(tf.keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.times.append(time.perf_counter() - self._started)
+        if len(self.times) % 10 == 0:
+            progress(f"{self.name}: step {len(self.times)}/{self.steps}, median step "
+                     f"{np.median(self.times):.2f} s")
 
 
 def train_dp(catalog, config: Dict, sampler: user_sampling.UserSampler, steps: int,
-             noise_multiplier: float):
+             noise_multiplier: float, name: str):
     model = privrec_model(catalog, config)
     model.dp = privacy.UserLevelDP(config["l2_norm_clip"], noise_multiplier,
                                    sampler.expected_users_per_step)
     model.compile(optimizer=privacy.make_optimizer(config))
-    timer = _StepTimes()
+    timer = _StepTimes(name, steps)
     started = time.perf_counter()
     model.fit(sampler.dataset(), steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer])
     return model, time.perf_counter() - started, timer.times
@@ -259,19 +274,26 @@ def run(args) -> Dict:
           f" users, {items} items; test {len(test)} (last {args.test_share:.0%} per user; "
           f"{int(cold.sum())} cold-start)")
     results = collections.OrderedDict()
+    progress(f"data ready: {len(train)} train / {len(test)} test examples")
 
-    ranks, top = most_popular(train_features[features.LABEL], labels, catalog.num_indices)
-    results["most-popular"] = {**evaluate(ranks, top, cold, items), "train_seconds": 0.0}
+    def record(name: str, ranks, top, **extra) -> None:
+        results[name] = {**evaluate(ranks, top, cold, items), **extra}
+        progress(f"{name}: R@100 {results[name]['recall_at_100']:.3f}, "
+                 f"trained in {extra['train_seconds']:.0f} s")
 
-    ranks, top, seconds = tfrs_tutorial(train, test, catalog, labels, args.tutorial_epochs)
-    results["TFRS tutorial"] = {**evaluate(ranks, top, cold, items), "train_seconds": seconds}
-
-    tf.random.set_seed(7)
-    model, seconds, _, non_dp_step = train_non_dp(catalog, config, train_features, args.epochs,
-                                                  args.batch_size)
-    ranks, top = ranks_and_top10(privrec_scores(model, test_features, catalog.num_indices),
-                                 labels)
-    results["privrec non-DP"] = {**evaluate(ranks, top, cold, items), "train_seconds": seconds}
+    if "most-popular" in args.models:
+        ranks, top = most_popular(train_features[features.LABEL], labels, catalog.num_indices)
+        record("most-popular", ranks, top, train_seconds=0.0)
+    if "tutorial" in args.models:
+        ranks, top, seconds = tfrs_tutorial(train, test, catalog, labels, args.tutorial_epochs)
+        record("TFRS tutorial", ranks, top, train_seconds=seconds)
+    if "non-dp" in args.models:
+        tf.random.set_seed(7)
+        model, seconds = train_non_dp(catalog, config, train_features, args.epochs,
+                                      args.batch_size)
+        ranks, top = ranks_and_top10(privrec_scores(model, test_features, catalog.num_indices),
+                                     labels)
+        record("privrec non-DP", ranks, top, train_seconds=seconds)
 
     sampler = user_sampling.UserSampler(train_features, args.users_per_step,
                                         args.max_examples_per_user)
@@ -280,29 +302,33 @@ def run(args) -> Dict:
     examples_per_dp_step = int(np.mean([
         min(len(rows_of), args.max_examples_per_user) for rows_of in sampler.rows_of_user])
         * sampler.expected_users_per_step)
-    same_size = iter(tf.data.Dataset.from_tensor_slices(_model_inputs(train_features)).repeat()
-                     .batch(examples_per_dp_step, drop_remainder=True))
-    times = []
-    for _ in range(13):
-        t = time.perf_counter()
-        non_dp_step(next(same_size)).numpy()
-        times.append(time.perf_counter() - t)
-    non_dp_step_seconds = _median_after_warmup(times)
-    for epsilon in args.epsilons:
+    non_dp_step_seconds = None  # measured only when DP models run
+    if "dp" in args.models:
+        step = non_dp_step(privrec_model(catalog, config), config["learning_rate"])
+        same_size = iter(tf.data.Dataset.from_tensor_slices(_model_inputs(train_features))
+                         .repeat().batch(examples_per_dp_step, drop_remainder=True))
+        times = []
+        for _ in range(13):
+            t = time.perf_counter()
+            step(next(same_size)).numpy()
+            times.append(time.perf_counter() - t)
+        non_dp_step_seconds = _median_after_warmup(times)
+        progress(f"non-DP step on {examples_per_dp_step} examples: {non_dp_step_seconds:.2f} s")
+    for epsilon in args.epsilons if "dp" in args.models else ():
+        name = f"privrec DP ε={epsilon:g}"
         sigma = privacy.noise_for_target_epsilon(epsilon, sampler.num_users,
                                                  sampler.expected_users_per_step, steps,
                                                  args.delta)
         tf.random.set_seed(7)
-        model, seconds, step_times = train_dp(catalog, config, sampler, steps, sigma)
+        model, seconds, step_times = train_dp(catalog, config, sampler, steps, sigma, name)
         accounted = privacy.account(sampler.num_users, sampler.expected_users_per_step, steps,
                                     sigma, config["l2_norm_clip"], args.max_examples_per_user,
                                     sampler.num_examples, args.delta)
         ranks, top = ranks_and_top10(privrec_scores(model, test_features, catalog.num_indices),
                                      labels)
-        results[f"privrec DP ε={epsilon:g}"] = {
-            **evaluate(ranks, top, cold, items), "train_seconds": seconds,
-            "epsilon": accounted.epsilon, "noise_multiplier": sigma,
-            "dp_step_vs_non_dp_step": _median_after_warmup(step_times) / non_dp_step_seconds}
+        record(name, ranks, top, train_seconds=seconds, epsilon=accounted.epsilon,
+               noise_multiplier=sigma,
+               dp_step_vs_non_dp_step=_median_after_warmup(step_times) / non_dp_step_seconds)
     return {"dataset": os.path.abspath(args.dataset), "interactions": len(rows),
             "users": sampler.num_users, "items": items, "test_examples": len(test),
             "cold_start_examples": int(cold.sum()), "dp": {
@@ -329,15 +355,17 @@ def print_table(numbers: Dict) -> None:
 
 
 def targets(numbers: Dict) -> Dict[str, bool]:
-    r = numbers["results"]
-    non_dp = r["privrec non-DP"]["recall_at_100"]
-    out = {f"privrec non-DP R@100 >= {TARGETS['non_dp_vs_tutorial_recall_at_100']}× TFRS tutorial":
-           non_dp >= TARGETS["non_dp_vs_tutorial_recall_at_100"]
-           * r["TFRS tutorial"]["recall_at_100"]}
-    if "privrec DP ε=8" in r:
+    """Each target whose models ran (--models), met or not."""
+    r, out = numbers["results"], {}
+    non_dp = r.get("privrec non-DP", {}).get("recall_at_100")
+    if non_dp is not None and "TFRS tutorial" in r:
+        out[f"privrec non-DP R@100 >= {TARGETS['non_dp_vs_tutorial_recall_at_100']}× TFRS "
+            "tutorial"] = non_dp >= TARGETS["non_dp_vs_tutorial_recall_at_100"] \
+            * r["TFRS tutorial"]["recall_at_100"]
+    if non_dp is not None and "privrec DP ε=8" in r:
         out[f"DP ε=8 R@100 >= {TARGETS['dp_eps8_vs_non_dp']}× non-DP"] = \
             r["privrec DP ε=8"]["recall_at_100"] >= TARGETS["dp_eps8_vs_non_dp"] * non_dp
-    if "privrec DP ε=1" in r:
+    if "most-popular" in r and "privrec DP ε=1" in r:
         out[f"DP ε=1 R@100 >= {TARGETS['dp_eps1_vs_most_popular']}× most-popular"] = \
             r["privrec DP ε=1"]["recall_at_100"] >= TARGETS["dp_eps1_vs_most_popular"] \
             * r["most-popular"]["recall_at_100"]
@@ -365,9 +393,16 @@ def main(argv=None):
                         help="times each user is sampled on average")
     parser.add_argument("--users-per-step", type=float, default=64)
     parser.add_argument("--max-examples-per-user", type=int, default=32)
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help=f"which of {', '.join(MODELS)} to run (comma-separated)")
     parser.add_argument("--json", help="write the numbers here")
     args = parser.parse_args(argv)
     args.epsilons = [float(e) for e in args.epsilons.split(",") if e.strip()]
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = sorted(set(args.models) - set(MODELS))
+    if unknown or not args.models:
+        parser.error(f"--models: unknown {', '.join(unknown) or '(none given)'}; choose from "
+                     f"{', '.join(MODELS)}")
     numbers = run(args)
     print_table(numbers)
     report.print_targets(targets(numbers))
