@@ -6,22 +6,19 @@ blessed, with composed ε, and the pipeline's ledger composes every run.
 Runs after test_pipeline_e2e (file order): it adds a run to the same pipeline and MLMD.
 """
 import dataclasses
-import json
 import os
 import re
 
-import ml_metadata as mlmd
 import numpy as np
 import pytest
-from tfx import v1 as tfx
 
 from components.masking import pseudonymizer
 from components.model_card import card
 from pipeline import configs, local_runner, run_summary
 from privrec import cli
 from serving import server
-from tests import serve_once
-from trainer import export, privacy as privacy_lib, span_ledger
+from tests import pipeline_models, serve_once
+from trainer import export, privacy as privacy_lib
 
 
 def _relative_distance(model, reference) -> float:
@@ -57,16 +54,6 @@ def test_untrained_model_is_not_blessed_and_previous_version_stays(tiny_run, pip
                for v in versions_before)
 
 
-def _models(config):
-    store = mlmd.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
-    return sorted(store.get_artifacts_by_type("Model"), key=lambda a: a.id)
-
-
-def _ledger(model) -> dict:
-    return json.loads(model.custom_properties[span_ledger.LEDGER_PROPERTY].string_value)
-
-
 @pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
 def test_a_run_within_budget_alone_is_refused_when_the_pipelines_runs_compose_over_it(
         tiny_run, pipeline_key, monkeypatch):
@@ -74,9 +61,10 @@ def test_a_run_within_budget_alone_is_refused_when_the_pipelines_runs_compose_ov
     (trainer/span_ledger.py): a run spending ε = 1 on its own, under a budget of 2, is refused
     by the Trainer before training, because with the earlier runs the data's ε exceeds 2."""
     config, *_ = tiny_run
-    versions_before, models_before = server.list_versions(config.push_dir), _models(config)
-    spent = _ledger(models_before[-1])["epsilon_by_span"]["0"]
-    assert _ledger(models_before[-1])["runs"][-1]["spans"] == [0]
+    versions_before = server.list_versions(config.push_dir)
+    models_before = pipeline_models.models(config.metadata_path)
+    spent = pipeline_models.ledger(models_before[-1])["epsilon_by_span"]["0"]
+    assert pipeline_models.ledger(models_before[-1])["runs"][-1]["spans"] == [0]
 
     # `privrec run` on the same work dir and data: ε = 1 on its own, a budget of 2.
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pipeline_key)
@@ -92,7 +80,7 @@ def test_a_run_within_budget_alone_is_refused_when_the_pipelines_runs_compose_ov
         r"data about other users\)\.", str(refusal.value.code)), refusal.value.code
     refused_epsilon = float(re.search(r"ε to ([\d.]+)", str(refusal.value.code)).group(1))
     assert refused_epsilon > spent > 2.0
-    assert len(_models(config)) == len(models_before)
+    assert len(pipeline_models.models(config.metadata_path)) == len(models_before)
     assert server.list_versions(config.push_dir) == versions_before
 
 
@@ -116,8 +104,8 @@ def test_model_whose_chain_is_over_the_epsilon_budget_is_not_blessed_and_not_pus
     summary = run_summary.read(continued)
     assert summary.privacy["target_epsilon"] == 1.0
     assert 0.9 <= summary.privacy["epsilon_this_run"] <= 1.0 < 2.0 < summary.privacy["epsilon"]
-    assert _ledger(_models(continued)[-1])["epsilon_by_span"]["0"] == pytest.approx(
-        summary.privacy["epsilon_this_run"])
+    assert pipeline_models.latest_ledger(continued.metadata_path)["epsilon_by_span"]["0"] == \
+        pytest.approx(summary.privacy["epsilon_this_run"])
     assert summary.metrics["privacy_epsilon"] == pytest.approx(summary.privacy["epsilon"],
                                                                rel=1e-6)
     assert not summary.blessed and not summary.pushed
@@ -132,7 +120,7 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     """TrainerConfig.warm_start: the Trainer restores the last blessed model's weights, its ε
     covers both DP runs (RDP composition), and the new version is pushed and serves."""
     config, *_ = tiny_run
-    earlier_ledger = _ledger(_models(config)[-1])
+    earlier_ledger = pipeline_models.latest_ledger(config.metadata_path)
     blessed_version = max(server.list_versions(config.push_dir))
     blessed_dir = os.path.join(config.push_dir, str(blessed_version))
     blessed_privacy = export.read_privacy_report(blessed_dir)
@@ -154,7 +142,8 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     assert privacy["epsilon"] > privacy["epsilon_this_run"]
     # The model card of the new version follows the changed noise multiplier: its ε is the
     # accountant's for these runs, not the blessed model's.
-    new_card = card.read(os.path.join(config.push_dir, summary.pushed_version))["differential_privacy"]
+    new_card = card.read(
+        os.path.join(config.push_dir, summary.pushed_version))["differential_privacy"]
     old_card = card.read(blessed_dir)["differential_privacy"]
     assert new_card["noise_multiplier"] == 2 * config.trainer.noise_multiplier
     assert old_card["noise_multiplier"] == config.trainer.noise_multiplier
@@ -168,7 +157,7 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     assert new_card["epsilon"] != old_card["epsilon"] and new_card["dp_runs"] == 2
     # The pipeline's ledger composes every run of this root (the untrained one too, which is not
     # in the warm-start chain), at least the chain's ε; the card shows both.
-    ledger = _ledger(_models(config)[-1])
+    ledger = pipeline_models.latest_ledger(config.metadata_path)
     assert ledger["runs"][:-1] == earlier_ledger["runs"] and ledger["runs"][-1]["steps"] == 10
     chain = [(r["num_users"], r["steps"], r["noise_multiplier"]) for r in privacy["runs"]]
     assert set(chain) <= {(r["num_users"], r["steps"], r["noise_multiplier"])

@@ -4,7 +4,6 @@ warm-starts from the first run's blessed model, reuses cached outputs, and its p
 ledger in MLMD) composes the first run; a budget it would exceed stops it before training."""
 import csv
 import dataclasses
-import json
 import os
 
 import dp_accounting
@@ -19,6 +18,7 @@ from components.span_trainer import executor as span_executor
 from pipeline import configs, data_stages, local_runner, run_summary
 from pipeline.spans import ContentKeyedImportSchemaGen
 from privrec.data import generator, schema
+from tests import pipeline_models
 from tests.conftest import TINY_TRAIN_STEPS
 from trainer import export, span_ledger
 
@@ -139,14 +139,6 @@ def _arrive(config, span, rows, columns):
                         rows, columns)
 
 
-def _models(store):
-    return sorted(store.get_artifacts_by_type("Model"), key=lambda a: a.id)
-
-
-def _ledger_property(model) -> dict:
-    return json.loads(model.custom_properties[span_ledger.LEDGER_PROPERTY].string_value)
-
-
 @pytest.mark.heavy
 def test_second_span_warm_starts_reuses_cache_and_composes_epsilon(tmp_path, monkeypatch):
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
@@ -170,9 +162,9 @@ def test_second_span_warm_starts_reuses_cache_and_composes_epsilon(tmp_path, mon
     first = run_summary.read(config)
     assert first.blessed and first.pushed and first.masking["rows_in"] == len(spans[1])
     store = mlmd.MetadataStore(connection)
-    [first_model] = _models(store)
+    [first_model] = pipeline_models.models(config.metadata_path)
     first_ledger = span_ledger.read(first_model.uri)
-    assert _ledger_property(first_model) == first_ledger
+    assert pipeline_models.ledger(first_model) == first_ledger
     assert [run["spans"] for run in first_ledger["runs"]] == [[1]]
     first_epsilon = first_ledger["epsilon_by_span"]["1"]
     assert first_epsilon == pytest.approx(first.privacy["epsilon"])  # one run: the same ε
@@ -186,7 +178,7 @@ def test_second_span_warm_starts_reuses_cache_and_composes_epsilon(tmp_path, mon
             rf"runs composed, 1 earlier\), over PipelineConfig.epsilon_budget = "
             rf"{tight.epsilon_budget}\. Nothing was trained")):
         local_runner.run(tight, printer=lambda line: None)
-    assert len(_models(store)) == 1
+    assert len(pipeline_models.models(config.metadata_path)) == 1
     refused = run_summary.read(config)  # the masking report of the refused run: span 2 only
     assert refused.masking["rows_in"] == len(spans[2])
 
@@ -199,7 +191,7 @@ def test_second_span_warm_starts_reuses_cache_and_composes_epsilon(tmp_path, mon
     assert not any("cached: Trainer" in line for line in progress)
     second = run_summary.read(config)
     assert second.pushed, "\n".join(second.lines())
-    second_model = _models(store)[-1]
+    second_model = pipeline_models.models(config.metadata_path)[-1]
     assert second_model.custom_properties[span_executor.TRAINED_SPANS].string_value == "1,2"
     examples = {a.id: a for a in store.get_artifacts_by_type("Examples")
                 if a.properties["span"].int_value > 0}
@@ -212,7 +204,7 @@ def test_second_span_warm_starts_reuses_cache_and_composes_epsilon(tmp_path, mon
         os.path.join(first_model.uri, "Format-Serving"))["runs"][0]
 
     # The ledger in MLMD: both runs, every span's ε recomputed from the recorded parameters.
-    ledger = _ledger_property(second_model)
+    ledger = pipeline_models.ledger(second_model)
     assert ledger == span_ledger.read(second_model.uri)
     assert [run["spans"] for run in ledger["runs"]] == [[1], [1, 2]]
     assert ledger["runs"][0] == first_ledger["runs"][0]

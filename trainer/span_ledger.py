@@ -102,3 +102,11 @@ def write(model_artifact_dir: str, ledger: Dict) -> None:
 def read(model_artifact_dir: str) -> Dict:
     with tf.io.gfile.GFile(os.path.join(model_artifact_dir, LEDGER_FILE)) as f:
         return json.load(f)
+
+
+def of_model_artifact(model) -> Optional[Dict]:
+    """The ledger in a Model artifact's MLMD properties (a tfx Artifact); None if it has none
+    (trained by a Trainer without a ledger)."""
+    if not model.has_custom_property(LEDGER_PROPERTY):
+        return None
+    return json.loads(model.get_string_custom_property(LEDGER_PROPERTY))

@@ -31,13 +31,6 @@ class ModelCardPusherSpec(standard_component_specs.PusherSpec):
     }
 
 
-def _span_ledger(model):
-    """A span-mode Model artifact's privacy ledger (MLMD property), else None."""
-    if not model.has_custom_property(span_ledger.LEDGER_PROPERTY):
-        return None
-    return json.loads(model.get_string_custom_property(span_ledger.LEDGER_PROPERTY))
-
-
 class Executor(pusher_executor.Executor):
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802 (TFX's name)
         super().Do(input_dict, output_dict, exec_properties)
@@ -61,7 +54,7 @@ class Executor(pusher_executor.Executor):
             model={"name": settings.get("model_name"),
                    "version": pushed.get_string_custom_property("pushed_version"),
                    "blessed": True, "pushed_to": destination},
-            ledger=_span_ledger(artifact_utils.get_single_instance(
+            ledger=span_ledger.of_model_artifact(artifact_utils.get_single_instance(
                 input_dict[standard_component_specs.MODEL_KEY])))
         for directory in (destination, pushed.uri):
             card.write(built, os.path.join(directory, card.DIRECTORY))

@@ -33,12 +33,12 @@ def _spans(examples: List[types.Artifact]) -> List[int]:
 def _earlier_runs(latest_models: List[types.Artifact]) -> List[Dict]:
     if not latest_models:
         return []
-    model = latest_models[0]
-    if not model.has_custom_property(span_ledger.LEDGER_PROPERTY):
+    ledger = span_ledger.of_model_artifact(latest_models[0])
+    if ledger is None:
         logging.warning("The latest Model (%s) has no privacy ledger (trained by a Trainer "
-                        "without one): the ledger starts empty", model.uri)
+                        "without one): the ledger starts empty", latest_models[0].uri)
         return []
-    return json.loads(model.get_string_custom_property(span_ledger.LEDGER_PROPERTY))["runs"]
+    return ledger["runs"]
 
 
 class Executor(trainer_executor.GenericExecutor):
