@@ -320,7 +320,9 @@ def run(args) -> Dict:
                                                  sampler.expected_users_per_step, steps,
                                                  args.delta)
         tf.random.set_seed(7)
-        model, seconds, step_times = train_dp(catalog, config, sampler, steps, sigma, name)
+        model, seconds, step_times = train_dp(
+            catalog, {**config, "learning_rate": args.dp_learning_rate or config["learning_rate"]},
+            sampler, steps, sigma, name)
         accounted = privacy.account(sampler.num_users, sampler.expected_users_per_step, steps,
                                     sigma, config["l2_norm_clip"], args.max_examples_per_user,
                                     sampler.num_examples, args.delta)
@@ -335,7 +337,8 @@ def run(args) -> Dict:
                 "users_per_step": sampler.expected_users_per_step,
                 "max_examples_per_user": args.max_examples_per_user, "steps": steps,
                 "delta": args.delta, "examples_per_step": examples_per_dp_step,
-                "non_dp_step_seconds": non_dp_step_seconds},
+                "non_dp_step_seconds": non_dp_step_seconds,
+                "learning_rate": args.dp_learning_rate or args.learning_rate},
             "results": results}
 
 
@@ -351,7 +354,7 @@ def print_table(numbers: Dict) -> None:
     dp = numbers["dp"]
     print(f"user-level DP: {numbers['users']} users, {dp['users_per_step']:.0f} per step "
           f"(Poisson), at most {dp['max_examples_per_user']} examples each, {dp['steps']} steps,"
-          f" δ = {dp['delta']:g}")
+          f" δ = {dp['delta']:g}, Adam learning rate {dp['learning_rate']:g}")
 
 
 def targets(numbers: Dict) -> Dict[str, bool]:
@@ -386,6 +389,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=float, default=5, help="privrec non-DP")
     parser.add_argument("--batch-size", type=int, default=256, help="privrec non-DP")
     parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--dp-learning-rate", type=float,
+                        help="Adam's learning rate for the DP models (default: --learning-rate)")
     parser.add_argument("--tutorial-epochs", type=int, default=3)
     parser.add_argument("--epsilons", default="1,3,8")
     parser.add_argument("--delta", type=float, default=1e-5)
