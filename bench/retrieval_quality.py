@@ -263,7 +263,8 @@ def run(args) -> Dict:
     catalog, rows = load(args.dataset)
     train, test = split_per_user(rows, args.test_share)
     config = {**configs.trainer_custom_config(configs.local_config(".", data_dir=".")),
-              "learning_rate": args.learning_rate}
+              "learning_rate": args.learning_rate,
+              "text_trainable_layers": args.text_trainable_layers}
     train_features = featurize(train, catalog, config)
     test_features = featurize(test, catalog, config)
     labels = test_features[features.LABEL]
@@ -339,6 +340,7 @@ def run(args) -> Dict:
                 "delta": args.delta, "examples_per_step": examples_per_dp_step,
                 "non_dp_step_seconds": non_dp_step_seconds,
                 "learning_rate": args.dp_learning_rate or args.learning_rate},
+            "text_trainable_layers": args.text_trainable_layers,
             "results": results}
 
 
@@ -398,6 +400,8 @@ def main(argv=None):
                         help="times each user is sampled on average")
     parser.add_argument("--users-per-step", type=float, default=64)
     parser.add_argument("--max-examples-per-user", type=int, default=32)
+    parser.add_argument("--text-trainable-layers", type=int, default=0,
+                        help="privrec: train MiniLM's top N query-encoder layers (default 0)")
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"which of {', '.join(MODELS)} to run (comma-separated)")
     parser.add_argument("--json", help="write the numbers here")

@@ -70,6 +70,9 @@ class TrainerConfig:
     query_max_tokens: int = 16      # MiniLM WordPiece tokens, with [CLS] and [SEP]
     title_max_tokens: int = 16
     history_length: int = 5
+    # Top MiniLM layers of the query encoder trained under DP (0: frozen). The catalog's title
+    # vectors stay the pretrained encoder's; the per-user gradients grow by ~1.8M values a layer.
+    text_trainable_layers: int = 0
     negatives_per_step: int = 64    # uniform catalog negatives, shared by the batch
     users_per_step: float = 16      # expected users per DP-SGD step (Poisson sampling)
     max_examples_per_user: int = 8  # examples of a sampled user in one step (at most)

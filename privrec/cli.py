@@ -31,6 +31,8 @@ def _config(args):
         trainer["target_epsilon"] = args.target_epsilon
     if getattr(args, "warm_start", False):
         trainer["warm_start"] = True
+    if getattr(args, "text_trainable_layers", None) is not None:
+        trainer["text_trainable_layers"] = args.text_trainable_layers
     if trainer:
         overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
     if getattr(args, "epsilon_budget", None) is not None:
@@ -334,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "training spends at most this ε (default: the configured multiplier)")
         p.add_argument("--warm-start", action="store_true", help="continue from the last "
                        "blessed model of this work dir; its ε composes with this run's")
+        p.add_argument("--text-trainable-layers", type=int, help="train MiniLM's top N layers "
+                       "of the query encoder under DP (default 0: frozen)")
         p.add_argument("--epsilon-budget", type=float, help="the Evaluator refuses models whose "
                        "ε exceeds this (default: PipelineConfig.epsilon_budget)")
         p.add_argument("--training-spans", type=int, help="span mode (interactions/span-N/ "

@@ -21,10 +21,11 @@ def examples(rows_per_user, seed=0):
             features.LABEL: rng.integers(2, NUM_ITEMS, [n])}
 
 
-def model():
-    """A TwoTowerModel over NUM_ITEMS random items with short titles."""
+def model(**config):
+    """A TwoTowerModel over NUM_ITEMS random items with short titles (`config`: TrainerConfig
+    fields to change)."""
     config = {**vars(configs.TrainerConfig()), "query_max_tokens": TOKENS,
-              "title_max_tokens": TOKENS, "negatives_per_step": 8}
+              "title_max_tokens": TOKENS, "negatives_per_step": 8, **config}
     rng = np.random.default_rng(1)
     return TwoTowerModel(config, num_items=NUM_ITEMS,
                          item_category=rng.integers(0, 4, NUM_ITEMS),

@@ -46,14 +46,22 @@ def test_sampling_refuses_examples_without_a_user_key():
         user_sampling.UserSampler(examples, users_per_step=1, max_examples_per_user=2)
 
 
-def test_per_user_gradients_are_each_users_own_and_are_clipped_before_noise():
-    model = synthetic.model()
+@pytest.mark.parametrize("text_trainable_layers", [0, 1])
+def test_per_user_gradients_are_each_users_own_and_are_clipped_before_noise(
+        text_trainable_layers):
+    """Each user's gradient equals that user's own loss differentiated on its own, also with
+    MiniLM's top layer trained (its lower layers then run once for the batch, outside)."""
+    model = synthetic.model(text_trainable_layers=text_trainable_layers)
     sampler = user_sampling.UserSampler(synthetic.examples([5, 2, 8]), users_per_step=3,
                                         max_examples_per_user=4)
     batch = {k: tf.constant(v) for k, v in next(sampler.batches()).items()}
     mask = batch[user_sampling.EXAMPLE_MASK].numpy()
     negatives = model.sample_negatives()
     gradients, losses = model.user_gradients(batch, negatives)
+    top = {id(v) for layer in model.text_encoder.top for v in layer.trainable_variables}
+    text_gradients = [g for g, v in zip(gradients, model.trainable_variables) if id(v) in top]
+    assert len(text_gradients) == len(top) and bool(top) == bool(text_trainable_layers)
+    assert all(np.any(g.numpy()) for g in text_gradients)
     for slot in range(3):  # sampling rate 1: all three users, in slots 0..2
         real = int(mask[slot].sum())
         assert real == [4, 2, 4][slot]

@@ -156,14 +156,37 @@ def _special_token_ids(vocab: str) -> Dict[str, int]:
 def mean_pool(bert: keras_nlp.models.BertBackbone, token_ids: tf.Tensor) -> tf.Tensor:
     """[batch, tokens] ids -> [batch, hidden] L2-normalised mean of the real tokens' outputs.
     Columns after the longest real sequence are dropped first (they are padding only)."""
-    longest = tf.reduce_max(tf.reduce_sum(tf.cast(tf.not_equal(token_ids, 0), tf.int32), 1))
-    token_ids = token_ids[:, :tf.maximum(longest, 1)]
+    token_ids = trim_padding(token_ids)
     mask = tf.not_equal(token_ids, 0)
     outputs = bert({"token_ids": token_ids, "padding_mask": mask,
                     "segment_ids": tf.zeros_like(token_ids)})["sequence_output"]
+    return pool(outputs, mask)
+
+
+def trim_padding(token_ids: tf.Tensor) -> tf.Tensor:
+    """Drops the columns after the longest real sequence of the batch (padding only)."""
+    longest = tf.reduce_max(tf.reduce_sum(tf.cast(tf.not_equal(token_ids, 0), tf.int32), 1))
+    return token_ids[:, :tf.maximum(longest, 1)]
+
+
+def pool(outputs: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """[batch, tokens, hidden] outputs -> the L2-normalised mean over the real tokens (mask)."""
     weights = tf.cast(mask, outputs.dtype)[..., tf.newaxis]
     mean = tf.reduce_sum(outputs * weights, 1) / tf.maximum(tf.reduce_sum(weights, 1), 1e-9)
     return tf.math.l2_normalize(mean, -1)
+
+
+def transformer_layer(bert: keras_nlp.models.BertBackbone, index: int) -> tf.keras.layers.Layer:
+    return bert.get_layer(f"transformer_layer_{index}")
+
+
+def lower_layers(bert: keras_nlp.models.BertBackbone, top_layers: int) -> tf.keras.Model:
+    """The backbone up to (not including) its last `top_layers` transformer layers: inputs as
+    the backbone's, output the hidden states [batch, tokens, hidden] the top layers take."""
+    below = bert.num_layers - top_layers - 1
+    output = (transformer_layer(bert, below).output if below >= 0
+              else bert.get_layer("embeddings_dropout").output)
+    return tf.keras.Model(bert.inputs, output)
 
 
 def embed(texts) -> np.ndarray:

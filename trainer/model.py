@@ -48,28 +48,63 @@ def _mean_over_replicas(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
     return total / tf.maximum(count, 1.0)
 
 
-# The hyperparameters that shape the model's variables (the rest of TrainerConfig does not).
-ARCHITECTURE_KEYS = ("embedding_dim", "negatives_per_step", "query_max_tokens",
-                     "title_max_tokens")
+# The hyperparameters that shape the model's variables (the rest of TrainerConfig does not),
+# with the value a model saved before the key existed was built with.
+ARCHITECTURE_DEFAULTS = {"embedding_dim": None, "negatives_per_step": None,
+                         "query_max_tokens": None, "title_max_tokens": None,
+                         "text_trainable_layers": 0}
 QUERY_VECTOR = "query_text_vector"  # the query's MiniLM embedding, when computed beforehand
+# The frozen MiniLM layers' output for the query and its token mask, when computed beforehand
+# (text_trainable_layers > 0: the top layers then run inside each user's gradient).
+QUERY_HIDDEN, QUERY_TOKEN_MASK = "query_text_hidden", "query_text_token_mask"
 
 
 @tf.keras.utils.register_keras_serializable(package="privrec")
 class TextEncoder(tf.keras.layers.Layer):
-    """Pretrained MiniLM (trainer/minilm.py), frozen: WordPiece ids -> sentence embedding.
-    Pretrained on public text and not trained here, so it learns nothing from private data."""
+    """Pretrained MiniLM (trainer/minilm.py): WordPiece ids -> sentence embedding.
+    Pretrained on public text. Frozen by default, so it learns nothing from private data; with
+    `trainable_layers` = N > 0 its top N transformer layers are trained (under DP, like every
+    trainable variable: they are in each user's clipped gradient). The word embeddings and
+    lower layers stay frozen, so each step runs them once, outside the per-user gradients
+    (`lower`), and only the top layers inside them (`upper`)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, trainable_layers: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.backbone = minilm.backbone()
-        self.backbone.trainable = False
+        if not 0 <= trainable_layers <= self.backbone.num_layers:
+            raise ValueError(f"text_trainable_layers must be in 0..{self.backbone.num_layers} "
+                             f"(MiniLM's transformer layers), got {trainable_layers}")
+        self.trainable_layers = trainable_layers
+        self.top = [minilm.transformer_layer(self.backbone, i) for i in range(
+            self.backbone.num_layers - trainable_layers, self.backbone.num_layers)]
+        self.backbone.trainable = bool(self.top)
+        for layer in self.backbone.layers:
+            layer.trainable = any(layer is top for top in self.top)
+        # Frozen: the whole backbone is the lower part (its sequence output, as always).
+        self._lower = (minilm.lower_layers(self.backbone, trainable_layers) if self.top
+                       else lambda inputs: self.backbone(inputs)["sequence_output"])
 
     @property
     def dim(self) -> int:
         return self.backbone.hidden_dim
 
+    def lower(self, token_ids):
+        """[batch, tokens] ids -> (hidden states the top layers take, token mask); padding
+        columns after the batch's longest query are dropped."""
+        token_ids = minilm.trim_padding(token_ids)
+        mask = tf.not_equal(token_ids, 0)
+        hidden = self._lower({"token_ids": token_ids, "padding_mask": mask,
+                              "segment_ids": tf.zeros_like(token_ids)})
+        return hidden, mask
+
+    def upper(self, hidden, mask):
+        """The trained top layers (none when frozen), then mean pooling."""
+        for layer in self.top:
+            hidden = layer(hidden, padding_mask=mask, training=False)
+        return minilm.pool(hidden, mask)
+
     def call(self, token_ids):
-        return minilm.mean_pool(self.backbone, token_ids)
+        return self.upper(*self.lower(token_ids))
 
     def encode_in_batches(self, token_ids: np.ndarray, batch: int = 256) -> np.ndarray:
         return np.concatenate([
@@ -96,7 +131,8 @@ class TwoTowerModel(tfrs.Model):
         # not wrap the optimizer in a dynamic loss scale (which would skip steps depending on
         # the batch's gradients, outside the DP mechanism).
         super().__init__(**{**kwargs, "dtype": "float32"})
-        self.config = {k: config[k] for k in ARCHITECTURE_KEYS}
+        self.config = {k: config.get(k, default) if default is not None else config[k]
+                       for k, default in ARCHITECTURE_DEFAULTS.items()}
         dim = config["embedding_dim"]
         self.num_items = num_items
         self.num_categories = num_categories or int(np.max(item_category)) + 1
@@ -104,7 +140,7 @@ class TwoTowerModel(tfrs.Model):
         self.dp: Optional[privacy.UserLevelDP] = None  # set by the Trainer before fit()
         # train_step and test_step all-reduce their loss: each replica returns the global one.
         self.distribute_reduction_method = "first"
-        self.text_encoder = TextEncoder()
+        self.text_encoder = TextEncoder(self.config["text_trainable_layers"])
         if item_title_vectors is None:
             item_title_vectors = self.text_encoder.encode_in_batches(np.asarray(item_title_tokens))
         self.item_title_vectors = self.add_weight(
@@ -167,8 +203,12 @@ class TwoTowerModel(tfrs.Model):
     def query_embedding(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
         history = inputs[features.HISTORY]
         history_vec = _masked_mean(self.item_embedding(history), tf.not_equal(history, 0))
-        text_vec = inputs[QUERY_VECTOR] if QUERY_VECTOR in inputs else \
-            self.text_encoder(inputs[features.QUERY_TOKENS])
+        if QUERY_VECTOR in inputs:
+            text_vec = inputs[QUERY_VECTOR]
+        elif QUERY_HIDDEN in inputs:
+            text_vec = self.text_encoder.upper(inputs[QUERY_HIDDEN], inputs[QUERY_TOKEN_MASK])
+        else:
+            text_vec = self.text_encoder(inputs[features.QUERY_TOKENS])
         text_vec = tf.cast(text_vec, history_vec.dtype)  # both the layers' compute dtype
         return tf.math.l2_normalize(self.query_mlp(tf.concat([text_vec, history_vec], -1)), -1)
 
@@ -200,11 +240,21 @@ class TwoTowerModel(tfrs.Model):
         """[users, ...] gradient of each user's summed (masked) loss, per trainable variable,
         and [users] those losses."""
         variables = self.trainable_variables
-        # The encoder is frozen: embed every query once, outside the per-user gradients.
+        # The encoder's frozen part runs once for every query, outside the per-user gradients;
+        # its trained top layers (if any) inside them.
         tokens = users[features.QUERY_TOKENS]
-        vectors = self.text_encoder(tf.reshape(tokens, [-1, tf.shape(tokens)[-1]]))
-        users = {**users, QUERY_VECTOR: tf.reshape(
-            vectors, tf.concat([tf.shape(tokens)[:2], [self.text_encoder.dim]], 0))}
+        hidden, mask = self.text_encoder.lower(tf.reshape(tokens, [-1, tf.shape(tokens)[-1]]))
+        slots = tf.shape(tokens)[:2]
+
+        def per_slot(t):  # [slots * k, ...] -> [slots, k, ...]
+            return tf.reshape(t, tf.concat([slots, tf.shape(t)[1:]], 0))
+
+        if self.text_encoder.trainable_layers:
+            users = {**users, QUERY_HIDDEN: per_slot(hidden), QUERY_TOKEN_MASK: per_slot(mask)}
+        else:
+            vectors = self.text_encoder.upper(hidden, mask)
+            users = {**users, QUERY_VECTOR: tf.reshape(
+                vectors, tf.concat([slots, [self.text_encoder.dim]], 0))}
 
         def one_user(user):
             with tf.GradientTape() as tape:
