@@ -1,11 +1,18 @@
 """TrainerConfig.text_trainable_layers: MiniLM's top layers of the query encoder trained under
 user-level DP, everything below them (and the catalog's title vectors) left as pretrained."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from serving import model_store
 from tests import synthetic_two_tower as synthetic
-from trainer import export, features, privacy, user_sampling
+from trainer import export, features, minilm, privacy, user_sampling
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _dp_steps(model, steps=3):
@@ -48,3 +55,24 @@ def test_a_frozen_encoder_has_no_trainable_text_weights_and_a_bad_layer_count_is
     assert not model.text_encoder.trainable_weights
     with pytest.raises(ValueError, match=r"text_trainable_layers must be in 0\.\.6"):
         synthetic.model(text_trainable_layers=7)
+
+
+@pytest.mark.heavy  # a pipeline run of its own: CI, not `make test`
+def test_privrec_run_trains_the_top_text_layer_and_pushes_it(tmp_path):
+    """`privrec run --text-trainable-layers 1` on the tiny shop: the pushed version's Keras model
+    has MiniLM's last layer trained and the layers below it as pretrained."""
+    privrec = os.path.join(os.path.dirname(sys.executable), "privrec")
+    result = subprocess.run(
+        [privrec, "run", "--size", "tiny", "--dev-key", "--train-steps", "5",
+         "--text-trainable-layers", "1", "--work-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [version] = model_store.list_versions(str(tmp_path / "serving" / "privrec"))
+    pushed = export.load_keras(str(tmp_path / "serving" / "privrec" / str(version)))
+    assert pushed.text_encoder.trainable_layers == 1
+    pretrained = minilm.backbone()
+    for index in range(pretrained.num_layers):
+        same = all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(
+            minilm.transformer_layer(pushed.text_encoder.backbone, index).weights,
+            minilm.transformer_layer(pretrained, index).weights))
+        assert same == (index < pretrained.num_layers - 1), index

@@ -48,11 +48,11 @@ def _mean_over_replicas(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
     return total / tf.maximum(count, 1.0)
 
 
-# The hyperparameters that shape the model's variables (the rest of TrainerConfig does not),
-# with the value a model saved before the key existed was built with.
-ARCHITECTURE_DEFAULTS = {"embedding_dim": None, "negatives_per_step": None,
-                         "query_max_tokens": None, "title_max_tokens": None,
-                         "text_trainable_layers": 0}
+# The hyperparameters that shape the model (the rest of TrainerConfig does not), and what a
+# model saved before a key existed was built with.
+ARCHITECTURE_KEYS = ("embedding_dim", "negatives_per_step", "query_max_tokens",
+                     "title_max_tokens", "text_trainable_layers")
+ARCHITECTURE_DEFAULTS = {"text_trainable_layers": 0}
 QUERY_VECTOR = "query_text_vector"  # the query's MiniLM embedding, when computed beforehand
 # The frozen MiniLM layers' output for the query and its token mask, when computed beforehand
 # (text_trainable_layers > 0: the top layers then run inside each user's gradient).
@@ -131,8 +131,8 @@ class TwoTowerModel(tfrs.Model):
         # not wrap the optimizer in a dynamic loss scale (which would skip steps depending on
         # the batch's gradients, outside the DP mechanism).
         super().__init__(**{**kwargs, "dtype": "float32"})
-        self.config = {k: config.get(k, default) if default is not None else config[k]
-                       for k, default in ARCHITECTURE_DEFAULTS.items()}
+        self.config = {k: config[k] if k in config else ARCHITECTURE_DEFAULTS[k]
+                       for k in ARCHITECTURE_KEYS}
         dim = config["embedding_dim"]
         self.num_items = num_items
         self.num_categories = num_categories or int(np.max(item_category)) + 1
