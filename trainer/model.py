@@ -31,6 +31,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from trainer import catalog as catalog_lib, features, minilm, privacy, user_sampling
+from trainer.query_vectors import QUERY_VECTOR
 
 TEMPERATURE = 0.1  # cosine similarities / temperature = logits
 _MASKED_LOGIT = -1e9
@@ -53,7 +54,6 @@ def _mean_over_replicas(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
 ARCHITECTURE_KEYS = ("embedding_dim", "negatives_per_step", "query_max_tokens",
                      "title_max_tokens", "text_trainable_layers")
 ARCHITECTURE_DEFAULTS = {"text_trainable_layers": 0}
-QUERY_VECTOR = "query_text_vector"  # the query's MiniLM embedding, when computed beforehand
 # The frozen MiniLM layers' output for the query and its token mask, when computed beforehand
 # (text_trainable_layers > 0: the top layers then run inside each user's gradient).
 QUERY_HIDDEN, QUERY_TOKEN_MASK = "query_text_hidden", "query_text_token_mask"
@@ -236,12 +236,9 @@ class TwoTowerModel(tfrs.Model):
     def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
         return tf.reduce_mean(self.per_example_loss(inputs, self.sample_negatives()))
 
-    def user_gradients(self, users: Dict[str, tf.Tensor], negatives: tf.Tensor):
-        """[users, ...] gradient of each user's summed (masked) loss, per trainable variable,
-        and [users] those losses."""
-        variables = self.trainable_variables
-        # The encoder's frozen part runs once for every query, outside the per-user gradients;
-        # its trained top layers (if any) inside them.
+    def _encode_queries(self, users: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        """The encoder's frozen part, run once for every query of the [slots, k] batch, outside
+        the per-user gradients; its trained top layers (if any) run inside them."""
         tokens = users[features.QUERY_TOKENS]
         hidden, mask = self.text_encoder.lower(tf.reshape(tokens, [-1, tf.shape(tokens)[-1]]))
         slots = tf.shape(tokens)[:2]
@@ -250,11 +247,17 @@ class TwoTowerModel(tfrs.Model):
             return tf.reshape(t, tf.concat([slots, tf.shape(t)[1:]], 0))
 
         if self.text_encoder.trainable_layers:
-            users = {**users, QUERY_HIDDEN: per_slot(hidden), QUERY_TOKEN_MASK: per_slot(mask)}
-        else:
-            vectors = self.text_encoder.upper(hidden, mask)
-            users = {**users, QUERY_VECTOR: tf.reshape(
-                vectors, tf.concat([slots, [self.text_encoder.dim]], 0))}
+            return {**users, QUERY_HIDDEN: per_slot(hidden), QUERY_TOKEN_MASK: per_slot(mask)}
+        vectors = self.text_encoder.upper(hidden, mask)
+        return {**users, QUERY_VECTOR: tf.reshape(
+            vectors, tf.concat([slots, [self.text_encoder.dim]], 0))}
+
+    def user_gradients(self, users: Dict[str, tf.Tensor], negatives: tf.Tensor):
+        """[users, ...] gradient of each user's summed (masked) loss, per trainable variable,
+        and [users] those losses."""
+        variables = self.trainable_variables
+        if QUERY_VECTOR not in users:  # else computed before training (trainer/query_vectors.py)
+            users = self._encode_queries(users)
 
         def one_user(user):
             with tf.GradientTape() as tape:

@@ -52,8 +52,9 @@ class UserSampler:
         self.max_examples_per_user = max_examples_per_user
         self.sampling_rate = min(1.0, users_per_step / self.num_users)
         self.seed = seed
-        # The model's inputs; the user key only groups rows.
-        self.examples = {name: np.asarray(values) for name, values in examples.items()
+        # The model's inputs (arrays, or anything indexed like one: query_vectors.VectorRows);
+        # the user key only groups rows.
+        self.examples = {name: values for name, values in examples.items()
                          if name != features.USER_KEY}
 
     @property
