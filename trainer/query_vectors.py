@@ -26,16 +26,8 @@ class VectorRows:
         self.shape = (len(index),) + table.shape[1:]
         self.dtype = table.dtype
 
-    def __len__(self) -> int:
-        return len(self.index)
-
     def __getitem__(self, rows):
         return self.table[self.index[rows]]
-
-
-def _by_length(token_ids: np.ndarray) -> np.ndarray:
-    """Row order by number of real tokens, so each encoder batch is trimmed to similar lengths."""
-    return np.argsort(np.count_nonzero(token_ids, axis=1), kind="stable")
 
 
 def precompute(examples: Dict[str, np.ndarray], text_encoder,
@@ -48,7 +40,8 @@ def precompute(examples: Dict[str, np.ndarray], text_encoder,
                          "layer(s), so each step must run them")
     tokens = np.asarray(examples[features.QUERY_TOKENS])
     distinct, index = np.unique(tokens, axis=0, return_inverse=True)
-    order = _by_length(distinct)
+    # By number of real tokens, so each encoder batch is trimmed to similar lengths.
+    order = np.argsort(np.count_nonzero(distinct, axis=1), kind="stable")
     table = np.empty([len(distinct), text_encoder.dim], np.float32)
     table[order] = text_encoder.encode_in_batches(distinct[order], batch)
     rest = {name: values for name, values in examples.items() if name != features.QUERY_TOKENS}
