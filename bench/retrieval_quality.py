@@ -36,8 +36,9 @@ import tensorflow_recommenders as tfrs  # noqa: E402
 from bench import report  # noqa: E402
 from pipeline import configs  # noqa: E402
 from privrec.data import movielens, schema  # noqa: E402
-from trainer import catalog as catalog_lib, features, minilm, privacy, user_sampling  # noqa: E402
-from trainer.model import TwoTowerModel  # noqa: E402
+from trainer import (catalog as catalog_lib, features, minilm, privacy, query_vectors,  # noqa: E402
+                     user_sampling)
+from trainer.model import TextEncoder, TwoTowerModel  # noqa: E402
 from trainer.retrieval_metrics import catalog_coverage, metrics_from_ranks  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -195,6 +196,37 @@ def _model_inputs(feats: Dict) -> Dict:
     return {k: v for k, v in feats.items() if k != features.USER_KEY}
 
 
+def training_inputs(train_features: Dict, text_trainable_layers: int) -> Dict:
+    """The training examples as every privrec model (non-DP and DP alike) trains on them: with
+    MiniLM frozen, each distinct query's vector computed once beforehand, as the Trainer does
+    (trainer/query_vectors.py); with trained text layers, the tokens."""
+    if text_trainable_layers:
+        return train_features
+    return query_vectors.precompute(train_features, TextEncoder())
+
+
+def batches(inputs: Dict, batch_size: int, shuffle: bool) -> tf.data.Dataset:
+    """Endless mini-batches of the model's inputs; precomputed query vectors are gathered from
+    their table per batch (the [examples, 384] array is never built)."""
+    inputs = _model_inputs(inputs)
+    vectors = inputs.pop(query_vectors.QUERY_VECTOR, None)
+    if vectors is not None:
+        inputs["query_row"] = vectors.index
+    data = tf.data.Dataset.from_tensor_slices(inputs)
+    if shuffle:
+        data = data.shuffle(100_000, seed=7)
+    data = data.repeat().batch(batch_size, drop_remainder=True)
+    if vectors is None:
+        return data
+    table = tf.constant(vectors.table)
+
+    def gather_vectors(batch):
+        batch = dict(batch)
+        batch[query_vectors.QUERY_VECTOR] = tf.gather(table, batch.pop("query_row"))
+        return batch
+    return data.map(gather_vectors)
+
+
 def non_dp_step(model: TwoTowerModel, learning_rate: float):
     """One plain mini-batch Adam step on the mean loss, as a tf.function of a batch."""
     optimizer = tf.keras.optimizers.Adam(learning_rate)
@@ -209,14 +241,12 @@ def non_dp_step(model: TwoTowerModel, learning_rate: float):
     return step
 
 
-def train_non_dp(catalog, config: Dict, train_features: Dict, epochs: float, batch_size: int):
+def train_non_dp(catalog, config: Dict, inputs: Dict, epochs: float, batch_size: int):
     """Plain mini-batch Adam on the mean loss; returns (model, seconds)."""
     model = privrec_model(catalog, config)
     step = non_dp_step(model, config["learning_rate"])
-    inputs = _model_inputs(train_features)
     steps = math.ceil(epochs * len(inputs[features.LABEL]) / batch_size)
-    data = iter(tf.data.Dataset.from_tensor_slices(inputs).shuffle(100_000, seed=7).repeat()
-                .batch(batch_size, drop_remainder=True))
+    data = iter(batches(inputs, batch_size, shuffle=True))
     started = time.perf_counter()
     for done in range(1, steps + 1):
         step(next(data)).numpy()
@@ -267,6 +297,7 @@ def run(args) -> Dict:
               "text_trainable_layers": args.text_trainable_layers}
     train_features = featurize(train, catalog, config)
     test_features = featurize(test, catalog, config)
+    inputs = training_inputs(train_features, args.text_trainable_layers)
     labels = test_features[features.LABEL]
     cold = np.bincount(train_features[features.LABEL],
                        minlength=catalog.num_indices)[labels] == 0
@@ -290,13 +321,12 @@ def run(args) -> Dict:
         record("TFRS tutorial", ranks, top, train_seconds=seconds)
     if "non-dp" in args.models:
         tf.random.set_seed(7)
-        model, seconds = train_non_dp(catalog, config, train_features, args.epochs,
-                                      args.batch_size)
+        model, seconds = train_non_dp(catalog, config, inputs, args.epochs, args.batch_size)
         ranks, top = ranks_and_top10(privrec_scores(model, test_features, catalog.num_indices),
                                      labels)
         record("privrec non-DP", ranks, top, train_seconds=seconds)
 
-    sampler = user_sampling.UserSampler(train_features, args.users_per_step,
+    sampler = user_sampling.UserSampler(inputs, args.users_per_step,
                                         args.max_examples_per_user)
     steps = math.ceil(args.dp_epochs / sampler.sampling_rate)
     # The cost of DP: a non-DP step on as many examples as a DP step holds on average.
@@ -306,8 +336,7 @@ def run(args) -> Dict:
     non_dp_step_seconds = None  # measured only when DP models run
     if "dp" in args.models:
         step = non_dp_step(privrec_model(catalog, config), config["learning_rate"])
-        same_size = iter(tf.data.Dataset.from_tensor_slices(_model_inputs(train_features))
-                         .repeat().batch(examples_per_dp_step, drop_remainder=True))
+        same_size = iter(batches(inputs, examples_per_dp_step, shuffle=False))
         times = []
         for _ in range(13):
             t = time.perf_counter()

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from trainer import catalog as catalog_lib, features, minilm, privacy, user_sampling
+from trainer import catalog as catalog_lib, features, minilm, privacy, user_sampling, value_gather
 from trainer.query_vectors import QUERY_VECTOR
 
 TEMPERATURE = 0.1  # cosine similarities / temperature = logits
@@ -146,8 +146,8 @@ class TwoTowerModel(tfrs.Model):
         self.item_title_vectors = self.add_weight(
             "item_title_vectors", shape=np.shape(item_title_vectors), dtype=tf.float32,
             trainable=False, initializer=tf.keras.initializers.Constant(item_title_vectors))
-        self.item_embedding = tf.keras.layers.Embedding(num_items, dim)
-        self.category_embedding = tf.keras.layers.Embedding(self.num_categories, 8)
+        self.item_embedding = value_gather.Embedding(num_items, dim)
+        self.category_embedding = value_gather.Embedding(self.num_categories, 8)
         self.item_category = self.add_weight(
             "item_category", shape=np.shape(item_category), dtype=tf.int64, trainable=False,
             initializer=tf.keras.initializers.Constant(np.asarray(item_category)))
@@ -213,8 +213,10 @@ class TwoTowerModel(tfrs.Model):
         return tf.math.l2_normalize(self.query_mlp(tf.concat([text_vec, history_vec], -1)), -1)
 
     def candidate_embedding(self, item_idx: tf.Tensor) -> tf.Tensor:
-        category_vec = self.category_embedding(tf.gather(self.item_category, item_idx))
-        text_vec = tf.cast(tf.gather(self.item_title_vectors, item_idx), category_vec.dtype)
+        category_vec = self.category_embedding(value_gather.gather_value(self.item_category,
+                                                                         item_idx))
+        text_vec = tf.cast(value_gather.gather_value(self.item_title_vectors, item_idx),
+                           category_vec.dtype)
         joint = tf.concat([self.item_embedding(item_idx), category_vec, text_vec], -1)
         return tf.math.l2_normalize(self.candidate_mlp(joint), -1)
 

@@ -9,7 +9,8 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer import catalog as catalog_lib, devices, export, privacy, span_ledger, user_sampling
+from trainer import (catalog as catalog_lib, devices, export, privacy, query_vectors, span_ledger,
+                     user_sampling)
 from trainer.model import TwoTowerModel
 
 
@@ -93,6 +94,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             model, earlier_runs = build_model(config, catalog), []
     logging.info("Training with %s on %d replica(s), policy %s", type(strategy).__name__,
                  strategy.num_replicas_in_sync, policy)
+    if not model.text_encoder.trainable_layers:
+        # Frozen MiniLM: each distinct query's vector once, before training, instead of every
+        # sampled query in every step (trainer/query_vectors.py says why DP is unchanged).
+        sampler.examples = query_vectors.precompute(sampler.examples, model.text_encoder)
+        logging.info("Query vectors: %d distinct queries in %d examples",
+                     len(sampler.examples[query_vectors.QUERY_VECTOR].table), sampler.num_examples)
     model.dp = privacy.UserLevelDP(config["l2_norm_clip"], config["noise_multiplier"],
                                    users_per_step)
     evaluation = _dataset(fn_args, fn_args.eval_files, tft_output, config["batch_size"])
