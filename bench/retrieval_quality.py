@@ -12,7 +12,9 @@ cold-start slice (test items with no training interaction) and catalog coverage 
 - privrec: trainer/model.py (MiniLM query and titles, recent items, catalog negatives), non-DP
   with plain mini-batch steps; DP with user-level DP-SGD (trainer/user_sampling.py, noise
   calibrated by trainer/privacy.py to each ε at δ = --delta).
-The last column is a DP step's time over a non-DP step's on the same number of examples.
+With MiniLM frozen (the default) every privrec model trains on query vectors computed once per
+distinct query (trainer/query_vectors.py), as the Trainer does. The last column is a DP step's
+median time over a non-DP step's on as many examples, both measured the same way, interleaved.
 
     .venv/bin/python bench/retrieval_quality.py --json out/retrieval_quality.json
 """
@@ -255,36 +257,46 @@ def train_non_dp(catalog, config: Dict, inputs: Dict, epochs: float, batch_size:
     return model, time.perf_counter() - started
 
 
-class _StepTimes(tf.keras.callbacks.Callback):
+class _Progress(tf.keras.callbacks.Callback):
     def __init__(self, name: str, steps: int):
         super().__init__()
         self.name, self.steps = name, steps
-        self.times, self._started = [], 0.0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter() - self._started)
-        if len(self.times) % 10 == 0:
-            progress(f"{self.name}: step {len(self.times)}/{self.steps}, median step "
-                     f"{np.median(self.times):.2f} s")
+        if (batch + 1) % 50 == 0:
+            progress(f"{self.name}: step {batch + 1}/{self.steps}")
 
 
-def train_dp(catalog, config: Dict, sampler: user_sampling.UserSampler, steps: int,
-             noise_multiplier: float, name: str):
+def dp_model(catalog, config: Dict, sampler: user_sampling.UserSampler,
+             noise_multiplier: float) -> TwoTowerModel:
     model = privrec_model(catalog, config)
     model.dp = privacy.UserLevelDP(config["l2_norm_clip"], noise_multiplier,
                                    sampler.expected_users_per_step)
     model.compile(optimizer=privacy.make_optimizer(config))
-    timer = _StepTimes(name, steps)
+    return model
+
+
+def train_dp(catalog, config: Dict, sampler: user_sampling.UserSampler, steps: int,
+             noise_multiplier: float, name: str):
+    model = dp_model(catalog, config, sampler, noise_multiplier)
     started = time.perf_counter()
-    model.fit(sampler.dataset(), steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer])
-    return model, time.perf_counter() - started, timer.times
+    model.fit(sampler.dataset(), steps_per_epoch=steps, epochs=1, verbose=0,
+              callbacks=[_Progress(name, steps)])
+    return model, time.perf_counter() - started
 
 
-def _median_after_warmup(times: Sequence[float]) -> float:
-    return float(np.median(times[min(3, len(times) - 1):]))
+def step_seconds(steps: Dict[str, tuple], rounds: int = 23, warmup: int = 3) -> Dict[str, float]:
+    """Median seconds per step of each (step function, batch iterator), measured the same way
+    and interleaved round by round (so load on the machine hits each alike), after `warmup`
+    rounds (tracing)."""
+    times = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, (step, batches_of) in steps.items():
+            batch = next(batches_of)
+            started = time.perf_counter()
+            tf.nest.map_structure(lambda t: t.numpy(), step(batch))  # waits for the result
+            times[name].append(time.perf_counter() - started)
+    return {name: float(np.median(t[warmup:])) for name, t in times.items()}
 
 
 # Main --------------------------------------------------------------------------------------
@@ -333,24 +345,22 @@ def run(args) -> Dict:
     examples_per_dp_step = int(np.mean([
         min(len(rows_of), args.max_examples_per_user) for rows_of in sampler.rows_of_user])
         * sampler.expected_users_per_step)
-    non_dp_step_seconds = None  # measured only when DP models run
-    if "dp" in args.models:
-        step = non_dp_step(privrec_model(catalog, config), config["learning_rate"])
-        same_size = iter(batches(inputs, examples_per_dp_step, shuffle=False))
-        times = []
-        for _ in range(13):
-            t = time.perf_counter()
-            step(next(same_size)).numpy()
-            times.append(time.perf_counter() - t)
-        non_dp_step_seconds = _median_after_warmup(times)
-        progress(f"non-DP step on {examples_per_dp_step} examples: {non_dp_step_seconds:.2f} s")
+    seconds_per_step = {"non_dp": None, "dp": None}  # measured only when DP models run
+    if "dp" in args.models:  # on throw-away models: the step's cost does not depend on σ
+        seconds_per_step = step_seconds({
+            "non_dp": (non_dp_step(privrec_model(catalog, config), config["learning_rate"]),
+                       iter(batches(inputs, examples_per_dp_step, shuffle=False))),
+            "dp": (tf.function(dp_model(catalog, config, sampler, 1.0).train_step,
+                               reduce_retracing=True), iter(sampler.dataset()))})
+        progress(f"step on {examples_per_dp_step} examples: non-DP "
+                 f"{seconds_per_step['non_dp']:.3f} s, DP {seconds_per_step['dp']:.3f} s")
     for epsilon in args.epsilons if "dp" in args.models else ():
         name = f"privrec DP ε={epsilon:g}"
         sigma = privacy.noise_for_target_epsilon(epsilon, sampler.num_users,
                                                  sampler.expected_users_per_step, steps,
                                                  args.delta)
         tf.random.set_seed(7)
-        model, seconds, step_times = train_dp(
+        model, seconds = train_dp(
             catalog, {**config, "learning_rate": args.dp_learning_rate or config["learning_rate"]},
             sampler, steps, sigma, name)
         accounted = privacy.account(sampler.num_users, sampler.expected_users_per_step, steps,
@@ -360,14 +370,15 @@ def run(args) -> Dict:
                                      labels)
         record(name, ranks, top, train_seconds=seconds, epsilon=accounted.epsilon,
                noise_multiplier=sigma,
-               dp_step_vs_non_dp_step=_median_after_warmup(step_times) / non_dp_step_seconds)
+               dp_step_vs_non_dp_step=seconds_per_step["dp"] / seconds_per_step["non_dp"])
     return {"dataset": os.path.abspath(args.dataset), "interactions": len(rows),
             "users": sampler.num_users, "items": items, "test_examples": len(test),
             "cold_start_examples": int(cold.sum()), "dp": {
                 "users_per_step": sampler.expected_users_per_step,
                 "max_examples_per_user": args.max_examples_per_user, "steps": steps,
                 "delta": args.delta, "examples_per_step": examples_per_dp_step,
-                "non_dp_step_seconds": non_dp_step_seconds,
+                "non_dp_step_seconds": seconds_per_step["non_dp"],
+                "dp_step_seconds": seconds_per_step["dp"],
                 "learning_rate": args.dp_learning_rate or args.learning_rate},
             "text_trainable_layers": args.text_trainable_layers,
             "results": results}

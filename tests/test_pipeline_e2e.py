@@ -57,12 +57,9 @@ def test_every_component_ran_and_left_artifacts(tiny_run):
 
 def test_trainer_encodes_each_distinct_query_once_before_training(tiny_run):
     """The frozen MiniLM runs once per distinct query (trainer/query_vectors.py), not per step."""
-    _, _, log_path = tiny_run
-    with open(log_path, encoding="utf-8", errors="replace") as f:
-        found = re.findall(r"Query vectors: (\d+) distinct queries in (\d+) examples", f.read())
-    assert len(found) == 1, found
-    distinct, examples = map(int, found[0])
-    assert 0 < distinct < examples
+    config, _, _ = tiny_run
+    training = run_summary.read(config).training
+    assert 0 < training["query_vectors_computed_beforehand"] < training["training_examples"]
 
 
 def test_no_raw_pii_or_canary_anywhere_under_the_pipeline_root_mlmd_logs_or_serving_dir(

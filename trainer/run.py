@@ -94,12 +94,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             model, earlier_runs = build_model(config, catalog), []
     logging.info("Training with %s on %d replica(s), policy %s", type(strategy).__name__,
                  strategy.num_replicas_in_sync, policy)
+    distinct_queries = None
     if not model.text_encoder.trainable_layers:
         # Frozen MiniLM: each distinct query's vector once, before training, instead of every
         # sampled query in every step (trainer/query_vectors.py says why DP is unchanged).
         sampler.examples = query_vectors.precompute(sampler.examples, model.text_encoder)
-        logging.info("Query vectors: %d distinct queries in %d examples",
-                     len(sampler.examples[query_vectors.QUERY_VECTOR].table), sampler.num_examples)
+        distinct_queries = len(sampler.examples[query_vectors.QUERY_VECTOR].table)
     model.dp = privacy.UserLevelDP(config["l2_norm_clip"], config["noise_multiplier"],
                                    users_per_step)
     evaluation = _dataset(fn_args, fn_args.eval_files, tft_output, config["batch_size"])
@@ -120,7 +120,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     module = export.ExportModule(model, tft_output, catalog, config, report.epsilon)
     export.export(module, fn_args.serving_model_dir, report.to_dict(), training={
         "warm_started_from": warm_from, "eval_loss_before": float(initial_loss),
-        "eval_loss_after": float(history.history["val_loss"][-1])})
+        "eval_loss_after": float(history.history["val_loss"][-1]),
+        "training_examples": sampler.num_examples,
+        "query_vectors_computed_beforehand": distinct_queries})
     if ledger:
         span_ledger.write(os.path.dirname(export.training_summary_path(fn_args.serving_model_dir)),
                           ledger)
