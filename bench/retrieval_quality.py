@@ -26,7 +26,7 @@ import math
 import os
 import sys
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -189,7 +189,8 @@ def privrec_scores(model: TwoTowerModel, test_features: Dict, num_indices: int):
 
     def scores(a, b):
         query = model.query_embedding({k: tf.constant(v[a:b]) for k, v in test_features.items()
-                                       if k in (features.QUERY_TOKENS, features.HISTORY)})
+                                       if k in (features.QUERY_TOKENS, features.HISTORY,
+                                                query_vectors.QUERY_VECTOR)})
         return tf.matmul(query, candidates, transpose_b=True).numpy()
     return scores
 
@@ -198,13 +199,11 @@ def _model_inputs(feats: Dict) -> Dict:
     return {k: v for k, v in feats.items() if k != features.USER_KEY}
 
 
-def training_inputs(train_features: Dict, text_trainable_layers: int) -> Dict:
-    """The training examples as every privrec model (non-DP and DP alike) trains on them: with
-    MiniLM frozen, each distinct query's vector computed once beforehand, as the Trainer does
-    (trainer/query_vectors.py); with trained text layers, the tokens."""
-    if text_trainable_layers:
-        return train_features
-    return query_vectors.precompute(train_features, TextEncoder())
+def with_query_vectors(feats: Dict, encoder: Optional[TextEncoder]) -> Dict:
+    """Examples as every privrec model (non-DP and DP alike) trains and is scored on them: with
+    MiniLM frozen (an `encoder`), each distinct query's vector computed once beforehand, as the
+    Trainer does (trainer/query_vectors.py); with trained text layers (None), the tokens."""
+    return query_vectors.precompute(feats, encoder) if encoder else feats
 
 
 def batches(inputs: Dict, batch_size: int, shuffle: bool) -> tf.data.Dataset:
@@ -309,7 +308,9 @@ def run(args) -> Dict:
               "text_trainable_layers": args.text_trainable_layers}
     train_features = featurize(train, catalog, config)
     test_features = featurize(test, catalog, config)
-    inputs = training_inputs(train_features, args.text_trainable_layers)
+    frozen_encoder = None if args.text_trainable_layers else TextEncoder()
+    inputs = with_query_vectors(train_features, frozen_encoder)
+    test_inputs = with_query_vectors(test_features, frozen_encoder)
     labels = test_features[features.LABEL]
     cold = np.bincount(train_features[features.LABEL],
                        minlength=catalog.num_indices)[labels] == 0
@@ -334,7 +335,7 @@ def run(args) -> Dict:
     if "non-dp" in args.models:
         tf.random.set_seed(7)
         model, seconds = train_non_dp(catalog, config, inputs, args.epochs, args.batch_size)
-        ranks, top = ranks_and_top10(privrec_scores(model, test_features, catalog.num_indices),
+        ranks, top = ranks_and_top10(privrec_scores(model, test_inputs, catalog.num_indices),
                                      labels)
         record("privrec non-DP", ranks, top, train_seconds=seconds)
 
@@ -366,7 +367,7 @@ def run(args) -> Dict:
         accounted = privacy.account(sampler.num_users, sampler.expected_users_per_step, steps,
                                     sigma, config["l2_norm_clip"], args.max_examples_per_user,
                                     sampler.num_examples, args.delta)
-        ranks, top = ranks_and_top10(privrec_scores(model, test_features, catalog.num_indices),
+        ranks, top = ranks_and_top10(privrec_scores(model, test_inputs, catalog.num_indices),
                                      labels)
         record(name, ranks, top, train_seconds=seconds, epsilon=accounted.epsilon,
                noise_multiplier=sigma,
