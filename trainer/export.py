@@ -16,6 +16,7 @@ from typing import Dict
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 import tensorflow_transform as tft
+from tf_keras.src.saving.legacy.saved_model import utils as keras_saved_model_utils
 
 from pipeline import configs
 from privrec.data import schema
@@ -99,9 +100,13 @@ def export(module: ExportModule, directory: str, privacy_report: Dict, training:
     model (save_keras), and the training summary (eval loss before/after, warm start) next to it in the Model artifact:
     losses are non-DP aggregates of private data, so they stay in the pipeline root and are
     not pushed."""
-    tf.saved_model.save(module, directory, signatures={
-        configs.SERVING_SIGNATURE: module.serve.get_concrete_function(),
-        configs.EVAL_SIGNATURE: module.evaluate.get_concrete_function()})
+    # Only the two signatures are served: Keras' per-layer call traces (its own SavedModel
+    # format, ~25 s of tracing MiniLM) are skipped, as `model.save(save_traces=False)` does;
+    # the Keras model travels as its own file (save_keras).
+    with keras_saved_model_utils.keras_option_scope(save_traces=False):
+        tf.saved_model.save(module, directory, signatures={
+            configs.SERVING_SIGNATURE: module.serve.get_concrete_function(),
+            configs.EVAL_SIGNATURE: module.evaluate.get_concrete_function()})
     extra = os.path.join(directory, "assets.extra")
     tf.io.gfile.makedirs(extra)
     save_keras(module.model, directory)

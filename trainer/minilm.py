@@ -46,6 +46,9 @@ def _config() -> Dict:
         return json.load(f)
 
 
+# keras-nlp's layers need no AutoGraph (their Python control flow is on Python values); left on,
+# Keras converts every layer's `call` again per process: ~15 s of a Trainer run.
+@tf.autograph.experimental.do_not_convert
 def _new_backbone(config: Dict) -> keras_nlp.models.BertBackbone:
     return keras_nlp.models.BertBackbone(
         vocabulary_size=config["vocab_size"], num_layers=config["num_hidden_layers"],
@@ -153,6 +156,7 @@ def _special_token_ids(vocab: str) -> Dict[str, int]:
     return {token: ids[token] for token in ("[CLS]", "[SEP]", "[PAD]")}
 
 
+@tf.autograph.experimental.do_not_convert
 def mean_pool(bert: keras_nlp.models.BertBackbone, token_ids: tf.Tensor) -> tf.Tensor:
     """[batch, tokens] ids -> [batch, hidden] L2-normalised mean of the real tokens' outputs.
     Columns after the longest real sequence are dropped first (they are padding only)."""
@@ -180,6 +184,7 @@ def transformer_layer(bert: keras_nlp.models.BertBackbone, index: int) -> tf.ker
     return bert.get_layer(f"transformer_layer_{index}")
 
 
+@tf.autograph.experimental.do_not_convert
 def lower_layers(bert: keras_nlp.models.BertBackbone, top_layers: int) -> tf.keras.Model:
     """The backbone up to (not including) its last `top_layers` transformer layers: inputs as
     the backbone's, output the hidden states [batch, tokens, hidden] the top layers take."""

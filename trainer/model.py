@@ -88,6 +88,8 @@ class TextEncoder(tf.keras.layers.Layer):
     def dim(self) -> int:
         return self.backbone.hidden_dim
 
+    # MiniLM's layers run without AutoGraph (see minilm._new_backbone).
+    @tf.autograph.experimental.do_not_convert
     def lower(self, token_ids):
         """[batch, tokens] ids -> (hidden states the top layers take, token mask); padding
         columns after the batch's longest query are dropped."""
@@ -97,6 +99,7 @@ class TextEncoder(tf.keras.layers.Layer):
                               "segment_ids": tf.zeros_like(token_ids)})
         return hidden, mask
 
+    @tf.autograph.experimental.do_not_convert
     def upper(self, hidden, mask):
         """The trained top layers (none when frozen), then mean pooling."""
         for layer in self.top:
