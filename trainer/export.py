@@ -57,7 +57,9 @@ class ExportModule(tf.Module):
             schema.RECENT_ITEM_IDS: self._as_raw(schema.RECENT_ITEM_IDS, recent_item_ids)})
         return self.model.query_embedding(transformed)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="user_id"),
+    # No AutoGraph: no tensor-dependent Python control flow here (see trainer/model.py).
+    @tf.function(autograph=False,
+                 input_signature=[tf.TensorSpec([None], tf.string, name="user_id"),
                                   tf.TensorSpec([None], tf.string, name="query"),
                                   tf.TensorSpec([None], tf.string, name="recent_item_ids")])
     def serve(self, user_id, query, recent_item_ids):
@@ -65,7 +67,8 @@ class ExportModule(tf.Module):
         scores, item_ids = self.index(self.query_embedding(query, recent_item_ids), k=self.top_k)
         return {"item_ids": item_ids, "scores": scores}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @tf.function(autograph=False,
+                 input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def evaluate(self, examples):
         """Per example: the true item's rank among all catalog items (1 = first; 0 when it is
         not in the catalog), its softmax loss over the whole catalog (0 when unknown; the

@@ -37,6 +37,12 @@ TEMPERATURE = 0.1  # cosine similarities / temperature = logits
 _MASKED_LOGIT = -1e9
 
 
+# The towers' and steps' Python control flow is on Python values only, so they need no
+# AutoGraph. Left on, AutoGraph transpiles tf_keras itself (its "keras" no-convert rule does not
+# match the tf_keras package): ~20 s of every Trainer run.
+_no_autograph = tf.autograph.experimental.do_not_convert
+
+
 def _masked_mean(sequence: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     mask = tf.cast(mask, sequence.dtype)[..., tf.newaxis]
     return tf.reduce_sum(sequence * mask, axis=-2) / tf.maximum(tf.reduce_sum(mask, axis=-2), 1.0)
@@ -203,6 +209,7 @@ class TwoTowerModel(tfrs.Model):
                 and bool(np.array_equal(self.item_category.numpy(), item_category))
                 and bool(np.array_equal(self.item_title_tokens.numpy(), item_title_tokens)))
 
+    @_no_autograph
     def query_embedding(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
         history = inputs[features.HISTORY]
         history_vec = _masked_mean(self.item_embedding(history), tf.not_equal(history, 0))
@@ -215,6 +222,7 @@ class TwoTowerModel(tfrs.Model):
         text_vec = tf.cast(text_vec, history_vec.dtype)  # both the layers' compute dtype
         return tf.math.l2_normalize(self.query_mlp(tf.concat([text_vec, history_vec], -1)), -1)
 
+    @_no_autograph
     def candidate_embedding(self, item_idx: tf.Tensor) -> tf.Tensor:
         category_vec = self.category_embedding(value_gather.gather_value(self.item_category,
                                                                          item_idx))
@@ -227,6 +235,7 @@ class TwoTowerModel(tfrs.Model):
         """Uniform over catalog items (indices 2..): independent of any private data."""
         return tf.random.uniform([self.negatives_per_step], 2, self.num_items, dtype=tf.int64)
 
+    @_no_autograph
     def per_example_loss(self, inputs: Dict[str, tf.Tensor], negatives: tf.Tensor) -> tf.Tensor:
         """[batch] softmax cross-entropy of each positive against the shared negatives."""
         labels = tf.reshape(inputs[features.LABEL], [-1])
@@ -283,6 +292,7 @@ class TwoTowerModel(tfrs.Model):
                                    tf.reduce_sum(users[user_sampling.EXAMPLE_MASK]))
         return self.dp.noisy_mean(gradients), loss
 
+    @_no_autograph
     def train_step(self, users):
         """One user-level DP-SGD step on a batch of [user slots, k] examples (a replica's
         slice of the slots under MirroredStrategy). Each replica draws its own negatives: they
@@ -295,6 +305,7 @@ class TwoTowerModel(tfrs.Model):
                                        skip_gradients_aggregation=True)
         return {"loss": loss}
 
+    @_no_autograph
     def test_step(self, inputs):
         losses = self.per_example_loss(inputs, self.sample_negatives())
         return {"loss": _mean_over_replicas(tf.reduce_sum(losses),
