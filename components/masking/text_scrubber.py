@@ -163,6 +163,10 @@ def _rewrite_whole_tokens(text: tf.Tensor, token: str, whole: str, rewrite: str)
     return tf.strings.reduce_join(pieces.with_flat_values(rewritten), axis=-1)
 
 
+# One trace per process: Transform traces its preprocessing_fn several times (and the serving
+# export once more); each call in a new graph reuses this function instead of rebuilding its
+# ~1,000 ops (seconds each time).
+@tf.function(input_signature=[tf.TensorSpec([None], tf.string)], autograph=False)
 def scrub_text(text: tf.Tensor) -> tf.Tensor:
     """Replaces URLs with credentials, emails, IPs, ID numbers, phones, bank cards and labelled
     names and addresses in a [n] string tensor by their placeholders."""
