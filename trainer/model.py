@@ -95,7 +95,7 @@ class TextEncoder(tf.keras.layers.Layer):
         return self.backbone.hidden_dim
 
     # MiniLM's layers run without AutoGraph (see minilm._new_backbone).
-    @tf.autograph.experimental.do_not_convert
+    @_no_autograph
     def lower(self, token_ids):
         """[batch, tokens] ids -> (hidden states the top layers take, token mask); padding
         columns after the batch's longest query are dropped."""
@@ -105,7 +105,7 @@ class TextEncoder(tf.keras.layers.Layer):
                               "segment_ids": tf.zeros_like(token_ids)})
         return hidden, mask
 
-    @tf.autograph.experimental.do_not_convert
+    @_no_autograph
     def upper(self, hidden, mask):
         """The trained top layers (none when frozen), then mean pooling."""
         for layer in self.top:
