@@ -31,12 +31,16 @@ def _planted():
 
 
 def _check(rows, rule, counts, kept):
-    """Runs CleanInteractions on rows and asserts its counts dict and number of rows kept."""
+    """Runs CleaningFigures and KeepClean on rows located by their index, as the executor does
+    on two reads, and asserts the counts dict and which rows are kept (a list of indices)."""
+    salt = cleaning.new_salt()
     with beam.Pipeline() as p:
-        out = p | beam.Create(rows) | cleaning.CleanInteractions(rule, schema.USER_ID)
-        beam_testing.assert_that(out["counts"], beam_testing.equal_to([counts]))
-        beam_testing.assert_that(out["clean"] | beam.combiners.Count.Globally(),
-                                 beam_testing.equal_to([kept]), label="kept")
+        located = p | beam.Create(list(enumerate(rows)))
+        figures = located | cleaning.CleaningFigures(rule, schema.USER_ID, salt)
+        clean = located | cleaning.KeepClean(rule, schema.USER_ID, salt, figures)
+        beam_testing.assert_that(figures | beam.Map(lambda f: f["counts"]),
+                                 beam_testing.equal_to([counts]))
+        beam_testing.assert_that(clean | beam.Keys(), beam_testing.equal_to(kept), label="kept")
 
 
 def test_each_rule_removes_and_counts_exactly_the_planted_rows():
@@ -45,7 +49,8 @@ def test_each_rule_removes_and_counts_exactly_the_planted_rows():
     counts = {cleaning.ROWS_READ: len(rows), cleaning.TIMESTAMP_RULE: OUT_OF_RANGE,
               cleaning.DUPLICATE_RULE: DUPLICATES, cleaning.BOT_USERS: 1,
               cleaning.BOT_RULE: BOT_EVENTS}
-    _check(rows, rule, counts, kept=len(data["interactions"]))
+    # The originals come first: each duplicated row keeps its first copy, every planted row goes.
+    _check(rows, rule, counts, kept=list(range(len(data["interactions"]))))
     section = cleaning.summarize(counts, rule)
     assert section["rows_removed"] == DUPLICATES + OUT_OF_RANGE + BOT_EVENTS
     assert section["budget_exceeded"]  # 230 of 3230 rows > 5 %
@@ -59,13 +64,13 @@ def test_the_generated_data_and_the_canaries_lose_nothing():
     _check(rows, policy_lib.load(policy_lib.TINY_POLICY).cleaning,
            {cleaning.ROWS_READ: len(rows), cleaning.TIMESTAMP_RULE: 0,
             cleaning.DUPLICATE_RULE: 0, cleaning.BOT_USERS: 0, cleaning.BOT_RULE: 0},
-           kept=len(rows))
+           kept=list(range(len(rows))))
 
 
 def test_rules_switched_off_remove_nothing():
     _, rows = _planted()
     off = policy_lib.Cleaning(False, None, None, 0.05)
-    _check(rows, off, {cleaning.ROWS_READ: len(rows)}, kept=len(rows))
+    _check(rows, off, {cleaning.ROWS_READ: len(rows)}, kept=list(range(len(rows))))
     movielens = policy_lib.load(policy_lib.MOVIELENS_POLICY).cleaning
     assert movielens.max_events_per_user_hour is None and movielens.timestamp_range[0] < 9e8
 

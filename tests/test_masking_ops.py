@@ -236,3 +236,29 @@ def test_no_key_is_refused_unless_dev_flag(monkeypatch):
     monkeypatch.setenv(pseudonymizer.KEY_ENV, "not-hex")
     with pytest.raises(pseudonymizer.MissingKeyError, match="32 hex digits"):
         pseudonymizer.load_key()
+
+
+def test_released_columns_are_the_masked_rows_values_and_random_columns_are_refused(
+        monkeypatch):
+    """The masking executor sizes k-anonymity classes and the time split on one read
+    (ReleasedColumns) and masks on another: both must release the same values."""
+    import apache_beam as beam
+    from apache_beam.testing import util as beam_testing
+
+    from components.masking import policy, ptransform
+    from privrec.data import generator, schema
+    monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
+    key = pseudonymizer.load_key()
+    tiny = policy.load(policy.TINY_POLICY)
+    rows = generator.generate(generator.SIZES["tiny"])["interactions"][:300]
+    columns = ["birth_date", "city", schema.TIMESTAMP, schema.ITEM_ID, schema.USER_ID]
+    masked, _ = ptransform.make_mask_fn(tiny, key)(
+        {c: tf.constant([r[c] for r in rows]) for c in tiny.columns})
+    expected = [{c: ptransform._python_value(masked[c].numpy()[i]) for c in columns}
+                for i in range(len(rows))]
+    assert expected[0][schema.USER_ID] != rows[0][schema.USER_ID].encode()
+    with beam.Pipeline() as p:
+        released = p | beam.Create(rows) | ptransform.ReleasedColumns(tiny, key, columns)
+        beam_testing.assert_that(released, beam_testing.equal_to(expected))
+    with pytest.raises(ValueError, match=r"\['gender'\].*randomize"):
+        ptransform.ReleasedColumns(tiny, key, ["city", "gender"])

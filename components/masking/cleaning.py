@@ -16,7 +16,14 @@ the rows read fails the run after the report is written (executor.py).
 
 No raw value is ever a key or a value of a Beam combine: Beam's CombineOperation logs its
 elements at DEBUG level. Rows and users are keyed by a digest under a random per-run salt that
-is kept nowhere (BLAKE2b), and rows are grouped with GroupByKey.
+is kept nowhere (BLAKE2b).
+
+Two steps, so that the rows themselves are never held between Beam stages (the in-memory
+DirectRunner keeps a stage's whole output in memory for the next): `CleaningFigures` reads the
+located rows once and keeps only small figures per distinct row and per user-hour (the counts,
+the location of the one copy of each duplicated row that is kept, the bot-like users);
+`KeepClean` filters another read of the same rows with them, streaming. A row's location is
+(file index, row number): the kept copy of a duplicated row is its first.
 """
 import hashlib
 import os
@@ -34,6 +41,11 @@ RULES = (TIMESTAMP_RULE, DUPLICATE_RULE, BOT_RULE)  # the order they run in
 BOT_USERS = "bot_like_users:users"
 
 
+def new_salt() -> bytes:
+    """The per-run salt of the digests; give the same one to CleaningFigures and KeepClean."""
+    return os.urandom(16)
+
+
 def _hour(row: Dict[str, str]) -> int:
     return int(row[schema.TIMESTAMP]) // 3600
 
@@ -45,57 +57,123 @@ def _digest(salt: bytes, *parts: str) -> bytes:
     return digest.digest()
 
 
+def _row_digest(salt: bytes, row: Dict[str, str]) -> bytes:
+    return _digest(salt, *(f"{k}={v}" for k, v in sorted(row.items())))
+
+
+def _in_time_range(rule: Cleaning, row: Dict[str, str]) -> bool:
+    first, last = rule.timestamp_range
+    return first <= int(row[schema.TIMESTAMP]) <= last
+
+
 def _named_count(pcoll, name: str):
     return (pcoll | f"One[{name}]" >> beam.Map(lambda _: 1)
             | f"Count[{name}]" >> beam.CombineGlobally(sum)
             | f"Name[{name}]" >> beam.Map(lambda n: (name, n)))
 
 
-class CleanInteractions(beam.PTransform):
-    """Raw rows -> {'clean': rows kept, 'counts': one {count name: n} dict}."""
+class _Copies(beam.CombineFn):
+    """(location, user-hour) of each copy of one row -> (copies, first location, user-hour)."""
 
-    def __init__(self, rule: Cleaning, user_column: Optional[str]):
+    def create_accumulator(self):
+        return 0, None, None
+
+    def add_input(self, accumulator, value):
+        return self.merge_accumulators([accumulator, (1, *value)])
+
+    def merge_accumulators(self, accumulators):
+        accumulators = list(accumulators)
+        located = [a for a in accumulators if a[1] is not None]
+        first = min(located, key=lambda a: a[1]) if located else (0, None, None)
+        return sum(a[0] for a in accumulators), first[1], first[2]
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+class CleaningFigures(beam.PTransform):
+    """(location, raw row) -> one dict: `counts` (rows read, removed per rule, bot-like users),
+    `keep` (digest of each duplicated row -> location of the copy kept) and `bots` (digests of
+    the bot-like users): what KeepClean needs, none of it a raw value."""
+
+    def __init__(self, rule: Cleaning, user_column: Optional[str], salt: bytes):
         super().__init__()
         self._rule = rule
         self._user = user_column
+        self._salt = salt
 
-    def expand(self, rows):
-        rule, user = self._rule, self._user
-        salt = os.urandom(16)
-        counts = [_named_count(rows, ROWS_READ)]
+    def expand(self, located):
+        rule, user, salt = self._rule, self._user, self._salt
+        counts = [_named_count(located, ROWS_READ)]
         if rule.timestamp_range:
-            first, last = rule.timestamp_range
-            parts = rows | "InTimeRange" >> beam.Partition(
-                lambda r, _: int(first <= int(r[schema.TIMESTAMP]) <= last), 2)
+            parts = located | "InTimeRange" >> beam.Partition(
+                lambda lr, _: int(_in_time_range(rule, lr[1])), 2)
             counts.append(_named_count(parts[0], TIMESTAMP_RULE))
-            rows = parts[1]
+            located = parts[1]
+        bot_rule = bool(rule.max_events_per_user_hour and user)
+        sides = {}
+        if rule.drop_exact_duplicates or bot_rule:
+            # One element per distinct row (per row when duplicates are kept).
+            distinct = (located
+                        | "CopyKey" >> beam.Map(lambda lr: (
+                            _row_digest(salt, lr[1]) if rule.drop_exact_duplicates else lr[0],
+                            (lr[0], (_digest(salt, lr[1][user]), _hour(lr[1])) if bot_rule
+                             else None)))
+                        | "CopiesOfRow" >> beam.CombinePerKey(_Copies()))
         if rule.drop_exact_duplicates:
-            copies = (rows
-                      | "RowKey" >> beam.Map(lambda r: (_digest(salt, *(
-                          f"{k}={v}" for k, v in sorted(r.items()))), r))
-                      | "CopiesOfRow" >> beam.GroupByKey()
-                      | "Copies" >> beam.Map(lambda kv: list(kv[1])))
-            counts.append(copies | "Extra" >> beam.Map(lambda same: len(same) - 1)
+            counts.append(distinct | "Extra" >> beam.Map(lambda kv: kv[1][0] - 1)
                           | "SumExtra" >> beam.CombineGlobally(sum)
                           | f"Name[{DUPLICATE_RULE}]" >> beam.Map(lambda n: (DUPLICATE_RULE, n)))
-            rows = copies | "OneCopy" >> beam.Map(lambda same: same[0])
-        if rule.max_events_per_user_hour and user:
+            sides["keep"] = beam.pvalue.AsSingleton(
+                distinct | "Duplicated" >> beam.Filter(lambda kv: kv[1][0] > 1)
+                | "KeptCopy" >> beam.Map(lambda kv: (kv[0], kv[1][1]))
+                | "KeepDict" >> beam.combiners.ToDict())
+        if bot_rule:
             rate = rule.max_events_per_user_hour
-            bots = (rows | "UserHour" >> beam.Map(
-                        lambda r: ((_digest(salt, r[user]), _hour(r)), 1))
+            user_hours = distinct | "UserHourOfRow" >> beam.Map(lambda kv: kv[1][2])
+            bots = (user_hours | "OneEvent" >> beam.Map(lambda user_hour: (user_hour, 1))
                     | "EventsPerUserHour" >> beam.CombinePerKey(sum)
                     | "AboveRate" >> beam.Filter(lambda kv: kv[1] > rate)
                     | "BotUser" >> beam.Map(lambda kv: kv[0][0])
                     | "DistinctBots" >> beam.Distinct())
             counts.append(_named_count(bots, BOT_USERS))
-            parts = rows | "NotBot" >> beam.Partition(
-                lambda r, _, bot_users: int(_digest(salt, r[user]) not in bot_users), 2,
-                bot_users=beam.pvalue.AsSingleton(bots | "BotSet" >> beam.combiners.ToSet()))
-            counts.append(_named_count(parts[0], BOT_RULE))
-            rows = parts[1]
-        summary = (counts | "AllCounts" >> beam.Flatten()
-                   | "CountsDict" >> beam.combiners.ToDict())
-        return {"clean": rows, "counts": summary}
+            bot_set = beam.pvalue.AsSingleton(bots | "BotSet" >> beam.combiners.ToSet())
+            counts.append(_named_count(user_hours | "RowOfBot" >> beam.Filter(
+                lambda user_hour, bot_users: user_hour[0] in bot_users, bot_users=bot_set),
+                BOT_RULE))
+            sides["bots"] = bot_set
+        return (counts | "AllCounts" >> beam.Flatten()
+                | "CountsDict" >> beam.combiners.ToDict()
+                | "Figures" >> beam.Map(lambda named, keep=None, bots=None: {
+                    "counts": named, "keep": keep or {}, "bots": bots or set()}, **sides))
+
+
+def is_clean(located: Tuple, figures: Dict, rule: Cleaning, user_column: Optional[str],
+             salt: bytes) -> bool:
+    """Whether a located raw row passes every rule, given CleaningFigures' dict."""
+    location, row = located
+    if rule.timestamp_range and not _in_time_range(rule, row):
+        return False
+    keep = figures["keep"]
+    if keep and keep.get(_row_digest(salt, row), location) != location:
+        return False
+    return not (figures["bots"] and _digest(salt, row[user_column]) in figures["bots"])
+
+
+class KeepClean(beam.PTransform):
+    """(location, raw row) -> the located rows that pass every rule (figures: CleaningFigures'
+    output over the same rows, with the same salt)."""
+
+    def __init__(self, rule: Cleaning, user_column: Optional[str], salt: bytes, figures):
+        super().__init__()
+        self._rule = rule
+        self._user = user_column
+        self._salt = salt
+        self._figures = figures
+
+    def expand(self, located):
+        return located | "IsClean" >> beam.Filter(
+            is_clean, beam.pvalue.AsSingleton(self._figures), self._rule, self._user, self._salt)
 
 
 def summarize(counts: Dict[str, int], rule: Optional[Cleaning]) -> Optional[Dict]:

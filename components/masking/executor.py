@@ -25,11 +25,10 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.masking import cleaning, malformed, sources
+from components.masking import cleaning, malformed
 from components.masking import policy as policy_lib
-from components.masking import pseudonymizer, report
-from components.masking.ptransform import MaskInteractions, to_example
-from components.masking.reidentification import KAnonymize
+from components.masking import pseudonymizer, reidentification, report, sources
+from components.masking.ptransform import MaskInteractions, ReleasedColumns, to_example
 from privrec.data import schema
 
 ALLOW_DEV_KEY = "allow_dev_key"
@@ -114,6 +113,13 @@ def read_rows(path: str, policy: policy_lib.MaskingPolicy) -> Iterable[Dict[str,
             yield row
 
 
+def read_located_rows(indexed_path, policy: policy_lib.MaskingPolicy):
+    """(file index, path) -> ((file index, row number), row) for each checked row."""
+    index, path = indexed_path
+    for number, row in enumerate(read_rows(path, policy)):
+        yield (index, number), row
+
+
 def _custom_settings(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
     settings = struct_pb2.Struct()
@@ -151,6 +157,15 @@ def source_files(files) -> str:
 def _min_max(values):
     values = list(values)
     return (min(v[0] for v in values), max(v[1] for v in values)) if values else None
+
+
+def split_index(timestamp: int, time_range, upper_shares) -> int:
+    """The output split of a released timestamp: splits are consecutive shares of the time
+    range, the last one closed."""
+    low, high = time_range
+    share = (timestamp - low) / max(high - low, 1)
+    n = len(upper_shares)
+    return next(i for i, upper in enumerate(upper_shares) if share < upper or i == n - 1)
 
 
 def user_column(policy: policy_lib.MaskingPolicy):
@@ -206,47 +221,87 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         self._policy = policy
         self._source_files = source_files(files)
 
-        rows = (pipeline
-                | "Files" >> beam.Create(files)
-                | "ReadAndValidate" >> beam.FlatMap(read_rows, policy))
-        cleaning_counts = None
-        if policy.cleaning:  # raw rows, before masking (cleaning.py says why)
-            cleaned = rows | "Clean" >> cleaning.CleanInteractions(policy.cleaning,
-                                                                   user_column(policy))
-            rows, cleaning_counts = cleaned["clean"], cleaned["counts"]
-        masking = (rows
-                   | "Reshuffle" >> beam.Reshuffle()
-                   | "Mask" >> MaskInteractions(policy, key))
-        masked, k_summary = masking["masked"], None
-        if policy.k_anonymity:
-            risk = masked | "KAnonymity" >> KAnonymize(policy.k_anonymity, user_column(policy))
-            masked, k_summary = risk["released"], risk["summary"]
+        user, k_rule = user_column(policy), policy.k_anonymity
+        salt = cleaning.new_salt()
+        indexed_files = list(enumerate(files))
 
-        timed = masked | "KeyByTime" >> beam.Map(lambda row: (row[schema.TIMESTAMP], row))
-        bounds = (timed
-                  | "TimeRange" >> beam.Map(lambda kv: (kv[0], kv[0]))
-                  | "MinMax" >> beam.CombineGlobally(_min_max))
+        def read(label):  # each pass reads the files again: the rows are never held
+            return (pipeline | f"Files[{label}]" >> beam.Create(indexed_files)
+                    | f"ReadAndValidate[{label}]" >> beam.FlatMap(read_located_rows, policy))
+
+        cleaning_figures = None
+        if policy.cleaning:  # raw rows, before masking (cleaning.py says why)
+            cleaning_figures = read("cleaning") | "CleaningFigures" >> cleaning.CleaningFigures(
+                policy.cleaning, user, salt)
+
+        def clean_rows(label):
+            located = read(label)
+            if cleaning_figures is not None:
+                located = located | f"Clean[{label}]" >> cleaning.KeepClean(
+                    policy.cleaning, user, salt, cleaning_figures)
+            return located | f"Rows[{label}]" >> beam.Values()
+
+        # Figures pass: class sizes, and each class's and item's time span, from the
+        # deterministic released columns (the masked rows will carry the same values).
+        class_columns = list(k_rule.quasi_identifiers) if k_rule else []
+        columns = list(dict.fromkeys(class_columns + [schema.TIMESTAMP, schema.ITEM_ID]
+                                     + ([user] if user and k_rule else [])))
+        released_columns = clean_rows("figures") | "ReleasedColumns" >> ReleasedColumns(
+            policy, key, columns)
+        small, sizes = {}, None
+        if k_rule:
+            sizes = released_columns | "ClassSizes" >> reidentification.ClassSizes(k_rule, user)
+            small = reidentification.small_classes(sizes, k_rule)
+
+        def class_of(row):
+            return reidentification.class_of(k_rule, row) if k_rule else ()
+
+        item_spans = (released_columns
+                      | "ClassItemTime" >> beam.Map(lambda r: (
+                          (class_of(r), r[schema.ITEM_ID]),
+                          (r[schema.TIMESTAMP], r[schema.TIMESTAMP])))
+                      | "ClassItemSpan" >> beam.CombinePerKey(_min_max)
+                      | "ReleasedClass" >> beam.Filter(
+                          lambda kv, small_classes: kv[0][0] not in small_classes,
+                          small_classes=small))
+        bounds = beam.pvalue.AsSingleton(item_spans | "Spans" >> beam.Values()
+                                         | "MinMax" >> beam.CombineGlobally(_min_max))
         total = sum(s.hash_buckets for s in splits)
         upper_shares = [sum(s.hash_buckets for s in splits[:i + 1]) / total
                         for i in range(len(splits))]
-
-        def by_time(kv, n, time_range):
-            low, high = time_range
-            share = (kv[0] - low) / max(high - low, 1)
-            return next(i for i, upper in enumerate(upper_shares) if share < upper or i == n - 1)
-
-        parts = timed | "SplitByTime" >> beam.Partition(
-            by_time, len(splits), time_range=beam.pvalue.AsSingleton(bounds))
         trained_items = beam.pvalue.AsSingleton(
-            parts[0] | "TrainItems" >> beam.Map(lambda kv: kv[1][schema.ITEM_ID])
+            item_spans
+            | "ItemFirstTime" >> beam.Map(lambda kv: (kv[0][1], kv[1][0]))
+            | "FirstTime" >> beam.CombinePerKey(min)
+            | "TrainedItem" >> beam.Filter(
+                lambda kv, time_range: split_index(kv[1], time_range, upper_shares) == 0,
+                time_range=bounds)
+            | "TrainItems" >> beam.Keys()
             | "TrainItemSet" >> beam.combiners.ToSet())
+
+        # Output pass: clean, mask, suppress, split and serialize, one fused Beam stage.
+        masking = clean_rows("mask") | "Mask" >> MaskInteractions(policy, key)
+        masked, k_summary = masking["masked"], None
+        if k_rule:
+            masked = masked | "KAnonymity" >> reidentification.Release(k_rule, small)
+            k_summary = ({"sizes": sizes,
+                          "l": masked | "Diversity" >> reidentification.Diversity(k_rule)}
+                         | "KAnonymitySummary" >> reidentification.Summarize(k_rule))
+        parts = masked | "SplitByTime" >> beam.Partition(
+            lambda row, n, time_range: split_index(row[schema.TIMESTAMP], time_range,
+                                                   upper_shares),
+            len(splits), time_range=bounds)
         outputs, counts = {}, []
         for i, split in enumerate(splits):
-            rows = (parts[i] | f"Rows[{split.name}]" >> beam.Values()
-                    | f"ColdStart[{split.name}]" >> beam.Map(flag_cold_start, trained_items))
+            rows = parts[i] | f"ColdStart[{split.name}]" >> beam.Map(flag_cold_start,
+                                                                    trained_items)
             outputs[split.name] = rows | f"Serialize[{split.name}]" >> beam.Map(to_example)
             counts.append(rows | f"Count[{split.name}]" >> beam.combiners.Count.Globally()
                           | f"Named[{split.name}]" >> beam.Map(lambda n, s=split.name: (s, n)))
+        cleaning_counts = None
+        if cleaning_figures is not None:
+            cleaning_counts = cleaning_figures | "CleaningCounts" >> beam.Map(
+                lambda figures: figures["counts"])
         split_rows = counts | "SplitCounts" >> beam.Flatten()
         report_dir = self._report_dir
 

@@ -25,10 +25,9 @@ def _count(text: tf.Tensor, placeholder: str) -> tf.Tensor:
     return tf.reduce_sum(tf.strings.length(text) - removed) // len(placeholder)
 
 
-def make_mask_fn(policy: MaskingPolicy, key: pseudonymizer.PseudonymKey):
-    """A tf.function: dict of [n] raw strings (every policy column) -> (masked, counts)."""
-    identifiers = [r.column for r in policy.with_role(DIRECT)
-                   if r.column in ROW_IDENTIFIER_COLUMNS]
+def column_transforms(policy: MaskingPolicy, key: pseudonymizer.PseudonymKey):
+    """{column: [n] raw strings -> [n] released values} for every column that is not free text
+    or dropped: pseudonymised, generalised, randomised or kept, per the policy."""
     transforms = {}
     for rule in policy.columns.values():
         if rule.action == "pseudonymize":
@@ -39,6 +38,14 @@ def make_mask_fn(policy: MaskingPolicy, key: pseudonymizer.PseudonymKey):
             transforms[rule.column] = randomize.randomizer(rule.params)
         elif rule.action in ("keep",):
             transforms[rule.column] = lambda v: v
+    return transforms
+
+
+def make_mask_fn(policy: MaskingPolicy, key: pseudonymizer.PseudonymKey):
+    """A tf.function: dict of [n] raw strings (every policy column) -> (masked, counts)."""
+    identifiers = [r.column for r in policy.with_role(DIRECT)
+                   if r.column in ROW_IDENTIFIER_COLUMNS]
+    transforms = column_transforms(policy, key)
     free_text = [r.column for r in policy.with_role(FREE_TEXT)]
 
     @tf.function(input_signature=[{c: tf.TensorSpec([None], tf.string) for c in policy.columns}])
@@ -107,6 +114,54 @@ def to_example(row: Dict) -> bytes:
             values = [] if value is None else [value]
             feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+class _ReleaseBatch(beam.DoFn):
+    def __init__(self, policy: MaskingPolicy, key: pseudonymizer.PseudonymKey, columns):
+        self._policy = policy
+        self._key = key
+        self._columns = list(columns)
+        self._release = None
+
+    def setup(self):
+        transforms = column_transforms(self._policy, self._key)
+        transforms = {c: transforms[c] for c in self._columns}
+        self._release = tf.function(
+            lambda rows: {c: fn(rows[c]) for c, fn in transforms.items()},
+            input_signature=[{c: tf.TensorSpec([None], tf.string) for c in self._columns}])
+
+    def process(self, rows: List[Dict[str, str]]) -> Iterable[Dict]:
+        released = self._release({c: tf.constant([r[c] for r in rows], tf.string)
+                                  for c in self._columns})
+        released = {k: v.numpy() for k, v in released.items()}
+        for i in range(len(rows)):
+            yield {k: _python_value(v[i]) for k, v in released.items()}
+
+
+class ReleasedColumns(beam.PTransform):
+    """PCollection[raw row dict] -> dicts of the given columns' released values, exactly as
+    MaskInteractions releases them; only deterministic columns (pseudonymised, generalised,
+    kept): the masking executor's figures pass, which must agree with the masked rows."""
+
+    def __init__(self, policy: MaskingPolicy, key: pseudonymizer.PseudonymKey, columns,
+                 batch_size: int = 1024):
+        super().__init__()
+        random = [c for c in columns
+                  if policy.columns[c].action not in ("pseudonymize", "generalize", "keep")]
+        if random:
+            raise ValueError(f"columns {random} are not released deterministically (action "
+                             "randomize or drop): a second masking would not reproduce them")
+        self._policy = policy
+        self._key = key
+        self._columns = columns
+        self._batch_size = batch_size
+
+    def expand(self, rows):
+        return (rows
+                | "Batch" >> beam.BatchElements(min_batch_size=64,
+                                                max_batch_size=self._batch_size)
+                | "Release" >> beam.ParDo(_ReleaseBatch(self._policy, self._key,
+                                                        self._columns)))
 
 
 class MaskInteractions(beam.PTransform):

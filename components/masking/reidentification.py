@@ -5,6 +5,11 @@ of distinct *users* (pseudonyms), not of rows: a heavy user alone in a class is 
 Rows of classes with fewer than k_min users are suppressed (not released); l-diversity is the
 number of distinct released values of each sensitive attribute per released class. Only sizes
 and shares leave this module, never a class's values.
+
+The steps are separate so that the masking executor can size the classes on one read of the
+input (`ClassSizes`) and suppress (`Release`), measure l (`Diversity`) and summarise on
+another, without holding the rows between Beam stages; `KAnonymize` chains them over one
+PCollection.
 """
 from typing import Dict, List, Optional, Tuple
 
@@ -55,6 +60,88 @@ def summarize(classes: List[Tuple[int, int, Dict[str, int]]], rule: KAnonymity) 
     }
 
 
+def class_of(rule: KAnonymity, row: Dict) -> Tuple:
+    return tuple(row[c] for c in rule.quasi_identifiers)
+
+
+class ClassSizes(beam.PTransform):
+    """Rows with released quasi-identifiers (and pseudonyms) -> (class, (users, rows))."""
+
+    def __init__(self, rule: KAnonymity, user_column: Optional[str]):
+        super().__init__()
+        self._rule = rule
+        self._user_column = user_column
+
+    def expand(self, rows):
+        rule, user_column = self._rule, self._user_column
+        rows_per_class = (rows | "ClassOfRow" >> beam.Map(lambda r: (class_of(rule, r), 1))
+                          | "RowsPerClass" >> beam.CombinePerKey(sum))
+        if user_column:
+            users = (rows
+                     | "ClassUser" >> beam.Map(lambda r: (class_of(rule, r), r[user_column]))
+                     | "DistinctUsers" >> beam.Distinct()
+                     | "UsersPerClass" >> beam.combiners.Count.PerKey())
+        else:  # no pseudonymised user column: every row counts as its own person
+            users = rows_per_class
+        return ({"users": users, "rows": rows_per_class}
+                | "JoinSizes" >> beam.CoGroupByKey()
+                | "Sizes" >> beam.Map(lambda kv: (kv[0], (sum(kv[1]["users"]),
+                                                          sum(kv[1]["rows"])))))
+
+
+def small_classes(sizes, rule: KAnonymity):
+    """ClassSizes' output -> a side input: {class: users} of the classes below k_min."""
+    return beam.pvalue.AsDict(sizes | "BelowKMin" >> beam.Filter(
+        lambda kv: kv[1][0] < rule.k_min))
+
+
+class Release(beam.PTransform):
+    """Rows -> the rows whose class is not in small (small_classes' side input)."""
+
+    def __init__(self, rule: KAnonymity, small):
+        super().__init__()
+        self._rule = rule
+        self._small = small
+
+    def expand(self, rows):
+        rule = self._rule
+        return rows | "Suppress" >> beam.Filter(
+            lambda r, small: class_of(rule, r) not in small, small=self._small)
+
+
+class Diversity(beam.PTransform):
+    """Released rows -> (class, (attribute, distinct values)) per sensitive attribute."""
+
+    def __init__(self, rule: KAnonymity):
+        super().__init__()
+        self._rule = rule
+
+    def expand(self, released):
+        rule = self._rule
+        return (released
+                | "ClassValue" >> beam.FlatMap(lambda r: [
+                    ((class_of(rule, r), a), r[a]) for a in rule.sensitive_attributes])
+                | "DistinctValues" >> beam.Distinct()
+                | "CountValues" >> beam.combiners.Count.PerKey()
+                | "ByClass" >> beam.Map(lambda kv: (kv[0][0], (kv[0][1], kv[1]))))
+
+
+class Summarize(beam.PTransform):
+    """{'sizes': ClassSizes' output, 'l': Diversity's} -> one dict of k/l figures."""
+
+    def __init__(self, rule: KAnonymity):
+        super().__init__()
+        self._rule = rule
+
+    def expand(self, figures):
+        return (figures
+                | "JoinClass" >> beam.CoGroupByKey()
+                | "ClassFigures" >> beam.Map(lambda kv: (
+                    kv[1]["sizes"][0][0], kv[1]["sizes"][0][1], dict(kv[1]["l"])))
+                | "AllClasses" >> beam.combiners.ToList()
+                | "Summarize" >> beam.Map(summarize, self._rule))
+
+
 class KAnonymize(beam.PTransform):
     """PCollection[masked row dict] -> {'released': rows of classes with >= k_min users,
     'summary': one dict of k/l figures (see `summarize`)}."""
@@ -64,35 +151,9 @@ class KAnonymize(beam.PTransform):
         self._rule = rule
         self._user_column = user_column
 
-    def _class_of(self, row) -> Tuple:
-        return tuple(row[c] for c in self._rule.quasi_identifiers)
-
     def expand(self, rows):
-        rule, class_of = self._rule, self._class_of
-        user_column = self._user_column
-        rows_per_class = (rows | "ClassOfRow" >> beam.Map(lambda r: (class_of(r), 1))
-                          | "RowsPerClass" >> beam.CombinePerKey(sum))
-        if user_column:
-            users = (rows
-                     | "ClassUser" >> beam.Map(lambda r: (class_of(r), r[user_column]))
-                     | "DistinctUsers" >> beam.Distinct()
-                     | "UsersPerClass" >> beam.combiners.Count.PerKey())
-        else:  # no pseudonymised user column: every row counts as its own person
-            users = rows_per_class
-        small = users | "BelowKMin" >> beam.Filter(lambda kv: kv[1] < rule.k_min)
-        released = rows | "Suppress" >> beam.Filter(
-            lambda r, small_classes: class_of(r) not in small_classes,
-            small_classes=beam.pvalue.AsDict(small))
-        diversity = (released
-                     | "ClassValue" >> beam.FlatMap(lambda r: [
-                         ((class_of(r), a), r[a]) for a in rule.sensitive_attributes])
-                     | "DistinctValues" >> beam.Distinct()
-                     | "CountValues" >> beam.combiners.Count.PerKey()
-                     | "ByClass" >> beam.Map(lambda kv: (kv[0][0], (kv[0][1], kv[1]))))
-        summary = ({"users": users, "rows": rows_per_class, "l": diversity}
-                   | "JoinClass" >> beam.CoGroupByKey()
-                   | "ClassFigures" >> beam.Map(lambda kv: (
-                       sum(kv[1]["users"]), sum(kv[1]["rows"]), dict(kv[1]["l"])))
-                   | "AllClasses" >> beam.combiners.ToList()
-                   | "Summarize" >> beam.Map(summarize, rule))
+        sizes = rows | "ClassSizes" >> ClassSizes(self._rule, self._user_column)
+        released = rows | "Release" >> Release(self._rule, small_classes(sizes, self._rule))
+        diversity = released | "Diversity" >> Diversity(self._rule)
+        summary = {"sizes": sizes, "l": diversity} | "Summary" >> Summarize(self._rule)
         return {"released": released, "summary": summary}
