@@ -60,6 +60,20 @@ def test_direct_presets_are_the_default_and_the_multi_process_mode():
     assert (multi.direct_running_mode, multi.direct_num_workers) == ("multi_processing", 2)
 
 
+def test_masking_shuffles_only_on_runners_whose_shuffles_spill():
+    """The masking ExampleGen writes without TFX's Reshuffle on DirectRunner (it would hold the
+    whole output in memory) and keeps it (and spreads rows before masking) elsewhere."""
+    from components.masking.executor import shuffles_spill
+    assert not shuffles_spill(configs.PipelineConfig("d", "p", "s", "m").beam_pipeline_args)
+    assert not shuffles_spill(configs.beam_args("direct-multiprocess"))
+    assert not shuffles_spill([])
+    assert shuffles_spill(configs.beam_args(
+        "dataflow", project="p", region="r", temp_location="gs://t/b",
+        sdk_container_image=IMAGE))
+    assert shuffles_spill(configs.beam_args("flink", flink_master="f:8081",
+                                            environment_config=IMAGE))
+
+
 @pytest.mark.parametrize("runner, settings, message", [
     ("dataflow", {"project": "p", "region": "r"}, "needs temp_location, sdk_container_image"),
     ("flink", {"environment_config": IMAGE}, "needs flink_master"),
