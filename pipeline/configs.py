@@ -183,6 +183,10 @@ class PipelineConfig:
     string_length_checks: Optional[str] = STRING_LENGTH_CHECKS
     drift: Optional[DistributionThresholds] = DRIFT_THRESHOLDS  # None: no drift check
     skew: Optional[DistributionThresholds] = SKEW_THRESHOLDS    # None: no skew check
+    # Transform's own TFDV statistics (pre-transform: StatisticsGen's again, post-transform:
+    # read by no component here); off, they cost ~30 % of Transform's time and memory that
+    # grows with the rows (docs/scaling.md).
+    transform_statistics: bool = False
     trainer: TrainerConfig = TrainerConfig()
     inventory: InventoryConfig = InventoryConfig()
     train_steps: Optional[int] = None   # None: trainer.epochs over the training split

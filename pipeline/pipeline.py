@@ -111,7 +111,8 @@ def create_pipeline(config: configs.PipelineConfig, metadata_connection_config=N
     training_examples = spans.training_examples(config, example_gen.outputs["examples"])
     transform = tfx.components.Transform(
         examples=training_examples, schema=schema_gen.outputs["schema"],
-        preprocessing_fn="trainer.features.preprocessing_fn", custom_config=custom_config)
+        preprocessing_fn="trainer.features.preprocessing_fn", custom_config=custom_config,
+        disable_statistics=not config.transform_statistics)
     transform.add_upstream_node(anomaly_gate)  # anomalies stop the run before Transform
     inventory.add_upstream_node(anomaly_gate)  # ... and before the inventory of the data
     baseline = tfx.dsl.Resolver(

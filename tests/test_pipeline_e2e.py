@@ -53,6 +53,12 @@ def test_every_component_ran_and_left_artifacts(tiny_run):
         assert any(component in line and "finished" in line for line in progress), progress
     splits = os.listdir(os.path.join(config.pipeline_root, "MaskingExampleGen", "examples"))
     assert splits
+    # Transform's own TFDV statistics are off by default (PipelineConfig.transform_statistics).
+    transform_stats = [os.path.join(top, name) for output in (
+        "pre_transform_stats", "post_transform_stats")
+        for top, _, names in os.walk(os.path.join(config.pipeline_root, "Transform", output))
+        for name in names]
+    assert not config.transform_statistics and transform_stats == []
 
 
 def test_trainer_encodes_each_distinct_query_once_before_training(tiny_run):
