@@ -137,6 +137,17 @@ def read_located_rows(indexed_path, policy: policy_lib.MaskingPolicy):
         yield (index, number), row
 
 
+def io_configs(exec_properties: Dict[str, Any]):
+    """The component's input and output configs (example_gen_pb2.Input, Output)."""
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                              input_config)
+    output_config = example_gen_pb2.Output()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
+                              output_config)
+    return input_config, output_config
+
+
 def _custom_settings(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
     settings = struct_pb2.Struct()
@@ -203,12 +214,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
     def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
                                exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
-        input_config = example_gen_pb2.Input()
-        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-                                  input_config)
-        output_config = example_gen_pb2.Output()
-        proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
-                                  output_config)
+        input_config, output_config = io_configs(exec_properties)
         splits = list(output_config.split_config.splits)
         if len(input_config.splits) != 1 or len(splits) < 2:
             raise ValueError("the masking ExampleGen takes one input split and >= 2 output "
@@ -346,12 +352,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         (a Reshuffle): on a runner that holds shuffles in memory that alone held the whole
         output, ~1.7 KB per row. Here the examples are shuffled only where shuffles spill."""
         self._log_startup({}, output_dict, exec_properties)
-        input_config = example_gen_pb2.Input()
-        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-                                  input_config)
-        output_config = example_gen_pb2.Output()
-        proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
-                                  output_config)
+        input_config, output_config = io_configs(exec_properties)
         examples = output_dict[standard_component_specs.EXAMPLES_KEY]
         artifact_utils.get_single_instance(examples).split_names = (
             artifact_utils.encode_split_names(example_gen_utils.generate_output_split_names(
