@@ -12,10 +12,12 @@ no log-Q correction.
 
 Why the unit is the user: one user contributes many examples (hundreds in MovieLens), so an
 example-level ε says nothing about a person. `train_step` gets Poisson-sampled users with at
-most k examples each (trainer/user_sampling.py), computes each user's gradient of their summed
-loss (tf.vectorized_map over users: cost grows with users × k, not with users²), clips each
-user's gradient and adds noise with TF-Privacy's Gaussian sum query (trainer/privacy.py). The
-optimizer then applies an already private gradient.
+most k examples each (trainer/user_sampling.py), clips each user's gradient of their summed
+loss and adds noise with TF-Privacy's Gaussian sum query (trainer/privacy.py). With MiniLM
+frozen the clipped sum comes from per-user gradient norms without per-user gradients
+(trainer/ghost_clipping.py); with trained MiniLM layers from each user's gradient
+(tf.vectorized_map over users: cost grows with users × k, not with users²). The optimizer then
+applies an already private gradient.
 
 There is no user-id embedding: it would memorise individuals and cannot serve new users. The
 user is represented by the query text and the recent items carried in each request.
@@ -30,7 +32,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from trainer import catalog as catalog_lib, features, minilm, privacy, user_sampling, value_gather
+from trainer import (catalog as catalog_lib, features, ghost_clipping, minilm, privacy,
+                     user_sampling, value_gather)
 from trainer.query_vectors import QUERY_VECTOR
 
 TEMPERATURE = 0.1  # cosine similarities / temperature = logits
@@ -235,17 +238,24 @@ class TwoTowerModel(tfrs.Model):
         """Uniform over catalog items (indices 2..): independent of any private data."""
         return tf.random.uniform([self.negatives_per_step], 2, self.num_items, dtype=tf.int64)
 
+    @staticmethod
+    def softmax_loss(query, positive, negative, labels, negatives) -> tf.Tensor:
+        """Softmax cross-entropy of each positive against the negatives, accidental hits
+        masked: query, positive [..., d] normalised embeddings, labels [...]; negative [m, d]
+        (shared) or [users, m, d] with query [users, k, d] (trainer/ghost_clipping.py)."""
+        positive = tf.reduce_sum(query * positive, -1, keepdims=True)
+        negative = tf.matmul(query, negative, transpose_b=True)
+        accidental_hit = tf.equal(labels[..., tf.newaxis], negatives)
+        negative = tf.where(accidental_hit, _MASKED_LOGIT, negative / TEMPERATURE)
+        logits = tf.concat([positive / TEMPERATURE, negative], axis=-1)
+        return tf.reduce_logsumexp(logits, axis=-1) - logits[..., 0]
+
     @_no_autograph
     def per_example_loss(self, inputs: Dict[str, tf.Tensor], negatives: tf.Tensor) -> tf.Tensor:
         """[batch] softmax cross-entropy of each positive against the shared negatives."""
         labels = tf.reshape(inputs[features.LABEL], [-1])
-        query = self.query_embedding(inputs)
-        positive = tf.reduce_sum(query * self.candidate_embedding(labels), -1, keepdims=True)
-        negative = tf.matmul(query, self.candidate_embedding(negatives), transpose_b=True)
-        accidental_hit = tf.equal(labels[:, tf.newaxis], negatives[tf.newaxis, :])
-        negative = tf.where(accidental_hit, _MASKED_LOGIT, negative / TEMPERATURE)
-        logits = tf.concat([positive / TEMPERATURE, negative], axis=1)
-        return tf.reduce_logsumexp(logits, axis=1) - logits[:, 0]
+        return self.softmax_loss(self.query_embedding(inputs), self.candidate_embedding(labels),
+                                 self.candidate_embedding(negatives), labels, negatives)
 
     def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
         return tf.reduce_mean(self.per_example_loss(inputs, self.sample_negatives()))
@@ -284,13 +294,22 @@ class TwoTowerModel(tfrs.Model):
         return tf.vectorized_map(one_user, users)
 
     def private_gradients(self, users: Dict[str, tf.Tensor], negatives: tf.Tensor):
-        """The privatised mean gradient per trainable variable (privacy.UserLevelDP.noisy_mean:
-        under MirroredStrategy, of every replica's users, noised once) and the mean loss per
-        real example over all replicas."""
-        gradients, losses = self.user_gradients(users, negatives)
+        """The privatised mean gradient per trainable variable (privacy.UserLevelDP: under
+        MirroredStrategy, of every replica's users, noised once) and the mean loss per real
+        example over all replicas. Each user's clipped gradient comes from ghost clipping
+        (trainer/ghost_clipping.py) when it covers the trainable variables, else from the
+        per-user gradients (`user_gradients`)."""
+        if QUERY_VECTOR not in users and not self.text_encoder.trainable_layers:
+            users = self._encode_queries(users)
+        if QUERY_VECTOR in users and ghost_clipping.applies(self):
+            summed, losses = ghost_clipping.clipped_user_sum(self, users, negatives,
+                                                             self.dp.clip_weights)
+        else:
+            gradients, losses = self.user_gradients(users, negatives)
+            summed = self.dp.clip_and_sum(gradients)
         loss = _mean_over_replicas(tf.reduce_sum(losses),
                                    tf.reduce_sum(users[user_sampling.EXAMPLE_MASK]))
-        return self.dp.noisy_mean(gradients), loss
+        return self.dp.noised_mean(summed), loss
 
     @_no_autograph
     def train_step(self, users):

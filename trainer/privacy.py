@@ -23,14 +23,24 @@ class UserLevelDP:
     noise_multiplier: float
     expected_users_per_step: float
 
-    def noisy_mean(self, per_user_gradients: List[tf.Tensor]) -> List[tf.Tensor]:
-        """[users, ...] gradients per variable -> the privatised mean gradient per variable.
+    def clip_weights(self, norms: tf.Tensor) -> tf.Tensor:
+        """[users] per-user gradient norms -> each user's clipping factor 1 / max(1, norm / C)
+        (TF-Privacy's vectorized optimizers' clipping: the global norm over all variables)."""
+        return 1.0 / tf.maximum(norms / self.l2_norm_clip, 1.0)
 
-        Clipping is TF-Privacy's vectorized optimizers' (global norm over all variables, per
-        user, divided by max(1, norm / C)), written over the user axis at once: the query's own
-        `preprocess_record` (tf.clip_by_global_norm) has no vectorized form and would loop.
-        Norms, clipping and noise are float32 (the gradients of float32 variables), whatever
-        the layers' mixed-precision policy.
+    def clip_and_sum(self, per_user_gradients: List[tf.Tensor]) -> List[tf.Tensor]:
+        """[users, ...] gradients per variable -> Σ_users clipped gradient per variable,
+        written over the user axis at once (the query's own `preprocess_record`,
+        tf.clip_by_global_norm, has no vectorized form and would loop). Float32 whatever the
+        layers' mixed-precision policy."""
+        squared = [tf.reduce_sum(tf.square(tf.reshape(g, [tf.shape(g)[0], -1])), axis=1)
+                   for g in per_user_gradients]
+        weights = self.clip_weights(tf.sqrt(tf.add_n(squared)))
+        return [tf.tensordot(weights, g, axes=1) for g in per_user_gradients]
+
+    def noised_mean(self, summed: List[tf.Tensor]) -> List[tf.Tensor]:
+        """Σ_users clipped gradient per variable -> the privatised mean gradient: Gaussian
+        noise of stddev σC (TF-Privacy's GaussianSumQuery), over the expected users per step.
 
         Under a multi-replica strategy (MirroredStrategy: each replica holds a slice of the
         users) each replica clips its own users, the first replica alone adds the noise (once,
@@ -40,11 +50,6 @@ class UserLevelDP:
         all users' clipped gradients plus σC noise over the expected users. Apply it with
         `skip_gradients_aggregation=True`: it is already the global gradient. On one device the
         all-reduce is the identity."""
-        squared = [tf.reduce_sum(tf.square(tf.reshape(g, [tf.shape(g)[0], -1])), axis=1)
-                   for g in per_user_gradients]
-        norms = tf.sqrt(tf.add_n(squared))                                    # [users]
-        divisor = tf.maximum(norms / self.l2_norm_clip, 1.0)
-        summed = [tf.tensordot(1.0 / divisor, g, axes=1) for g in per_user_gradients]
         query = gaussian_query.GaussianSumQuery(
             self.l2_norm_clip, self.noise_multiplier * self.l2_norm_clip)
         replica = tf.distribute.get_replica_context()
@@ -55,9 +60,13 @@ class UserLevelDP:
         noised = replica.all_reduce(tf.distribute.ReduceOp.SUM, noised)
         return [g / self.expected_users_per_step for g in noised]
 
+    def noisy_mean(self, per_user_gradients: List[tf.Tensor]) -> List[tf.Tensor]:
+        """[users, ...] gradients per variable -> the privatised mean gradient per variable."""
+        return self.noised_mean(self.clip_and_sum(per_user_gradients))
+
 
 def make_optimizer(config: Dict) -> tf.keras.optimizers.Optimizer:
-    """Adam on already privatised gradients (UserLevelDP.noisy_mean); post-processing of a DP
+    """Adam on already privatised gradients (UserLevelDP.noised_mean); post-processing of a DP
     gradient stays DP, so the optimizer itself needs no privacy."""
     return tf.keras.optimizers.Adam(learning_rate=config["learning_rate"])
 

@@ -1,0 +1,49 @@
+"""Ghost clipping (trainer/ghost_clipping.py) gives the same clipped user sum as clipping each
+user's own gradient (model.user_gradients), without per-user gradients."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests import synthetic_two_tower as synthetic
+from trainer import ghost_clipping, privacy, query_vectors, user_sampling
+
+
+def _batch(model, rows_per_user, k):
+    sampler = user_sampling.UserSampler(synthetic.examples(rows_per_user, seed=3),
+                                        users_per_step=len(rows_per_user),
+                                        max_examples_per_user=k)
+    batch = {name: tf.constant(v) for name, v in next(sampler.batches()).items()}
+    return model._encode_queries(batch)
+
+
+@pytest.mark.parametrize("clip", [1e-3, 1e3])  # every user clipped / none clipped
+def test_ghost_clipped_sum_equals_clipping_each_users_own_gradient(clip):
+    model = synthetic.model(negatives_per_step=12)  # 12 of 28 items: repeats, accidental hits
+    assert ghost_clipping.applies(model)
+    users = _batch(model, [5, 2, 8, 1], k=4)  # padding rows and padding slots included
+    assert query_vectors.QUERY_VECTOR in users
+    negatives = model.sample_negatives()
+    dp = privacy.UserLevelDP(clip, 0.0, expected_users_per_step=4.0)
+    gradients, want_losses = model.user_gradients(users, negatives)
+    want = dp.clip_and_sum(gradients)
+    norms = np.sqrt(sum(np.sum(g.numpy().reshape(g.shape[0], -1) ** 2, axis=1)
+                        for g in gradients))
+    seen = []
+
+    def clip_weights(got_norms):
+        seen.append(got_norms.numpy())
+        return dp.clip_weights(got_norms)
+
+    got, losses = ghost_clipping.clipped_user_sum(model, users, negatives, clip_weights)
+    np.testing.assert_allclose(seen[0], norms, rtol=1e-4, atol=1e-6)
+    assert np.all(norms[:4] > 0) and not np.any(norms[4:])  # four users, then padding slots
+    np.testing.assert_allclose(losses.numpy(), want_losses.numpy(), rtol=1e-5)
+    assert [g.shape for g in got] == [v.shape for v in model.trainable_variables]
+    for g, w in zip(got, want):
+        scale = max(np.abs(w.numpy()).max(), 1e-12)
+        np.testing.assert_allclose(g.numpy() / scale, w.numpy() / scale, atol=1e-4)
+
+
+def test_ghost_clipping_does_not_apply_when_minilm_layers_are_trained():
+    """Trained MiniLM layers are not in the hand-written pass: per-user gradients then."""
+    assert not ghost_clipping.applies(synthetic.model(text_trainable_layers=1))
