@@ -42,19 +42,29 @@ def applies(model) -> bool:
             and all(layer.compute_dtype == "float32" for layer in layers))
 
 
-def _gram_norms(x, delta, x_shared=None, delta_shared=None) -> tf.Tensor:
-    """[users] ‖Σ_j x_jᵀ δ_j + Σ_m x_shared_mᵀ δ_shared_{u,m}‖² of a Dense kernel, from Grams.
-    x [users, k, in], delta [users, k, out]; x_shared [m, in], delta_shared [users, m, out]."""
-    norms = tf.reduce_sum(tf.matmul(x, x, transpose_b=True)
-                          * tf.matmul(delta, delta, transpose_b=True), axis=[1, 2])
+def _input_grams(x, x_shared=None):
+    """A Dense layer's input Grams: (within each user's rows [users, k, k], rows against the
+    shared rows [users, k, m] or None, shared against shared [m, m] or None).
+    x [users, k, in]; x_shared [m, in]."""
+    rows = tf.matmul(x, x, transpose_b=True)
     if x_shared is None:
+        return rows, None, None
+    return (rows, tf.einsum("uki,mi->ukm", x, x_shared),
+            tf.matmul(x_shared, x_shared, transpose_b=True))
+
+
+def _gram_norms(grams, delta, delta_shared=None) -> tf.Tensor:
+    """[users] ‖Σ_j x_jᵀ δ_j + Σ_m x_shared_mᵀ δ_shared_{u,m}‖² of a Dense kernel, from the
+    inputs' Grams (`_input_grams`) and the cotangents' (‖AᵀB‖² = Σ (AAᵀ) ∘ (BBᵀ)).
+    delta [users, k, out]; delta_shared [users, m, out]."""
+    rows, cross, shared = grams
+    norms = tf.reduce_sum(rows * tf.matmul(delta, delta, transpose_b=True), axis=[1, 2])
+    if delta_shared is None:
         return norms
-    shared_gram = tf.matmul(x_shared, x_shared, transpose_b=True)            # [m, m], once
-    norms += tf.reduce_sum(shared_gram * tf.matmul(delta_shared, delta_shared, transpose_b=True),
+    norms += tf.reduce_sum(shared * tf.matmul(delta_shared, delta_shared, transpose_b=True),
                            axis=[1, 2])
-    cross_x = tf.einsum("uki,mi->ukm", x, x_shared)
     cross_delta = tf.matmul(delta, delta_shared, transpose_b=True)              # [u, k, m]
-    return norms + 2.0 * tf.reduce_sum(cross_x * cross_delta, axis=[1, 2])
+    return norms + 2.0 * tf.reduce_sum(cross * cross_delta, axis=[1, 2])
 
 
 def _bias_norms(delta, delta_shared=None) -> tf.Tensor:
@@ -117,14 +127,17 @@ def clipped_user_sum(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
     negative_pre = dense(negative_input, candidate_hidden)
     negative_hidden = tf.nn.relu(negative_pre)
     negative_out = dense(negative_hidden, candidate_out)                          # [m, d]
+    # l2_normalize's own form, and 1 / the norm it divided by
+    negative_inverse_norm = tf.math.rsqrt(tf.maximum(
+        tf.reduce_sum(tf.square(negative_out), -1, keepdims=True), 1e-12))
+    negative = negative_out * negative_inverse_norm
 
     with tf.GradientTape(watch_accessed_variables=False, persistent=False) as tape:
         history_mean = flat(tf.einsum("ukh,ukhd->ukd", history_weight,
                                       tf.gather(item_table, history)))
         label_item = tf.gather(item_table, labels)
         label_category = tf.gather(category_table, label_categories)
-        negative_offset = tf.zeros(tf.concat([[slots], tf.shape(negative_out)], 0))  # [u, m, d]
-        tape.watch([history_mean, label_item, label_category, negative_offset])
+        tape.watch([history_mean, label_item, label_category])
         query_input = tf.concat([text, history_mean], -1)
         query_pre = dense(query_input, query_hidden)
         query_act = tf.nn.relu(query_pre)
@@ -135,19 +148,25 @@ def clipped_user_sum(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
         label_act = tf.nn.relu(label_pre)
         label_pre_out = dense(label_act, candidate_out)
         tape.watch([query_pre, query_pre_out, label_pre, label_pre_out])
+        query = tf.math.l2_normalize(query_pre_out, -1)
+        negative_scores = tf.matmul(query, negative, transpose_b=True)           # [u * k, m]
+        tape.watch(negative_scores)
         losses = model.softmax_loss(
-            per_user(tf.math.l2_normalize(query_pre_out, -1)),
-            per_user(tf.math.l2_normalize(label_pre_out, -1)),
-            tf.math.l2_normalize(negative_out + negative_offset, -1), per_user(labels),
-            negatives)
-        user_losses = tf.reduce_sum(losses * mask, axis=1)
+            tf.reduce_sum(query * tf.math.l2_normalize(label_pre_out, -1), -1),
+            negative_scores, labels, negatives)
+        user_losses = tf.reduce_sum(per_user(losses) * mask, axis=1)
         total_loss = tf.reduce_sum(user_losses)
-    (d_history_mean, d_label_item, d_label_category, d_negative_out, d_query_pre,
+    (d_history_mean, d_label_item, d_label_category, d_negative_scores, d_query_pre,
      d_query_pre_out, d_label_pre, d_label_pre_out) = tape.gradient(
         total_loss,
-        [history_mean, label_item, label_category, negative_offset, query_pre, query_pre_out,
+        [history_mean, label_item, label_category, negative_scores, query_pre, query_pre_out,
          label_pre, label_pre_out])
-    # Each user's cotangents back through the negatives' candidate MLP, by hand.
+    # Each user's cotangent on the negatives' normalised embeddings (Σ over their rows), then
+    # back through the normalisation and the candidate MLP, by hand.
+    d_negative = tf.matmul(per_user(d_negative_scores), per_user(query),
+                           transpose_a=True)                                       # [u, m, d]
+    d_negative_out = (d_negative - negative * tf.reduce_sum(
+        negative * d_negative, -1, keepdims=True)) * negative_inverse_norm
     d_negative_hidden = tf.matmul(d_negative_out, candidate_out.kernel, transpose_b=True)
     d_negative_pre = d_negative_hidden * tf.cast(negative_pre > 0, tf.float32)   # [u, m, 64]
     d_negative_embedding = tf.einsum("umo,io->umi", d_negative_pre,
@@ -166,14 +185,17 @@ def clipped_user_sum(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
     d_categories = tf.concat([per_user(d_label_category),
                               d_negative_embedding[..., item_dim:]], 1)
 
-    def norms(x, delta, x_shared=None, delta_shared=None):  # a Dense layer's kernel and bias
-        return (_gram_norms(per_user(x), per_user(delta), x_shared, delta_shared)
+    def norms(grams, delta, delta_shared=None):  # a Dense layer's kernel and bias
+        return (_gram_norms(grams, per_user(delta), delta_shared)
                 + _bias_norms(per_user(delta), delta_shared))
 
     squared_norms = (
-        norms(query_input, d_query_pre) + norms(query_act, d_query_pre_out)
-        + norms(label_input, d_label_pre, negative_input, d_negative_pre)
-        + norms(label_act, d_label_pre_out, negative_hidden, d_negative_out)
+        norms(_input_grams(per_user(query_input)), d_query_pre)
+        + norms(_input_grams(per_user(query_act)), d_query_pre_out)
+        + norms(_input_grams(per_user(label_input), negative_input), d_label_pre,
+                d_negative_pre)
+        + norms(_input_grams(per_user(label_act), negative_hidden), d_label_pre_out,
+                d_negative_out)
         + _embedding_norms(item_ids, d_items, item_table.shape[0])
         + _embedding_norms(category_ids, d_categories, category_table.shape[0]))
     weight = clip_weights(tf.sqrt(squared_norms))                                   # [u]

@@ -239,23 +239,23 @@ class TwoTowerModel(tfrs.Model):
         return tf.random.uniform([self.negatives_per_step], 2, self.num_items, dtype=tf.int64)
 
     @staticmethod
-    def softmax_loss(query, positive, negative, labels, negatives) -> tf.Tensor:
-        """Softmax cross-entropy of each positive against the negatives, accidental hits
-        masked: query, positive [..., d] normalised embeddings, labels [...]; negative [m, d]
-        (shared) or [users, m, d] with query [users, k, d] (trainer/ghost_clipping.py)."""
-        positive = tf.reduce_sum(query * positive, -1, keepdims=True)
-        negative = tf.matmul(query, negative, transpose_b=True)
-        accidental_hit = tf.equal(labels[..., tf.newaxis], negatives)
-        negative = tf.where(accidental_hit, _MASKED_LOGIT, negative / TEMPERATURE)
-        logits = tf.concat([positive / TEMPERATURE, negative], axis=-1)
-        return tf.reduce_logsumexp(logits, axis=-1) - logits[..., 0]
+    def softmax_loss(positive_scores, negative_scores, labels, negatives) -> tf.Tensor:
+        """[batch] softmax cross-entropy of each positive against the negatives, accidental
+        hits masked, from cosine scores: positive [batch], negative [batch, m]."""
+        accidental_hit = tf.equal(labels[:, tf.newaxis], negatives[tf.newaxis, :])
+        negative = tf.where(accidental_hit, _MASKED_LOGIT, negative_scores / TEMPERATURE)
+        logits = tf.concat([positive_scores[:, tf.newaxis] / TEMPERATURE, negative], axis=1)
+        return tf.reduce_logsumexp(logits, axis=1) - logits[:, 0]
 
     @_no_autograph
     def per_example_loss(self, inputs: Dict[str, tf.Tensor], negatives: tf.Tensor) -> tf.Tensor:
         """[batch] softmax cross-entropy of each positive against the shared negatives."""
         labels = tf.reshape(inputs[features.LABEL], [-1])
-        return self.softmax_loss(self.query_embedding(inputs), self.candidate_embedding(labels),
-                                 self.candidate_embedding(negatives), labels, negatives)
+        query = self.query_embedding(inputs)
+        return self.softmax_loss(
+            tf.reduce_sum(query * self.candidate_embedding(labels), -1),
+            tf.matmul(query, self.candidate_embedding(negatives), transpose_b=True),
+            labels, negatives)
 
     def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
         return tf.reduce_mean(self.per_example_loss(inputs, self.sample_negatives()))
