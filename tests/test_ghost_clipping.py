@@ -47,3 +47,32 @@ def test_ghost_clipped_sum_equals_clipping_each_users_own_gradient(clip):
 def test_ghost_clipping_does_not_apply_when_minilm_layers_are_trained():
     """Trained MiniLM layers are not in the hand-written pass: per-user gradients then."""
     assert not ghost_clipping.applies(synthetic.model(text_trainable_layers=1))
+
+
+def test_a_dp_step_takes_the_ghost_clipped_sum():
+    """model.private_gradients (train_step's) uses ghost clipping and, without noise, gives
+    the per-user path's private mean and loss."""
+    model = synthetic.model()
+    users = _batch(model, [3, 6, 1], k=4)
+    negatives = model.sample_negatives()
+    model.dp = privacy.UserLevelDP(1e-2, 0.0, expected_users_per_step=3.0)
+    called = []
+    original = ghost_clipping.clipped_user_sum
+
+    def spy(*args):
+        called.append(True)
+        return original(*args)
+
+    ghost_clipping.clipped_user_sum = spy
+    try:
+        got, loss = model.private_gradients(users, negatives)
+    finally:
+        ghost_clipping.clipped_user_sum = original
+    assert called
+    gradients, losses = model.user_gradients(users, negatives)
+    want = model.dp.noisy_mean(gradients)
+    assert loss.numpy() == pytest.approx(
+        losses.numpy().sum() / users[user_sampling.EXAMPLE_MASK].numpy().sum(), rel=1e-5)
+    for g, w in zip(got, want):
+        scale = max(np.abs(w.numpy()).max(), 1e-12)
+        np.testing.assert_allclose(g.numpy() / scale, w.numpy() / scale, atol=1e-4)

@@ -346,12 +346,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                                      cleaning_counts=side(cleaning_counts)))
         return outputs
 
-    def _write_examples(self, output_dict, exec_properties) -> None:
+    def _write_examples(self, input_dict, output_dict, exec_properties) -> None:
         """BaseExampleGenExecutor.Do's output (gzipped TFRecords of tf.Examples per split, split
         names, payload and file format), except that TFX's WriteSplit shuffles every split
         (a Reshuffle): on a runner that holds shuffles in memory that alone held the whole
         output, ~1.7 KB per row. Here the examples are shuffled only where shuffles spill."""
-        self._log_startup({}, output_dict, exec_properties)
+        self._log_startup(input_dict, output_dict, exec_properties)
         input_config, output_config = io_configs(exec_properties)
         examples = output_dict[standard_component_specs.EXAMPLES_KEY]
         artifact_utils.get_single_instance(examples).split_names = (
@@ -376,7 +376,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         self._report_dir = artifact_utils.get_single_uri(output_dict[REPORT_KEY])
         self._shuffle = shuffles_spill(self._beam_pipeline_args)
-        self._write_examples(output_dict, exec_properties)
+        self._write_examples(input_dict, output_dict, exec_properties)
         masking_report = report.read(self._report_dir)
         properties = {KEY_FINGERPRINT: self._key_fingerprint,
                       "masking_policy_version": self._policy.version,

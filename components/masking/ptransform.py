@@ -72,6 +72,18 @@ def _python_value(value):
     return int(value)
 
 
+def _column_batch(rows: List[Dict[str, str]], columns) -> Dict[str, tf.Tensor]:
+    """Raw rows -> one string tensor per column."""
+    return {c: tf.constant([r[c] for r in rows], tf.string) for c in columns}
+
+
+def _python_rows(columns: Dict[str, tf.Tensor]) -> Iterable[Dict]:
+    """One tensor per column -> a dict of Python values per row."""
+    values = {k: v.numpy() for k, v in columns.items()}
+    for i in range(len(next(iter(values.values()))) if values else 0):
+        yield {k: _python_value(v[i]) for k, v in values.items()}
+
+
 class _MaskBatch(beam.DoFn):
     def __init__(self, policy: MaskingPolicy, key: pseudonymizer.PseudonymKey):
         self._policy = policy
@@ -82,11 +94,8 @@ class _MaskBatch(beam.DoFn):
         self._mask = make_mask_fn(self._policy, self._key)
 
     def process(self, rows: List[Dict[str, str]]) -> Iterable[Dict]:
-        inputs = {c: tf.constant([r[c] for r in rows], tf.string) for c in self._policy.columns}
-        masked, counts = self._mask(inputs)
-        masked = {k: v.numpy() for k, v in masked.items()}
-        for i in range(len(rows)):
-            yield {k: _python_value(v[i]) for k, v in masked.items()}
+        masked, counts = self._mask(_column_batch(rows, self._policy.columns))
+        yield from _python_rows(masked)
         stats = {k: int(v) for k, v in counts.items()}
         stats["rows_in"] = len(rows)
         for column, rule in self._policy.columns.items():
@@ -131,11 +140,7 @@ class _ReleaseBatch(beam.DoFn):
             input_signature=[{c: tf.TensorSpec([None], tf.string) for c in self._columns}])
 
     def process(self, rows: List[Dict[str, str]]) -> Iterable[Dict]:
-        released = self._release({c: tf.constant([r[c] for r in rows], tf.string)
-                                  for c in self._columns})
-        released = {k: v.numpy() for k, v in released.items()}
-        for i in range(len(rows)):
-            yield {k: _python_value(v[i]) for k, v in released.items()}
+        yield from _python_rows(self._release(_column_batch(rows, self._columns)))
 
 
 class ReleasedColumns(beam.PTransform):
