@@ -11,9 +11,14 @@ two towers' forward pass with its layers' own variables and gets, from one backw
 - each *user's* cotangent on the negatives' candidate outputs (a zero offset per user added to
   the shared outputs), taken back through the candidate MLP by hand, per user.
 
-From these, each user's gradient norm needs no per-user gradient:
-- a Dense kernel's per-user gradient is Σ_rows xᵀδ, and ‖Σ xᵀδ‖² = Σ (X Xᵀ) ∘ (Δ Δᵀ) over the
-  user's rows (Gram matrices; the negatives' input Gram is computed once for all users);
+The backward pass never goes into the frozen inputs (query and title vectors): their part of
+each first layer is computed outside the tape. From these, each user's gradient norm needs no
+per-user gradient:
+- a first layer's per-user kernel gradient is Σ_rows xᵀδ over 400+ inputs, and
+  ‖Σ xᵀδ‖² = Σ (X Xᵀ) ∘ (Δ Δᵀ) over the user's rows (Gram matrices; the negatives' input Gram
+  is computed once for all users, their products with the label rows' titles in the same
+  matmul as the title part of the forward pass);
+- the output layers' kernels are small (64 × d): there the per-user gradient itself is cheaper;
 - an embedding's per-user gradient is sparse: its rows are the (user, id) segment sums.
 Each user's weight min(1, C / norm) then scales their rows' cotangents, and one pass of
 matmuls and segment sums gives the clipped sum. It equals clipping the per-user gradients of
@@ -42,29 +47,28 @@ def applies(model) -> bool:
             and all(layer.compute_dtype == "float32" for layer in layers))
 
 
-def _input_grams(x, x_shared=None):
-    """A Dense layer's input Grams: (within each user's rows [users, k, k], rows against the
-    shared rows [users, k, m] or None, shared against shared [m, m] or None).
-    x [users, k, in]; x_shared [m, in]."""
-    rows = tf.matmul(x, x, transpose_b=True)
-    if x_shared is None:
-        return rows, None, None
-    return (rows, tf.einsum("uki,mi->ukm", x, x_shared),
-            tf.matmul(x_shared, x_shared, transpose_b=True))
-
-
 def _gram_norms(grams, delta, delta_shared=None) -> tf.Tensor:
     """[users] ‖Σ_j x_jᵀ δ_j + Σ_m x_shared_mᵀ δ_shared_{u,m}‖² of a Dense kernel, from the
-    inputs' Grams (`_input_grams`) and the cotangents' (‖AᵀB‖² = Σ (AAᵀ) ∘ (BBᵀ)).
-    delta [users, k, out]; delta_shared [users, m, out]."""
+    inputs' Grams and the cotangents (‖AᵀB‖² = Σ (AAᵀ) ∘ (BBᵀ)). grams: x against x within
+    each user's rows [users, k, k], and if there are shared rows, x against them [users, k, m]
+    and them against themselves [m, m]. delta [users, k, out]; delta_shared [users, m, out]."""
     rows, cross, shared = grams
     norms = tf.reduce_sum(rows * tf.matmul(delta, delta, transpose_b=True), axis=[1, 2])
     if delta_shared is None:
         return norms
-    norms += tf.reduce_sum(shared * tf.matmul(delta_shared, delta_shared, transpose_b=True),
+    norms += tf.reduce_sum(delta_shared * tf.einsum("mn,uno->umo", shared, delta_shared),
                            axis=[1, 2])
     cross_delta = tf.matmul(delta, delta_shared, transpose_b=True)              # [u, k, m]
     return norms + 2.0 * tf.reduce_sum(cross * cross_delta, axis=[1, 2])
+
+
+def _materialized_norms(x, delta, x_shared=None, delta_shared=None) -> tf.Tensor:
+    """The same norms as `_gram_norms`, from each user's kernel gradient itself: fewer
+    operations where the kernel is small (in * out under about (k + m) * (in + out))."""
+    gradient = tf.matmul(x, delta, transpose_a=True)                              # [u, in, out]
+    if x_shared is not None:
+        gradient += tf.einsum("mi,umo->uio", x_shared, delta_shared)
+    return tf.reduce_sum(tf.square(gradient), axis=[1, 2])
 
 
 def _bias_norms(delta, delta_shared=None) -> tf.Tensor:
@@ -132,19 +136,31 @@ def clipped_user_sum(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
         tf.reduce_sum(tf.square(negative_out), -1, keepdims=True), 1e-12))
     negative = negative_out * negative_inverse_norm
 
+    # The frozen inputs' part of each first layer, outside the tape (their cotangents are never
+    # needed), and in the same matmul the label titles' products with the negatives' (the
+    # candidate kernel's Gram cross term).
+    text_dim = query_hidden.kernel.shape[0] - item_dim
+    text_pre = tf.matmul(text, query_hidden.kernel[:text_dim]) + query_hidden.bias
+    label_title = tf.gather(title_vectors, labels)
+    title_products = tf.matmul(label_title, tf.concat(
+        [candidate_hidden.kernel[embedding_dim:],
+         tf.transpose(negative_input[:, embedding_dim:])], 1))
+    hidden_units = candidate_hidden.kernel.shape[1]
+    title_pre = title_products[:, :hidden_units] + candidate_hidden.bias
+    title_cross = title_products[:, hidden_units:]                                 # [u * k, m]
+
     with tf.GradientTape(watch_accessed_variables=False, persistent=False) as tape:
         history_mean = flat(tf.einsum("ukh,ukhd->ukd", history_weight,
                                       tf.gather(item_table, history)))
         label_item = tf.gather(item_table, labels)
         label_category = tf.gather(category_table, label_categories)
         tape.watch([history_mean, label_item, label_category])
-        query_input = tf.concat([text, history_mean], -1)
-        query_pre = dense(query_input, query_hidden)
+        query_pre = text_pre + tf.matmul(history_mean, query_hidden.kernel[text_dim:])
         query_act = tf.nn.relu(query_pre)
         query_pre_out = dense(query_act, query_out)
-        label_input = tf.concat([label_item, label_category,
-                                 tf.gather(title_vectors, labels)], -1)
-        label_pre = dense(label_input, candidate_hidden)
+        label_embedding = tf.concat([label_item, label_category], -1)
+        label_pre = title_pre + tf.matmul(label_embedding,
+                                          candidate_hidden.kernel[:embedding_dim])
         label_act = tf.nn.relu(label_pre)
         label_pre_out = dense(label_act, candidate_out)
         tape.watch([query_pre, query_pre_out, label_pre, label_pre_out])
@@ -165,6 +181,8 @@ def clipped_user_sum(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
     # back through the normalisation and the candidate MLP, by hand.
     d_negative = tf.matmul(per_user(d_negative_scores), per_user(query),
                            transpose_a=True)                                       # [u, m, d]
+    query_input = tf.concat([text, history_mean], -1)
+    label_input = tf.concat([label_embedding, label_title], -1)
     d_negative_out = (d_negative - negative * tf.reduce_sum(
         negative * d_negative, -1, keepdims=True)) * negative_inverse_norm
     d_negative_hidden = tf.matmul(d_negative_out, candidate_out.kernel, transpose_b=True)
@@ -185,17 +203,24 @@ def clipped_user_sum(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
     d_categories = tf.concat([per_user(d_label_category),
                               d_negative_embedding[..., item_dim:]], 1)
 
-    def norms(grams, delta, delta_shared=None):  # a Dense layer's kernel and bias
+    def norms(grams, delta, delta_shared=None):  # a first layer's kernel and bias
         return (_gram_norms(grams, per_user(delta), delta_shared)
                 + _bias_norms(per_user(delta), delta_shared))
 
+    def small_norms(x, delta, x_shared=None, delta_shared=None):  # an output layer's
+        return (_materialized_norms(per_user(x), per_user(delta), x_shared, delta_shared)
+                + _bias_norms(per_user(delta), delta_shared))
+
     squared_norms = (
-        norms(_input_grams(per_user(query_input)), d_query_pre)
-        + norms(_input_grams(per_user(query_act)), d_query_pre_out)
-        + norms(_input_grams(per_user(label_input), negative_input), d_label_pre,
-                d_negative_pre)
-        + norms(_input_grams(per_user(label_act), negative_hidden), d_label_pre_out,
-                d_negative_out)
+        norms((tf.matmul(per_user(query_input), per_user(query_input), transpose_b=True),
+                None, None), d_query_pre)
+        + small_norms(query_act, d_query_pre_out)
+        + norms((tf.matmul(per_user(label_input), per_user(label_input), transpose_b=True),
+                 per_user(title_cross + tf.matmul(label_embedding, negative_input[:, :embedding_dim],
+                                                  transpose_b=True)),
+                 tf.matmul(negative_input, negative_input, transpose_b=True)),
+                d_label_pre, d_negative_pre)
+        + small_norms(label_act, d_label_pre_out, negative_hidden, d_negative_out)
         + _embedding_norms(item_ids, d_items, item_table.shape[0])
         + _embedding_norms(category_ids, d_categories, category_table.shape[0]))
     weight = clip_weights(tf.sqrt(squared_norms))                                   # [u]
