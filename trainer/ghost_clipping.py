@@ -203,6 +203,9 @@ def clipped_user_sum(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
     d_categories = tf.concat([per_user(d_label_category),
                               d_negative_embedding[..., item_dim:]], 1)
 
+    label_cross = title_cross + tf.matmul(label_embedding, negative_input[:, :embedding_dim],
+                                          transpose_b=True)                   # [u * k, m]
+
     def norms(grams, delta, delta_shared=None):  # a first layer's kernel and bias
         return (_gram_norms(grams, per_user(delta), delta_shared)
                 + _bias_norms(per_user(delta), delta_shared))
@@ -216,9 +219,8 @@ def clipped_user_sum(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
                 None, None), d_query_pre)
         + small_norms(query_act, d_query_pre_out)
         + norms((tf.matmul(per_user(label_input), per_user(label_input), transpose_b=True),
-                 per_user(title_cross + tf.matmul(label_embedding, negative_input[:, :embedding_dim],
+                 per_user(label_cross), tf.matmul(negative_input, negative_input,
                                                   transpose_b=True)),
-                 tf.matmul(negative_input, negative_input, transpose_b=True)),
                 d_label_pre, d_negative_pre)
         + small_norms(label_act, d_label_pre_out, negative_hidden, d_negative_out)
         + _embedding_norms(item_ids, d_items, item_table.shape[0])
