@@ -225,7 +225,9 @@ def clipped_user_sum(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
         + small_norms(label_act, d_label_pre_out, negative_hidden, d_negative_out)
         + _embedding_norms(item_ids, d_items, item_table.shape[0])
         + _embedding_norms(category_ids, d_categories, category_table.shape[0]))
-    weight = clip_weights(tf.sqrt(squared_norms))                                   # [u]
+    # A sum of Gram terms is ‖·‖² exactly but can round below 0 when the terms cancel; the
+    # square root of that would be NaN, and one NaN weight would poison the whole step.
+    weight = clip_weights(tf.sqrt(tf.maximum(squared_norms, 0.0)))                # [u]
     row_weight = tf.repeat(weight, k)[:, tf.newaxis]                              # [u * k, 1]
 
     def kernel_and_bias(layer, x, delta, x_shared=None, delta_shared=None):
