@@ -284,18 +284,28 @@ def train_dp(catalog, config: Dict, sampler: user_sampling.UserSampler, steps: i
     return model, time.perf_counter() - started
 
 
-def step_seconds(steps: Dict[str, tuple], rounds: int = 23, warmup: int = 3) -> Dict[str, float]:
-    """Median seconds per step of each (step function, batch iterator), measured the same way
-    and interleaved round by round (so load on the machine hits each alike), after `warmup`
-    rounds (tracing)."""
+def step_seconds(steps: Dict[str, tuple], rounds: int, warmup: int = 3) -> Dict[str, list]:
+    """Seconds of each step of each (step function, batch iterator), measured the same way and
+    interleaved round by round (so load on the machine hits each alike), after `warmup` rounds
+    (tracing): `rounds` times per step function."""
     times = {name: [] for name in steps}
-    for _ in range(rounds):
+    for _ in range(warmup + rounds):
         for name, (step, batches_of) in steps.items():
             batch = next(batches_of)
             started = time.perf_counter()
             tf.nest.map_structure(lambda t: t.numpy(), step(batch))  # waits for the result
             times[name].append(time.perf_counter() - started)
-    return {name: float(np.median(t[warmup:])) for name, t in times.items()}
+    return {name: t[warmup:] for name, t in times.items()}
+
+
+def step_cost(times: Dict[str, list]) -> Dict[str, float]:
+    """Median DP and non-DP step seconds, their ratio, and the quartiles of the per-round ratios
+    (each DP step over the non-DP step timed beside it): how far the ratio moves with load."""
+    dp, non_dp = np.asarray(times["dp"]), np.asarray(times["non_dp"])
+    low, high = np.percentile(dp / non_dp, [25, 75])
+    return {"non_dp": float(np.median(non_dp)), "dp": float(np.median(dp)),
+            "ratio": float(np.median(dp) / np.median(non_dp)),
+            "paired_ratio_quartiles": [float(low), float(high)], "rounds": len(dp)}
 
 
 # Main --------------------------------------------------------------------------------------
@@ -348,13 +358,15 @@ def run(args) -> Dict:
         * sampler.expected_users_per_step)
     seconds_per_step = {"non_dp": None, "dp": None}  # measured only when DP models run
     if "dp" in args.models:  # on throw-away models: the step's cost does not depend on σ
-        seconds_per_step = step_seconds({
+        seconds_per_step = step_cost(step_seconds({
             "non_dp": (non_dp_step(privrec_model(catalog, config), config["learning_rate"]),
                        iter(batches(inputs, examples_per_dp_step, shuffle=False))),
             "dp": (tf.function(dp_model(catalog, config, sampler, 1.0).train_step,
-                               reduce_retracing=True), iter(sampler.dataset()))})
+                               reduce_retracing=True), iter(sampler.dataset()))},
+            args.step_rounds))
         progress(f"step on {examples_per_dp_step} examples: non-DP "
-                 f"{seconds_per_step['non_dp']:.3f} s, DP {seconds_per_step['dp']:.3f} s")
+                 f"{seconds_per_step['non_dp']:.3f} s, DP {seconds_per_step['dp']:.3f} s "
+                 f"(medians of {args.step_rounds} interleaved rounds)")
     for epsilon in args.epsilons if "dp" in args.models else ():
         name = f"privrec DP ε={epsilon:g}"
         sigma = privacy.noise_for_target_epsilon(epsilon, sampler.num_users,
@@ -371,7 +383,7 @@ def run(args) -> Dict:
                                      labels)
         record(name, ranks, top, train_seconds=seconds, epsilon=accounted.epsilon,
                noise_multiplier=sigma,
-               dp_step_vs_non_dp_step=seconds_per_step["dp"] / seconds_per_step["non_dp"])
+               dp_step_vs_non_dp_step=seconds_per_step["ratio"])
     return {"dataset": os.path.abspath(args.dataset), "interactions": len(rows),
             "users": sampler.num_users, "items": items, "test_examples": len(test),
             "cold_start_examples": int(cold.sum()), "dp": {
@@ -380,6 +392,8 @@ def run(args) -> Dict:
                 "delta": args.delta, "examples_per_step": examples_per_dp_step,
                 "non_dp_step_seconds": seconds_per_step["non_dp"],
                 "dp_step_seconds": seconds_per_step["dp"],
+                "step_ratio_quartiles": seconds_per_step.get("paired_ratio_quartiles"),
+                "step_rounds": seconds_per_step.get("rounds"),
                 "learning_rate": args.dp_learning_rate or args.learning_rate},
             "text_trainable_layers": args.text_trainable_layers,
             "results": results}
@@ -393,8 +407,13 @@ def print_table(numbers: Dict) -> None:
         print(f"{name:<20}{m['recall_at_10']:>8.3f}{m['ndcg_at_10']:>9.3f}"
               f"{m['recall_at_100']:>8.3f}{m['cold_start_recall_at_100']:>11.3f}"
               f"{m['coverage_at_10']:>8.3f}{m['train_seconds']:>9.1f}"
-              f"{(f'{ratio:.1f}×' if ratio else '-'):>16}")
+              f"{(f'{ratio:.2f}×' if ratio else '-'):>16}")
     dp = numbers["dp"]
+    if dp.get("step_ratio_quartiles"):
+        low, high = dp["step_ratio_quartiles"]
+        print(f"step on {dp['examples_per_step']} examples: non-DP {dp['non_dp_step_seconds']:.3f}"
+              f" s, DP {dp['dp_step_seconds']:.3f} s (medians of {dp['step_rounds']} interleaved "
+              f"rounds); DP/non-DP per round: quartiles {low:.2f}× – {high:.2f}×")
     print(f"user-level DP: {numbers['users']} users, {dp['users_per_step']:.0f} per step "
           f"(Poisson), at most {dp['max_examples_per_user']} examples each, {dp['steps']} steps,"
           f" δ = {dp['delta']:g}, Adam learning rate {dp['learning_rate']:g}")
@@ -445,6 +464,8 @@ def main(argv=None):
                         help="privrec: train MiniLM's top N query-encoder layers (default 0)")
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"which of {', '.join(MODELS)} to run (comma-separated)")
+    parser.add_argument("--step-rounds", type=int, default=200,
+                        help="interleaved rounds timing the DP and the non-DP step")
     parser.add_argument("--json", help="write the numbers here")
     args = parser.parse_args(argv)
     args.epsilons = [float(e) for e in args.epsilons.split(",") if e.strip()]

@@ -47,6 +47,10 @@ def beam_args(runner: str = "direct", **settings) -> List[str]:
     """beam_pipeline_args for one of BEAM_RUNNERS; `settings` (Beam option names) add to or
     override the preset. Refuses an unknown runner or option and a missing required one."""
     from apache_beam.options import pipeline_options
+    from pipeline import beam_dependencies
+    # Every argument list comes from here: the hook that spares local runs TFX's per-component
+    # sdist of itself (beam_dependencies) is installed with it.
+    beam_dependencies.skip_tfx_package_for_local_runners()
     if runner not in BEAM_RUNNERS:
         raise ValueError(f"unknown Beam runner {runner!r}; one of {', '.join(BEAM_RUNNERS)}")
     preset, required = BEAM_RUNNERS[runner]

@@ -3,6 +3,7 @@ import contextlib
 import logging
 import os
 import sys
+import tempfile
 
 import privrec  # noqa: F401  (runtime switches, before TensorFlow)
 import pytest
@@ -36,11 +37,17 @@ def _output_to(path):
             os.close(saved[0]), os.close(saved[1])
 
 
+def run_temp_dir(log_path: str) -> str:
+    """Where tiny_run's temporary files went (beside its log)."""
+    return os.path.join(os.path.dirname(log_path), "tmp")
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, pipeline_key):
     """The whole pipeline on the tiny data set plus canary PII rows (tests/canaries.py).
 
     Returns (config, progress lines, path of the run's log: stdout, stderr and Python logging).
+    The run's temporary files go to `run_temp_dir(log path)` (Python's tempfile directory).
     """
     from components.masking import policy
     from pipeline import configs, local_runner
@@ -57,10 +64,13 @@ def tiny_run(tmp_path_factory, pipeline_key):
     previous_level = logging.getLogger().level
     logging.getLogger().setLevel(logging.DEBUG)
     os.environ[pseudonymizer.KEY_ENV] = pipeline_key
+    saved_tempdir, tempfile.tempdir = tempfile.tempdir, run_temp_dir(log_path)
+    os.makedirs(tempfile.tempdir)
     try:
         with _output_to(log_path):
             local_runner.run(config, printer=progress.append)
     finally:
+        tempfile.tempdir = saved_tempdir
         del os.environ[pseudonymizer.KEY_ENV]
         logging.getLogger().removeHandler(handler)
         logging.getLogger().setLevel(previous_level)

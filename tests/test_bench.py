@@ -67,7 +67,7 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
         [sys.executable, os.path.join(ROOT, "bench", "retrieval_quality.py"), "--dataset",
          str(dataset), "--epochs", "1", "--tutorial-epochs", "1", "--dp-epochs", "2",
          "--epsilons", "8", "--users-per-step", "8", "--max-examples-per-user", "4",
-         "--json", str(out)], capture_output=True, text=True, cwd=ROOT)
+         "--step-rounds", "20", "--json", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("most-popular", "TFRS tutorial", "privrec non-DP", "privrec DP ε=8"):
         assert name in result.stdout
@@ -85,6 +85,9 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
     dp = results["privrec DP ε=8"]
     assert 7.6 <= dp["epsilon"] <= 8.0 and dp["noise_multiplier"] > 0
     assert dp["dp_step_vs_non_dp_step"] > 0 and numbers["dp"]["non_dp_step_seconds"] > 0
+    low, high = numbers["dp"]["step_ratio_quartiles"]  # per-round DP/non-DP, 20 rounds
+    assert 0 < low <= high and numbers["dp"]["step_rounds"] == 20
+    assert "interleaved rounds" in result.stdout
 
 
 def test_retrieval_quality_bench_reads_a_generated_privrec_data_folder(tmp_path):

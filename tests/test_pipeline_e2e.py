@@ -21,6 +21,7 @@ from pipeline import run_summary
 from serving import client, server
 from trainer import privacy as privacy_lib
 from tests import canaries
+from tests.conftest import run_temp_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -70,6 +71,7 @@ def test_trainer_encodes_each_distinct_query_once_before_training(tiny_run):
 
 def test_no_raw_pii_or_canary_anywhere_under_the_pipeline_root_mlmd_logs_or_serving_dir(
         tiny_run):
+    """Nor in the run's temporary files (tempfile's directory, which Beam and TFX write to)."""
     config, progress, log_path = tiny_run
     rows = _raw_rows(config)
     needles = set(canaries.NEEDLES)
@@ -78,7 +80,7 @@ def test_no_raw_pii_or_canary_anywhere_under_the_pipeline_root_mlmd_logs_or_serv
         needles.update(re.findall(r"\d{17}[\dX]|\b62\d{14}\b", r["query"]))
     needles = {n.encode() for n in needles if n}
     assert any(r["phone"] in r["query"] for r in rows), "the tiny data must plant PII in queries"
-    roots = [config.pipeline_root, config.serving_root]
+    roots = [config.pipeline_root, config.serving_root, run_temp_dir(log_path)]
     files = [os.path.join(d, f) for root in roots for d, _, fs in os.walk(root) for f in fs]
     files += [config.metadata_path, log_path]
     assert len(files) > 20 and os.path.getsize(log_path) > 1000
@@ -87,6 +89,21 @@ def test_no_raw_pii_or_canary_anywhere_under_the_pipeline_root_mlmd_logs_or_serv
             for needle in needles if needle in data]
     hits += [("progress", n) for n in needles if n in "\n".join(progress).encode()]
     assert hits == []
+
+
+def test_local_beam_stages_leave_no_package_of_tfx_in_the_temp_dir(tiny_run):
+    """On the DirectRunner TFX's Beam executors use the installed TFX (pipeline/
+    beam_dependencies.py): no ~49 MB sdist of TFX per Beam component run is built or staged in
+    the temporary directory (and never removed)."""
+    config, progress, log_path = tiny_run
+    beam_stages = ("MaskingExampleGen", "StatisticsGen", "ExampleValidator", "Transform",
+                   "Evaluator")
+    assert all(any(stage in line and "finished" in line for line in progress)
+               for stage in beam_stages), progress
+    temp_files = [os.path.join(d, f) for d, _, fs in os.walk(run_temp_dir(log_path)) for f in fs]
+    assert temp_files  # the run did use the temporary directory
+    assert [f for f in temp_files if "tfx_ephemeral" in f
+            or os.path.basename(f) in ("setup.py", "extra_packages.txt")] == []
 
 
 def _examples(config, split):

@@ -74,6 +74,23 @@ def test_masking_shuffles_only_on_runners_whose_shuffles_spill():
                                             environment_config=IMAGE))
 
 
+def test_tfx_packages_itself_for_remote_runners_only(tmp_path, monkeypatch):
+    """TFX's Beam executors build an sdist of TFX for remote workers; with privrec's Beam
+    arguments local runners skip it (pipeline/beam_dependencies.py), remote ones still get it."""
+    import tempfile
+    from tfx.utils import dependency_utils
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for local in (configs.beam_args("direct"), configs.beam_args("direct-multiprocess"),
+                  ["--runner=direct"], ["--direct_num_workers=1"]):
+        assert dependency_utils.make_beam_dependency_flags(list(local)) == local
+    assert os.listdir(tmp_path) == []
+    flink = configs.beam_args("flink", flink_master="f:8081", environment_config=IMAGE)
+    flagged = dependency_utils.make_beam_dependency_flags(list(flink))
+    assert flagged[:-1] == flink and flagged[-1].startswith("--extra_package=")
+    package = flagged[-1].split("=", 1)[1]
+    assert package.startswith(str(tmp_path)) and os.path.getsize(package) > 1_000_000
+
+
 @pytest.mark.parametrize("runner, settings, message", [
     ("dataflow", {"project": "p", "region": "r"}, "needs temp_location, sdk_container_image"),
     ("flink", {"environment_config": IMAGE}, "needs flink_master"),

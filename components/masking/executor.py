@@ -25,7 +25,6 @@ from typing import Any, Dict, Iterable
 
 import apache_beam as beam
 from absl import logging
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
 from tfx.components.example_gen import utils as example_gen_utils
@@ -39,6 +38,7 @@ from components.masking import cleaning, malformed
 from components.masking import policy as policy_lib
 from components.masking import pseudonymizer, reidentification, report, sources
 from components.masking.ptransform import MaskInteractions, ReleasedColumns, to_example
+from pipeline import beam_dependencies
 from privrec.data import schema
 
 ALLOW_DEV_KEY = "allow_dev_key"
@@ -61,8 +61,7 @@ class CleaningBudgetError(RuntimeError):
 def shuffles_spill(beam_pipeline_args) -> bool:
     """Whether the Beam runner's shuffles spill to disk and spread work over workers (Dataflow,
     Flink, Spark...), not the DirectRunner's, which holds a shuffled PCollection in memory."""
-    runner = PipelineOptions(list(beam_pipeline_args or [])).view_as(StandardOptions).runner
-    return bool(runner) and "direct" not in runner.lower()
+    return not beam_dependencies.runs_locally(beam_pipeline_args)
 
 
 def input_files(input_base: str, pattern: str):
