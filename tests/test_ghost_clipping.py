@@ -49,6 +49,19 @@ def test_ghost_clipping_does_not_apply_when_minilm_layers_are_trained():
     assert not ghost_clipping.applies(synthetic.model(text_trainable_layers=1))
 
 
+def test_ghost_clipping_does_not_apply_to_other_activations_or_layers_without_bias():
+    """The hand-written pass computes ReLU then linear Dense layers with bias, nothing else."""
+    model = synthetic.model()
+    model.candidate_mlp.layers[0].activation = tf.keras.activations.gelu
+    assert not ghost_clipping.applies(model)
+    model = synthetic.model()
+    model.query_mlp.layers[1].activation = tf.keras.activations.relu
+    assert not ghost_clipping.applies(model)
+    model = synthetic.model()
+    model.query_mlp.layers[0].use_bias = False
+    assert not ghost_clipping.applies(model)
+
+
 def test_a_dp_step_takes_the_ghost_clipped_sum():
     """model.private_gradients (train_step's) uses ghost clipping and, without noise, gives
     the per-user path's private mean and loss."""

@@ -37,13 +37,18 @@ from trainer.query_vectors import QUERY_VECTOR
 
 
 def applies(model) -> bool:
-    """Whether the trainable variables are exactly the towers' (embeddings and the two MLPs),
-    all float32: then `clipped_user_sum` covers every one of them."""
+    """Whether the trainable variables are exactly the towers' (embeddings and the two MLPs:
+    Dense with bias and ReLU, then Dense with bias and no activation, as the hand-written pass
+    computes them), all float32: then `clipped_user_sum` covers every one of them."""
     layers = [model.item_embedding, model.category_embedding,
               *model.query_mlp.layers, *model.candidate_mlp.layers]
     own = {v.ref() for layer in layers for v in layer.trainable_variables}
+    mlps = (model.query_mlp.layers, model.candidate_mlp.layers)
     return (own == {v.ref() for v in model.trainable_variables}
-            and len(model.query_mlp.layers) == len(model.candidate_mlp.layers) == 2
+            and all(len(mlp) == 2 for mlp in mlps)
+            and all([tf.keras.activations.serialize(dense.activation) for dense in mlp]
+                    == ["relu", "linear"] and all(dense.use_bias for dense in mlp)
+                    for mlp in mlps)
             and all(layer.compute_dtype == "float32" for layer in layers))
 
 
