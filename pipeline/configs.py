@@ -48,8 +48,8 @@ def beam_args(runner: str = "direct", **settings) -> List[str]:
     override the preset. Refuses an unknown runner or option and a missing required one."""
     from apache_beam.options import pipeline_options
     from pipeline import beam_dependencies
-    # Every argument list comes from here: the hook that spares local runs TFX's per-component
-    # sdist of itself (beam_dependencies) is installed with it.
+    # The hook that spares local runs TFX's per-component sdist of itself (beam_dependencies)
+    # comes with privrec's Beam arguments (local_runner.run installs it too).
     beam_dependencies.skip_tfx_package_for_local_runners()
     if runner not in BEAM_RUNNERS:
         raise ValueError(f"unknown Beam runner {runner!r}; one of {', '.join(BEAM_RUNNERS)}")
