@@ -21,8 +21,7 @@ def runs_locally(beam_pipeline_args: Sequence[str]) -> bool:
     """Whether these arguments run Beam on this machine (a DirectRunner, Beam's default)."""
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     runner = PipelineOptions(list(beam_pipeline_args or [])).view_as(StandardOptions).runner
-    name = (runner if isinstance(runner, str) else type(runner).__name__ if runner
-            else StandardOptions.DEFAULT_RUNNER).lower()
+    name = (runner or StandardOptions.DEFAULT_RUNNER).lower()
     return (name if name.endswith("runner") else name + "runner") in _LOCAL_RUNNERS
 
 
