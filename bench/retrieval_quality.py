@@ -13,8 +13,10 @@ cold-start slice (test items with no training interaction) and catalog coverage 
   with plain mini-batch steps; DP with user-level DP-SGD (trainer/user_sampling.py, noise
   calibrated by trainer/privacy.py to each ε at δ = --delta).
 With MiniLM frozen (the default) every privrec model trains on query vectors computed once per
-distinct query (trainer/query_vectors.py), as the Trainer does. The last column is a DP step's
-median time over a non-DP step's on as many examples, both measured the same way, interleaved.
+distinct query (trainer/query_vectors.py), as the Trainer does. "DP/non-DP step" is a DP step's
+median time over a non-DP step's on as many examples, both measured the same way, interleaved;
+"noise/clip" is the norm of a DP step's noise over the clip norm (privacy.noise_norm_over_clip:
+far above 1, each step's direction is mostly noise).
 
     .venv/bin/python bench/retrieval_quality.py --json out/retrieval_quality.json
 """
@@ -382,7 +384,9 @@ def run(args) -> Dict:
         ranks, top = ranks_and_top10(privrec_scores(model, test_inputs, catalog.num_indices),
                                      labels)
         record(name, ranks, top, train_seconds=seconds, epsilon=accounted.epsilon,
-               noise_multiplier=sigma,
+               noise_multiplier=sigma, noise_norm_over_clip=privacy.noise_norm_over_clip(
+                   sigma, sampler.expected_users_per_step,
+                   sum(int(np.prod(v.shape)) for v in model.trainable_variables)),
                dp_step_vs_non_dp_step=seconds_per_step["ratio"])
     return {"dataset": os.path.abspath(args.dataset), "interactions": len(rows),
             "users": sampler.num_users, "items": items, "test_examples": len(test),
@@ -401,13 +405,14 @@ def run(args) -> Dict:
 
 def print_table(numbers: Dict) -> None:
     print(f"{'model':<20}{'R@10':>8}{'NDCG@10':>9}{'R@100':>8}{'cold R@100':>11}"
-          f"{'cov@10':>8}{'train s':>9}{'DP/non-DP step':>16}")
+          f"{'cov@10':>8}{'train s':>9}{'DP/non-DP step':>16}{'noise/clip':>12}")
     for name, m in numbers["results"].items():
-        ratio = m.get("dp_step_vs_non_dp_step")
+        ratio, noise = m.get("dp_step_vs_non_dp_step"), m.get("noise_norm_over_clip")
         print(f"{name:<20}{m['recall_at_10']:>8.3f}{m['ndcg_at_10']:>9.3f}"
               f"{m['recall_at_100']:>8.3f}{m['cold_start_recall_at_100']:>11.3f}"
               f"{m['coverage_at_10']:>8.3f}{m['train_seconds']:>9.1f}"
-              f"{(f'{ratio:.2f}×' if ratio else '-'):>16}")
+              f"{(f'{ratio:.2f}×' if ratio else '-'):>16}"
+              f"{(f'{noise:.2f}' if noise is not None else '-'):>12}")
     dp = numbers["dp"]
     if dp.get("step_ratio_quartiles"):
         low, high = dp["step_ratio_quartiles"]

@@ -84,6 +84,9 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
     assert results["most-popular"]["coverage_at_10"] == 10 / 150
     dp = results["privrec DP ε=8"]
     assert 7.6 <= dp["epsilon"] <= 8.0 and dp["noise_multiplier"] > 0
+    # σ·√D / users per step, with D the model's trainable values (over 10⁴) and 8 users.
+    assert dp["noise_norm_over_clip"] > dp["noise_multiplier"] * 100 / 8
+    assert "noise/clip" in result.stdout
     assert dp["dp_step_vs_non_dp_step"] > 0 and numbers["dp"]["non_dp_step_seconds"] > 0
     low, high = numbers["dp"]["step_ratio_quartiles"]  # per-round DP/non-DP, 20 rounds
     assert 0 < low <= high and numbers["dp"]["step_rounds"] == 20

@@ -101,3 +101,19 @@ def test_training_without_the_dp_mechanism_is_refused():
                                         max_examples_per_user=2)
     with pytest.raises(ValueError, match="never trains without the DP mechanism"):
         model.fit(sampler.dataset(), steps_per_epoch=1, epochs=1, verbose=0)
+
+
+def test_noise_norm_over_clip_is_the_norm_of_the_noise_the_mechanism_adds():
+    """privacy.noise_norm_over_clip against the noise UserLevelDP.noised_mean really adds to a
+    zero gradient sum (two variables, 30,050 values): σ·√D / users, in units of the clip."""
+    dp = privacy.UserLevelDP(l2_norm_clip=2.0, noise_multiplier=1.5, expected_users_per_step=10)
+    shapes = [(1000, 30), (50,)]
+    tf.random.set_seed(3)
+    noised = dp.noised_mean([tf.zeros(shape) for shape in shapes])
+    measured = float(tf.linalg.global_norm(noised)) / dp.l2_norm_clip
+    expected = privacy.noise_norm_over_clip(1.5, 10, 1000 * 30 + 50)
+    assert expected == pytest.approx(1.5 * (30_050 ** 0.5) / 10)
+    assert measured == pytest.approx(expected, rel=0.02)
+    # More users per step average the same noise down; more parameters add to it.
+    assert privacy.noise_norm_over_clip(1.5, 100, 30_050) == pytest.approx(expected / 10)
+    assert privacy.noise_norm_over_clip(1.5, 10, 4 * 30_050) == pytest.approx(2 * expected)

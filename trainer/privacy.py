@@ -65,6 +65,16 @@ class UserLevelDP:
         return self.noised_mean(self.clip_and_sum(per_user_gradients))
 
 
+def noise_norm_over_clip(noise_multiplier: float, expected_users_per_step: float,
+                         num_parameters: int) -> float:
+    """The norm of the noise in one step's privatised mean gradient (UserLevelDP.noised_mean),
+    in units of the clip norm: σ·√D / expected users per step (a D-dimensional Gaussian of
+    stddev s has norm ≈ s·√D). The largest signal a step can carry, every user's clipped
+    gradient pointing the same way, has norm 1 in these units; far above 1, each step's
+    direction is mostly noise, and only many steps average it out."""
+    return noise_multiplier * math.sqrt(num_parameters) / expected_users_per_step
+
+
 def make_optimizer(config: Dict) -> tf.keras.optimizers.Optimizer:
     """Adam on already privatised gradients (UserLevelDP.noised_mean); post-processing of a DP
     gradient stays DP, so the optimizer itself needs no privacy."""
