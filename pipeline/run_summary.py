@@ -44,6 +44,11 @@ class RunSummary:
                + (f"; noise multiplier {self.privacy['noise_multiplier']:.3f} calibrated to "
                   f"target ε {self.privacy['target_epsilon']}"
                   if self.privacy.get("target_epsilon") is not None else "") + ")")
+        noise = self.training.get("noise_norm_over_clip")
+        if noise is not None:
+            yield (f"DP noise      : {noise:.2f}× the clip norm per step (σ·√trainable values / "
+                   "users per step)" + ("; above 1 each step is mostly noise: more users per "
+                                        "step or more users lower it" if noise > 1 else ""))
         k = self.masking.get("k_anonymity") or {}
         yield (f"masking       : policy {self.masking['policy_version']}, "
                f"{self.masking['rows_in']} rows in, {self.masking['rows_out']} out "

@@ -19,7 +19,7 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
 from components.masking import pseudonymizer
 from pipeline import run_summary
 from serving import client, server
-from trainer import privacy as privacy_lib
+from trainer import export, privacy as privacy_lib
 from tests import canaries
 from tests.conftest import run_temp_dir
 
@@ -246,6 +246,13 @@ def test_summary_has_metrics_blessing_push_and_computed_epsilon(tiny_run):
         with open(os.path.join(pushed, "assets.extra", "privacy.json")) as f:
             assert json.load(f)["epsilon"] == privacy["epsilon"]
     assert any(line.startswith("privacy") for line in summary.lines())
+    # The DP noise diagnostic: σ·√D / users per step, D the saved model's trainable values.
+    model = export.load_keras(os.path.join(_latest_uri(config, "Trainer", "model"),
+                                           "Format-Serving"))
+    values = sum(int(tf.size(v)) for v in model.trainable_variables)
+    assert summary.training["noise_norm_over_clip"] == pytest.approx(
+        privacy["noise_multiplier"] * values ** 0.5 / privacy["users_per_step"])
+    assert any(line.startswith("DP noise") and "mostly noise" in line for line in summary.lines())
 
 
 def test_cold_start_slice_is_the_eval_items_never_seen_in_training(tiny_run):

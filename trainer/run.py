@@ -102,6 +102,16 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         distinct_queries = len(sampler.examples[query_vectors.QUERY_VECTOR].table)
     model.dp = privacy.UserLevelDP(config["l2_norm_clip"], config["noise_multiplier"],
                                    users_per_step)
+    noise_over_clip = privacy.noise_norm_over_clip(
+        config["noise_multiplier"], users_per_step,
+        sum(int(tf.size(v)) for v in model.trainable_variables))
+    if noise_over_clip > 1:
+        logging.warning(
+            "Each DP step's noise has %.1f times the norm of the largest signal a step can carry "
+            "(σ·√trainable values / users per step): each step's direction is mostly noise, and "
+            "the model may learn little beyond what many steps average out. More users per step "
+            "(TrainerConfig.users_per_step), more users, or a larger ε lower it.",
+            noise_over_clip)
     evaluation = _dataset(fn_args, fn_args.eval_files, tft_output, config["batch_size"])
     eval_steps = max(1, fn_args.eval_steps or 5)
     initial_loss = model.evaluate(evaluation, steps=eval_steps, verbose=0, return_dict=True)["loss"]
@@ -121,7 +131,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     export.export(module, fn_args.serving_model_dir, report.to_dict(), training={
         "warm_started_from": warm_from, "eval_loss_before": float(initial_loss),
         "eval_loss_after": float(history.history["val_loss"][-1]),
-        "training_examples": sampler.num_examples,
+        "training_examples": sampler.num_examples, "noise_norm_over_clip": noise_over_clip,
         "query_vectors_computed_beforehand": distinct_queries})
     if ledger:
         span_ledger.write(os.path.dirname(export.training_summary_path(fn_args.serving_model_dir)),
