@@ -386,7 +386,7 @@ def run(args) -> Dict:
         record(name, ranks, top, train_seconds=seconds, epsilon=accounted.epsilon,
                noise_multiplier=sigma, noise_norm_over_clip=privacy.noise_norm_over_clip(
                    sigma, sampler.expected_users_per_step,
-                   sum(int(np.prod(v.shape)) for v in model.trainable_variables)),
+                   sum(int(tf.size(v)) for v in model.trainable_variables)),
                dp_step_vs_non_dp_step=seconds_per_step["ratio"])
     return {"dataset": os.path.abspath(args.dataset), "interactions": len(rows),
             "users": sampler.num_users, "items": items, "test_examples": len(test),
