@@ -11,7 +11,8 @@ cold-start slice (test items with no training interaction) and catalog coverage 
   Adagrad 0.1, batch 8192, 3 epochs, as in TFRS's basic retrieval tutorial.
 - privrec: trainer/model.py (MiniLM query and titles, recent items, catalog negatives), non-DP
   with plain mini-batch steps; DP with user-level DP-SGD (trainer/user_sampling.py, noise
-  calibrated by trainer/privacy.py to each ε at δ = --delta).
+  calibrated by trainer/privacy.py to each ε at δ = --delta). With --popularity-prior-noise,
+  each ε also "+ prior": the DP popularity prior in the logits, its ε inside the same target.
 With MiniLM frozen (the default) every privrec model trains on query vectors computed once per
 distinct query (trainer/query_vectors.py), as the Trainer does. "DP/non-DP step" is a DP step's
 median time over a non-DP step's on as many examples, both measured the same way, interleaved;
@@ -24,6 +25,7 @@ import argparse
 import collections
 import csv
 import glob
+import itertools
 import math
 import os
 import sys
@@ -186,13 +188,13 @@ def privrec_model(catalog, config: Dict) -> TwoTowerModel:
 
 
 def privrec_scores(model: TwoTowerModel, test_features: Dict, num_indices: int):
-    candidates = model.candidate_embedding(
+    candidates = model.scoring_candidates(
         tf.range(catalog_lib.FIRST_ITEM_INDEX, num_indices, dtype=tf.int64))
 
     def scores(a, b):
-        query = model.query_embedding({k: tf.constant(v[a:b]) for k, v in test_features.items()
-                                       if k in (features.QUERY_TOKENS, features.HISTORY,
-                                                query_vectors.QUERY_VECTOR)})
+        query = model.scoring_query({k: tf.constant(v[a:b]) for k, v in test_features.items()
+                                     if k in (features.QUERY_TOKENS, features.HISTORY,
+                                              query_vectors.QUERY_VECTOR)})
         return tf.matmul(query, candidates, transpose_b=True).numpy()
     return scores
 
@@ -270,7 +272,12 @@ class _Progress(tf.keras.callbacks.Callback):
 
 def dp_model(catalog, config: Dict, sampler: user_sampling.UserSampler,
              noise_multiplier: float) -> TwoTowerModel:
+    """A compiled DP model; with config["popularity_prior_noise"], its DP popularity prior
+    released from the sampler's users (privacy.popularity_prior), as the Trainer does."""
     model = privrec_model(catalog, config)
+    if config.get("popularity_prior_noise") is not None:
+        model.item_log_popularity.assign(privacy.popularity_prior(
+            sampler.items_of_users(), catalog.num_indices, config["popularity_prior_noise"]))
     model.dp = privacy.UserLevelDP(config["l2_norm_clip"], noise_multiplier,
                                    sampler.expected_users_per_step)
     model.compile(optimizer=privacy.make_optimizer(config))
@@ -369,18 +376,23 @@ def run(args) -> Dict:
         progress(f"step on {examples_per_dp_step} examples: non-DP "
                  f"{seconds_per_step['non_dp']:.3f} s, DP {seconds_per_step['dp']:.3f} s "
                  f"(medians of {args.step_rounds} interleaved rounds)")
-    for epsilon in args.epsilons if "dp" in args.models else ():
-        name = f"privrec DP ε={epsilon:g}"
+    # Each ε without and, with --popularity-prior-noise, with the DP popularity prior (its ε
+    # is part of the target: DP-SGD gets what the prior leaves).
+    priors = [None] + ([args.popularity_prior_noise] if args.popularity_prior_noise else [])
+    for epsilon, prior in itertools.product(args.epsilons if "dp" in args.models else (), priors):
+        name = f"privrec DP ε={epsilon:g}" + (" + prior" if prior else "")
         sigma = privacy.noise_for_target_epsilon(epsilon, sampler.num_users,
                                                  sampler.expected_users_per_step, steps,
-                                                 args.delta)
+                                                 args.delta, prior)
         tf.random.set_seed(7)
         model, seconds = train_dp(
-            catalog, {**config, "learning_rate": args.dp_learning_rate or config["learning_rate"]},
+            catalog, {**config, "popularity_prior_noise": prior,
+                      "learning_rate": args.dp_learning_rate or config["learning_rate"]},
             sampler, steps, sigma, name)
         accounted = privacy.account(sampler.num_users, sampler.expected_users_per_step, steps,
                                     sigma, config["l2_norm_clip"], args.max_examples_per_user,
-                                    sampler.num_examples, args.delta)
+                                    sampler.num_examples, args.delta,
+                                    popularity_noise_multiplier=prior)
         ranks, top = ranks_and_top10(privrec_scores(model, test_inputs, catalog.num_indices),
                                      labels)
         record(name, ranks, top, train_seconds=seconds, epsilon=accounted.epsilon,
@@ -400,15 +412,15 @@ def run(args) -> Dict:
                 "step_rounds": seconds_per_step.get("rounds"),
                 "learning_rate": args.dp_learning_rate or args.learning_rate},
             "text_trainable_layers": args.text_trainable_layers,
-            "results": results}
+            "popularity_prior_noise": args.popularity_prior_noise, "results": results}
 
 
 def print_table(numbers: Dict) -> None:
-    print(f"{'model':<20}{'R@10':>8}{'NDCG@10':>9}{'R@100':>8}{'cold R@100':>11}"
+    print(f"{'model':<24}{'R@10':>8}{'NDCG@10':>9}{'R@100':>8}{'cold R@100':>11}"
           f"{'cov@10':>8}{'train s':>9}{'DP/non-DP step':>16}{'noise/clip':>12}")
     for name, m in numbers["results"].items():
         ratio, noise = m.get("dp_step_vs_non_dp_step"), m.get("noise_norm_over_clip")
-        print(f"{name:<20}{m['recall_at_10']:>8.3f}{m['ndcg_at_10']:>9.3f}"
+        print(f"{name:<24}{m['recall_at_10']:>8.3f}{m['ndcg_at_10']:>9.3f}"
               f"{m['recall_at_100']:>8.3f}{m['cold_start_recall_at_100']:>11.3f}"
               f"{m['coverage_at_10']:>8.3f}{m['train_seconds']:>9.1f}"
               f"{(f'{ratio:.2f}×' if ratio else '-'):>16}"
@@ -432,13 +444,15 @@ def targets(numbers: Dict) -> Dict[str, bool]:
         out[f"privrec non-DP R@100 >= {TARGETS['non_dp_vs_tutorial_recall_at_100']}× TFRS "
             "tutorial"] = non_dp >= TARGETS["non_dp_vs_tutorial_recall_at_100"] \
             * r["TFRS tutorial"]["recall_at_100"]
-    if non_dp is not None and "privrec DP ε=8" in r:
-        out[f"DP ε=8 R@100 >= {TARGETS['dp_eps8_vs_non_dp']}× non-DP"] = \
-            r["privrec DP ε=8"]["recall_at_100"] >= TARGETS["dp_eps8_vs_non_dp"] * non_dp
-    if "most-popular" in r and "privrec DP ε=1" in r:
-        out[f"DP ε=1 R@100 >= {TARGETS['dp_eps1_vs_most_popular']}× most-popular"] = \
-            r["privrec DP ε=1"]["recall_at_100"] >= TARGETS["dp_eps1_vs_most_popular"] \
-            * r["most-popular"]["recall_at_100"]
+    for prior in ("", " + prior"):
+        if non_dp is not None and f"privrec DP ε=8{prior}" in r:
+            out[f"DP ε=8{prior} R@100 >= {TARGETS['dp_eps8_vs_non_dp']}× non-DP"] = \
+                r[f"privrec DP ε=8{prior}"]["recall_at_100"] >= TARGETS["dp_eps8_vs_non_dp"] \
+                * non_dp
+        if "most-popular" in r and f"privrec DP ε=1{prior}" in r:
+            out[f"DP ε=1{prior} R@100 >= {TARGETS['dp_eps1_vs_most_popular']}× most-popular"] = \
+                r[f"privrec DP ε=1{prior}"]["recall_at_100"] \
+                >= TARGETS["dp_eps1_vs_most_popular"] * r["most-popular"]["recall_at_100"]
     ratios = [m["dp_step_vs_non_dp_step"] for m in r.values() if "dp_step_vs_non_dp_step" in m]
     if ratios:
         out[f"DP step <= {TARGETS['dp_step_vs_non_dp_step']}× non-DP step"] = \
@@ -465,6 +479,9 @@ def main(argv=None):
                         help="times each user is sampled on average")
     parser.add_argument("--users-per-step", type=float, default=64)
     parser.add_argument("--max-examples-per-user", type=int, default=32)
+    parser.add_argument("--popularity-prior-noise", type=float, metavar="SIGMA",
+                        help="also train each DP model with a DP popularity prior released "
+                             "at this noise multiplier (rows '+ prior')")
     parser.add_argument("--text-trainable-layers", type=int, default=0,
                         help="privrec: train MiniLM's top N query-encoder layers (default 0)")
     parser.add_argument("--models", default=",".join(MODELS),

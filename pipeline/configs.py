@@ -86,6 +86,10 @@ class TrainerConfig:
     l2_norm_clip: float = 1.0
     noise_multiplier: float = 0.8
     target_epsilon: Optional[float] = None  # set: noise_multiplier is calibrated to reach it
+    # Noise multiplier of a DP popularity prior (privacy.popularity_prior) added to the logits;
+    # None: no prior. Its ε composes with DP-SGD's (README "Retrieval quality": it helps where
+    # users are few, e.g. ~1,000, and costs budget where they are many).
+    popularity_prior_noise: Optional[float] = None
     warm_start: bool = False        # continue from the last blessed model (ε composes with it)
     init_from: Optional[str] = None  # continue this model version dir instead (privrec finetune)
     delta: Optional[float] = None   # None: 1 / number of users in the training split

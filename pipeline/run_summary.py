@@ -43,7 +43,10 @@ class RunSummary:
                f"{self.privacy['accountant']}"
                + (f"; noise multiplier {self.privacy['noise_multiplier']:.3f} calibrated to "
                   f"target ε {self.privacy['target_epsilon']}"
-                  if self.privacy.get("target_epsilon") is not None else "") + ")")
+                  if self.privacy.get("target_epsilon") is not None else "")
+               + (f"; with a popularity prior released at noise multiplier "
+                  f"{self.privacy['popularity_noise_multiplier']:.3g}"
+                  if self.privacy.get("popularity_noise_multiplier") is not None else "") + ")")
         noise = self.training.get("noise_norm_over_clip")
         if noise is not None:
             yield (f"DP noise      : {noise:.2f}× the clip norm per step (σ·√trainable values / "

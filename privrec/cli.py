@@ -33,6 +33,8 @@ def _config(args):
         trainer["warm_start"] = True
     if getattr(args, "text_trainable_layers", None) is not None:
         trainer["text_trainable_layers"] = args.text_trainable_layers
+    if getattr(args, "popularity_prior_noise", None) is not None:
+        trainer["popularity_prior_noise"] = args.popularity_prior_noise
     if trainer:
         overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
     if getattr(args, "epsilon_budget", None) is not None:
@@ -338,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "blessed model of this work dir; its ε composes with this run's")
         p.add_argument("--text-trainable-layers", type=int, help="train MiniLM's top N layers "
                        "of the query encoder under DP (default 0: frozen)")
+        p.add_argument("--popularity-prior-noise", type=float, metavar="SIGMA", help="add a "
+                       "DP item-popularity prior to the scores, released with this noise "
+                       "multiplier; its ε is part of the run's (default: no prior; helps shops "
+                       "with few users)")
         p.add_argument("--epsilon-budget", type=float, help="the Evaluator refuses models whose "
                        "ε exceeds this (default: PipelineConfig.epsilon_budget)")
         p.add_argument("--training-spans", type=int, help="span mode (interactions/span-N/ "

@@ -67,9 +67,11 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
         [sys.executable, os.path.join(ROOT, "bench", "retrieval_quality.py"), "--dataset",
          str(dataset), "--epochs", "1", "--tutorial-epochs", "1", "--dp-epochs", "2",
          "--epsilons", "8", "--users-per-step", "8", "--max-examples-per-user", "4",
-         "--step-rounds", "20", "--json", str(out)], capture_output=True, text=True, cwd=ROOT)
+         "--step-rounds", "20", "--popularity-prior-noise", "2", "--json", str(out)],
+        capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("most-popular", "TFRS tutorial", "privrec non-DP", "privrec DP ε=8"):
+    for name in ("most-popular", "TFRS tutorial", "privrec non-DP", "privrec DP ε=8",
+                 "privrec DP ε=8 + prior"):
         assert name in result.stdout
     assert "targets:" in result.stdout
     numbers = json.loads(out.read_text())
@@ -87,6 +89,11 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
     # σ·√D / users per step, with D the model's trainable values (over 10⁴) and 8 users.
     assert dp["noise_norm_over_clip"] > dp["noise_multiplier"] * 100 / 8
     assert "noise/clip" in result.stdout
+    # The prior's release is inside the same ε: DP-SGD gets more noise to stay within it.
+    with_prior = results["privrec DP ε=8 + prior"]
+    assert 7.6 <= with_prior["epsilon"] <= 8.0
+    assert with_prior["noise_multiplier"] > dp["noise_multiplier"]
+    assert numbers["popularity_prior_noise"] == 2.0
     assert dp["dp_step_vs_non_dp_step"] > 0 and numbers["dp"]["non_dp_step_seconds"] > 0
     low, high = numbers["dp"]["step_ratio_quartiles"]  # per-round DP/non-DP, 20 rounds
     assert 0 < low <= high and numbers["dp"]["step_rounds"] == 20

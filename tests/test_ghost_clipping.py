@@ -16,9 +16,13 @@ def _batch(model, rows_per_user, k):
     return model._encode_queries(batch)
 
 
+@pytest.mark.parametrize("prior", [False, True])  # with a popularity prior in the logits
 @pytest.mark.parametrize("clip", [1e-3, 1e3])  # every user clipped / none clipped
-def test_ghost_clipped_sum_equals_clipping_each_users_own_gradient(clip):
-    model = synthetic.model(negatives_per_step=12)  # 12 of 28 items: repeats, accidental hits
+def test_ghost_clipped_sum_equals_clipping_each_users_own_gradient(clip, prior):
+    model = synthetic.model(negatives_per_step=12,  # 12 of 28 items: repeats, accidental hits
+                            popularity_prior_noise=1.0 if prior else None)
+    if prior:
+        model.item_log_popularity.assign(np.linspace(0, 4, synthetic.NUM_ITEMS))
     assert ghost_clipping.applies(model)
     users = _batch(model, [5, 2, 8, 1], k=4)  # padding rows and padding slots included
     assert query_vectors.QUERY_VECTOR in users

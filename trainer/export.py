@@ -42,7 +42,7 @@ class ExportModule(tf.Module):
         self.top_k = config["top_k"]
         self.eval_ks = sorted(config["eval_ks"])
         indices = tf.range(catalog_lib.FIRST_ITEM_INDEX, catalog.num_indices, dtype=tf.int64)
-        self.candidates = model.candidate_embedding(indices)  # [items, dim], catalog order
+        self.candidates = model.scoring_candidates(indices)  # [items, dim], catalog order
         self.index = tfrs.layers.factorized_top_k.BruteForce(k=self.top_k)
         self.index.index(self.candidates, tf.constant(catalog.item_ids))
 
@@ -55,7 +55,7 @@ class ExportModule(tf.Module):
         transformed = self.tft_layer({
             schema.QUERY: self._as_raw(schema.QUERY, query),
             schema.RECENT_ITEM_IDS: self._as_raw(schema.RECENT_ITEM_IDS, recent_item_ids)})
-        return self.model.query_embedding(transformed)
+        return self.model.scoring_query(transformed)
 
     # No AutoGraph: no tensor-dependent Python control flow here (see trainer/model.py).
     @tf.function(autograph=False,
@@ -78,7 +78,7 @@ class ExportModule(tf.Module):
         raw = tf.io.parse_example(examples, {n: self.raw_spec[n] for n in names})
         transformed = self.tft_layer({n: self._as_raw(n, tf.reshape(v, [-1]))
                                       for n, v in raw.items()})
-        scores = tf.matmul(self.model.query_embedding(transformed), self.candidates,
+        scores = tf.matmul(self.model.scoring_query(transformed), self.candidates,
                            transpose_b=True)
         position = tf.reshape(transformed[features.LABEL], [-1]) - catalog_lib.FIRST_ITEM_INDEX
         known = position >= 0  # unknown items map to index 1, padding 0

@@ -61,8 +61,8 @@ def _mean_over_replicas(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
 # The hyperparameters that shape the model (the rest of TrainerConfig does not), and what a
 # model saved before a key existed was built with.
 ARCHITECTURE_KEYS = ("embedding_dim", "negatives_per_step", "query_max_tokens",
-                     "title_max_tokens", "text_trainable_layers")
-ARCHITECTURE_DEFAULTS = {"text_trainable_layers": 0}
+                     "title_max_tokens", "text_trainable_layers", "popularity_prior_noise")
+ARCHITECTURE_DEFAULTS = {"text_trainable_layers": 0, "popularity_prior_noise": None}
 # The frozen MiniLM layers' output for the query and its token mask, when computed beforehand
 # (text_trainable_layers > 0: the top layers then run inside each user's gradient).
 QUERY_HIDDEN, QUERY_TOKEN_MASK = "query_text_hidden", "query_text_token_mask"
@@ -167,6 +167,13 @@ class TwoTowerModel(tfrs.Model):
             "item_title_tokens", shape=np.shape(item_title_tokens), dtype=tf.int64,
             trainable=False,
             initializer=tf.keras.initializers.Constant(np.asarray(item_title_tokens)))
+        # log(1 + DP count) per item index, added to the logits (privacy.popularity_prior);
+        # all 0 until the Trainer sets it. Only in models configured with a prior.
+        self.item_log_popularity = None
+        if self.config["popularity_prior_noise"] is not None:
+            self.item_log_popularity = self.add_weight(
+                "item_log_popularity", shape=[num_items], dtype=tf.float32, trainable=False,
+                initializer="zeros")
         # Output layers are float32: embeddings, logits and the loss stay float32.
         self.query_mlp = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
                                               tf.keras.layers.Dense(dim, dtype="float32")])
@@ -234,17 +241,41 @@ class TwoTowerModel(tfrs.Model):
         joint = tf.concat([self.item_embedding(item_idx), category_vec, text_vec], -1)
         return tf.math.l2_normalize(self.candidate_mlp(joint), -1)
 
+    def scoring_query(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
+        """The query embedding that ranks with `scoring_candidates`: with a popularity prior,
+        a trailing 1 (the prior's weight)."""
+        query = self.query_embedding(inputs)
+        if self.item_log_popularity is None:
+            return query
+        return tf.concat([query, tf.ones_like(query[:, :1])], -1)
+
+    def scoring_candidates(self, item_idx: tf.Tensor) -> tf.Tensor:
+        """Candidate embeddings whose dot product with `scoring_query` is the model's score:
+        cosine similarity, plus TEMPERATURE × the item's log popularity with a prior (the
+        training logit × TEMPERATURE, so the ranking is the one trained)."""
+        candidates = self.candidate_embedding(item_idx)
+        if self.item_log_popularity is None:
+            return candidates
+        prior = tf.gather(self.item_log_popularity, item_idx)[:, tf.newaxis]
+        return tf.concat([candidates, TEMPERATURE * prior], -1)
+
     def sample_negatives(self) -> tf.Tensor:
         """Uniform over catalog items (indices 2..): independent of any private data."""
         return tf.random.uniform([self.negatives_per_step], 2, self.num_items, dtype=tf.int64)
 
-    @staticmethod
-    def softmax_loss(positive_scores, negative_scores, labels, negatives) -> tf.Tensor:
+    def softmax_loss(self, positive_scores, negative_scores, labels, negatives) -> tf.Tensor:
         """[batch] softmax cross-entropy of each positive against the negatives, accidental
-        hits masked, from cosine scores: positive [batch], negative [batch, m]."""
+        hits masked, from cosine scores: positive [batch], negative [batch, m]. Logits are
+        cosine / TEMPERATURE, plus the item's log popularity with a prior (a constant: it
+        changes which direction each gradient takes, not whose data it depends on)."""
+        positive_logits = positive_scores / TEMPERATURE
+        negative_logits = negative_scores / TEMPERATURE
+        if self.item_log_popularity is not None:
+            positive_logits += tf.gather(self.item_log_popularity, labels)
+            negative_logits += tf.gather(self.item_log_popularity, negatives)[tf.newaxis, :]
         accidental_hit = tf.equal(labels[:, tf.newaxis], negatives[tf.newaxis, :])
-        negative = tf.where(accidental_hit, _MASKED_LOGIT, negative_scores / TEMPERATURE)
-        logits = tf.concat([positive_scores[:, tf.newaxis] / TEMPERATURE, negative], axis=1)
+        negative = tf.where(accidental_hit, _MASKED_LOGIT, negative_logits)
+        logits = tf.concat([positive_logits[:, tf.newaxis], negative], axis=1)
         return tf.reduce_logsumexp(logits, axis=1) - logits[:, 0]
 
     @_no_autograph

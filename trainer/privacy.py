@@ -8,9 +8,12 @@ import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import dp_accounting
+import numpy as np
 import tensorflow as tf
 from tensorflow_privacy.privacy.analysis import compute_dp_sgd_privacy_lib
 from tensorflow_privacy.privacy.dp_query import gaussian_query
+
+from trainer.catalog import FIRST_ITEM_INDEX
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +78,34 @@ def noise_norm_over_clip(noise_multiplier: float, expected_users_per_step: float
     return noise_multiplier * math.sqrt(num_parameters) / expected_users_per_step
 
 
+def popularity_prior(user_items: Sequence[np.ndarray], num_indices: int,
+                     noise_multiplier: float) -> np.ndarray:
+    """[num_indices] log(1 + DP item count): the popularity prior the model adds to its logits
+    (TrainerConfig.popularity_prior_noise).
+
+    A Gaussian mechanism over users (TF-Privacy's GaussianSumQuery, clip 1): each user's
+    vector of item counts is scaled to L2 norm 1, so adding or removing one user moves the sum
+    by at most 1, and each item's sum gets noise of stddev `noise_multiplier`. Its privacy cost
+    composes with DP-SGD's (`account`: dp_accounting.GaussianDpEvent). Negative noisy counts
+    are floored at 0; log(1 + ·) is post-processing. Indices below the first item (padding,
+    unknown) get 0."""
+    if not noise_multiplier > 0:
+        raise ValueError("popularity_prior_noise must be > 0 (the prior is computed from "
+                         f"private interactions), got {noise_multiplier}")
+    total = np.zeros(num_indices, np.float64)
+    for items in user_items:
+        counts = np.bincount(np.asarray(items, np.int64), minlength=num_indices)
+        norm = np.sqrt(np.sum(np.square(counts, dtype=np.float64)))
+        if norm > 0:
+            total += counts / max(norm, 1.0)
+    query = gaussian_query.GaussianSumQuery(1.0, noise_multiplier)
+    noised = query.get_noised_result(tf.constant(total, tf.float32),
+                                     query.initial_global_state())[0].numpy()
+    prior = np.log1p(np.maximum(noised, 0.0)).astype(np.float32)
+    prior[:FIRST_ITEM_INDEX] = 0.0
+    return prior
+
+
 def make_optimizer(config: Dict) -> tf.keras.optimizers.Optimizer:
     """Adam on already privatised gradients (UserLevelDP.noised_mean); post-processing of a DP
     gradient stays DP, so the optimizer itself needs no privacy."""
@@ -105,35 +136,50 @@ class PrivacyReport:
     # `runs` (oldest first, this one last); `epsilon_this_run` only this run.
     epsilon_this_run: Optional[float] = None
     runs: Tuple[Dict, ...] = ()
+    # Set when this run released a popularity prior (`popularity_prior`): in `epsilon`.
+    popularity_noise_multiplier: Optional[float] = None
 
     def to_dict(self) -> Dict:
         return dataclasses.asdict(self)
 
 
-def _dp_sgd_event(q: float, noise_multiplier: float, steps: int) -> dp_accounting.DpEvent:
-    return dp_accounting.SelfComposedDpEvent(
+def _dp_sgd_event(q: float, noise_multiplier: float, steps: int,
+                  popularity_noise: Optional[float] = None) -> dp_accounting.DpEvent:
+    """`steps` Poisson-sampled Gaussian steps, composed with the popularity prior's Gaussian
+    mechanism when the run released one."""
+    event = dp_accounting.SelfComposedDpEvent(
         dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(noise_multiplier)),
         steps)
+    if popularity_noise is None:
+        return event
+    return dp_accounting.ComposedDpEvent(
+        [dp_accounting.GaussianDpEvent(popularity_noise), event])
 
 
 def noise_for_target_epsilon(target_epsilon: float, num_users: int, users_per_step: float,
-                             steps: int, delta: Optional[float] = None) -> float:
+                             steps: int, delta: Optional[float] = None,
+                             popularity_noise: Optional[float] = None) -> float:
     """The smallest noise multiplier whose user-level ε (same accountant and assumption as
-    `account`) is at most `target_epsilon` (dp_accounting.calibrate_dp_mechanism, bisection)."""
+    `account`, with the popularity prior's mechanism when `popularity_noise` is set) is at most
+    `target_epsilon` (dp_accounting.calibrate_dp_mechanism, bisection)."""
     if not target_epsilon > 0:
         raise ValueError(f"target_epsilon must be > 0, got {target_epsilon}")
     delta = delta if delta is not None else 1.0 / num_users
     q = min(1.0, users_per_step / num_users)
     try:
         return float(dp_accounting.calibrate_dp_mechanism(
-            dp_accounting.rdp.RdpAccountant, lambda sigma: _dp_sgd_event(q, sigma, steps),
+            dp_accounting.rdp.RdpAccountant,
+            lambda sigma: _dp_sgd_event(q, sigma, steps, popularity_noise),
             target_epsilon, delta,
             bracket_interval=dp_accounting.ExplicitBracketInterval(1e-2, 1e3), tol=1e-3))
     except (dp_accounting.mechanism_calibration.NoBracketIntervalFoundError,
             ValueError) as error:  # brentq: the interval holds no solution
         raise ValueError(f"no noise multiplier in [0.01, 1000] reaches ε = {target_epsilon} at "
-                         f"δ = {delta:.2e} in {steps} steps; raise the target or train fewer "
-                         "steps") from error
+                         f"δ = {delta:.2e} in {steps} steps"
+                         + (f" with the popularity prior (σ {popularity_noise}: raise "
+                            "TrainerConfig.popularity_prior_noise or turn the prior off), "
+                            if popularity_noise is not None else "; ")
+                         + "raise the target or train fewer steps") from error
 
 
 def composed_epsilon(runs: Sequence[Dict], delta: float) -> float:
@@ -143,25 +189,36 @@ def composed_epsilon(runs: Sequence[Dict], delta: float) -> float:
     accountant = dp_accounting.rdp.RdpAccountant()
     for run in runs:
         q = min(1.0, run["users_per_step"] / run["num_users"])
-        accountant.compose(_dp_sgd_event(q, run["noise_multiplier"], run["steps"]))
+        accountant.compose(_dp_sgd_event(q, run["noise_multiplier"], run["steps"],
+                                         run.get("popularity_noise_multiplier")))
     return float(accountant.get_epsilon(delta))
 
 
 def account(num_users: int, users_per_step: float, steps: int, noise_multiplier: float,
             l2_norm_clip: float, max_examples_per_user: int, num_examples: int,
             delta: Optional[float] = None, target_epsilon: Optional[float] = None,
-            earlier_runs: Sequence[Dict] = ()) -> PrivacyReport:
+            earlier_runs: Sequence[Dict] = (),
+            popularity_noise_multiplier: Optional[float] = None) -> PrivacyReport:
     """User-level ε of `steps` DP-SGD steps sampling users at q = users_per_step / num_users
-    (RDP accountant), composed with `earlier_runs` (the `runs` of the report of the model this
-    one continues). δ defaults to 1 / number of users."""
+    (RDP accountant), and of the popularity prior when this run released one
+    (`popularity_prior`, noise `popularity_noise_multiplier`), composed with `earlier_runs`
+    (the `runs` of the report of the model this one continues). δ defaults to 1 / number of
+    users."""
     delta = delta if delta is not None else 1.0 / num_users
     q = min(1.0, users_per_step / num_users)
     this_run = {"num_users": num_users, "users_per_step": users_per_step, "steps": steps,
                 "noise_multiplier": noise_multiplier}
+    if popularity_noise_multiplier is not None:
+        this_run["popularity_noise_multiplier"] = popularity_noise_multiplier
     runs = tuple(dict(run) for run in earlier_runs) + (this_run,)
     epsilon = composed_epsilon(runs, delta)
     epsilon_this_run = composed_epsilon([this_run], delta)
     epochs = steps * q
+    prior_note = "" if popularity_noise_multiplier is None else (
+        f"ε = {epsilon:.3g} composes the DP-SGD steps below with the popularity prior's "
+        f"Gaussian mechanism (noise multiplier {popularity_noise_multiplier:.3g}, each user's "
+        "item counts scaled to norm 1; RDP accountant). TF-Privacy's statement covers the "
+        "DP-SGD steps alone.\n")
     # Records are users: each sampled user's clipped gradient is one record (no microbatches
     # of several users), so TF-Privacy's statement is about users with used_microbatching off.
     statement = compute_dp_sgd_privacy_lib.compute_dp_sgd_privacy_statement(
@@ -178,9 +235,10 @@ def account(num_users: int, users_per_step: float, steps: int, noise_multiplier:
                              "the bound for shuffled fixed-size batches"),
         privacy_unit=(f"user: all of a user's data (at most {max_examples_per_user} examples "
                       "per step, their summed gradient clipped)"),
-        statement=("Records are users: TF-Privacy's 'examples' below are users, each one record "
-                   "(so 'at most 1 example per user').\n" + statement),
+        statement=(prior_note + "Records are users: TF-Privacy's 'examples' below are users, "
+                   "each one record (so 'at most 1 example per user').\n" + statement),
         example_level=(f"Any single example belongs to one user, so it is covered by the same "
                        f"(ε = {epsilon:.3g}, δ = {delta:.2e}); example-level accounting would "
                        "only give a smaller number for a weaker unit."),
-        target_epsilon=target_epsilon, epsilon_this_run=epsilon_this_run, runs=runs)
+        target_epsilon=target_epsilon, epsilon_this_run=epsilon_this_run, runs=runs,
+        popularity_noise_multiplier=popularity_noise_multiplier)

@@ -69,21 +69,25 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     sampler = user_sampler(fn_args, tft_output, config)
     users_per_step = sampler.expected_users_per_step
     steps = fn_args.train_steps or math.ceil(config["epochs"] / sampler.sampling_rate)
+    # Fine-tune a given version (privrec finetune), warm start from the last blessed model, or
+    # start cold.
+    warm_from = config.get("init_from") or (fn_args.base_model if config.get("warm_start")
+                                            else None)
+    # A cold start with a popularity prior releases one (its ε composes with DP-SGD's); a
+    # continued model keeps the prior it was trained with (already accounted for).
+    prior_noise = None if warm_from else config.get("popularity_prior_noise")
     if config.get("target_epsilon") is not None:
         config = {**config, "noise_multiplier": privacy.noise_for_target_epsilon(
             config["target_epsilon"], sampler.num_users, users_per_step, steps,
-            config["delta"])}
+            config["delta"], prior_noise)}
         logging.info("Noise multiplier %.4f calibrated to ε = %s", config["noise_multiplier"],
                      config["target_epsilon"])
     # The privacy ledger (SpanTrainer): refuse before training if a span's cumulative ε would
     # exceed the budget.
     ledger = span_ledger.check_budget(
         config, sampler.num_users, users_per_step, steps, config["noise_multiplier"],
-        config["delta"] if config["delta"] is not None else 1.0 / sampler.num_users)
-    # Fine-tune a given version (privrec finetune), warm start from the last blessed model, or
-    # start cold.
-    warm_from = config.get("init_from") or (fn_args.base_model if config.get("warm_start")
-                                            else None)
+        config["delta"] if config["delta"] is not None else 1.0 / sampler.num_users,
+        prior_noise)
     # Variables and optimizer slots are made under the strategy (trainer/devices.py), the
     # layers with the precision policy; fit() then runs train_step on every replica.
     with devices.precision_policy(config.get("mixed_precision", False)) as policy, \
@@ -92,6 +96,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             model, earlier_runs = _continued_model(warm_from, config, catalog)
         else:
             model, earlier_runs = build_model(config, catalog), []
+    if prior_noise is not None:
+        model.item_log_popularity.assign(privacy.popularity_prior(
+            sampler.items_of_users(), catalog.num_indices, prior_noise))
     logging.info("Training with %s on %d replica(s), policy %s", type(strategy).__name__,
                  strategy.num_replicas_in_sync, policy)
     distinct_queries = None
@@ -125,7 +132,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     report = privacy.account(sampler.num_users, users_per_step, steps,
                              config["noise_multiplier"], config["l2_norm_clip"],
                              config["max_examples_per_user"], sampler.num_examples,
-                             config["delta"], config.get("target_epsilon"), earlier_runs)
+                             config["delta"], config.get("target_epsilon"), earlier_runs,
+                             prior_noise)
     logging.info("Privacy: user-level epsilon=%.3f at delta=%.2e", report.epsilon, report.delta)
     module = export.ExportModule(model, tft_output, catalog, config, report.epsilon)
     export.export(module, fn_args.serving_model_dir, report.to_dict(), training={

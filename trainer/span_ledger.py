@@ -2,10 +2,11 @@
 each span's cumulative user-level ε, checked against the budget before training.
 
 Every Trainer run of the pipeline extends the ledger of the pipeline's latest Model artifact with
-its own run (spans, users, users per step, steps, noise multiplier, δ) and records the result in its
-Model artifact: `privacy_ledger.json` beside training.json (not pushed) and the MLMD custom
-property `privacy_ledger` (components/span_trainer/executor.py). The newest Model's ledger thus
-holds every DP run the pipeline has trained, blessed or not (an unblessed model and its metrics
+its own run (spans, users, users per step, steps, noise multiplier, δ, and the popularity prior's
+noise when the run released one) and records the result in its Model artifact:
+`privacy_ledger.json` beside training.json (not pushed) and the MLMD custom property
+`privacy_ledger` (components/span_trainer/executor.py). The newest Model's ledger thus holds
+every DP run the pipeline has trained, blessed or not (an unblessed model and its metrics
 still exist in the pipeline root, so its privacy cost is counted). Outside span mode each run
 reads all of interactions/ again and trains on it as span 0: the runs of one pipeline root
 compose (a second run on the same users is a second release about them). So a pipeline root is
@@ -55,7 +56,8 @@ def span_epsilons(runs: Sequence[Dict], spans: Sequence[int], delta: float,
 
 
 def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int,
-                 noise_multiplier: float, delta: float) -> Optional[Dict]:
+                 noise_multiplier: float, delta: float,
+                 popularity_noise: Optional[float] = None) -> Optional[Dict]:
     """The ledger with this run added (its spans, the earlier runs and the budget come from
     config[CONFIG_KEY]); raises PrivacyBudgetError, naming the span, if any span it trains on
     would exceed the budget. Returns None without a ledger (a Trainer other than SpanTrainer,
@@ -66,6 +68,8 @@ def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int
     this_run = {"spans": sorted(settings["spans"]), "num_users": num_users,
                 "users_per_step": users_per_step, "steps": steps,
                 "noise_multiplier": noise_multiplier, "delta": delta}
+    if popularity_noise is not None:  # this run releases a popularity prior
+        this_run["popularity_noise_multiplier"] = popularity_noise
     runs: List[Dict] = list(settings["earlier_runs"]) + [this_run]
     share_users, budget = settings["spans_share_users"], settings["epsilon_budget"]
     all_spans = sorted({span for run in runs for span in run["spans"]})

@@ -61,6 +61,11 @@ class UserSampler:
     def expected_users_per_step(self) -> float:
         return self.sampling_rate * self.num_users
 
+    def items_of_users(self) -> List[np.ndarray]:
+        """Each user's target item indices (all their examples), one array per user."""
+        labels = np.asarray(self.examples[features.LABEL]).reshape(-1)
+        return [labels[rows] for rows in self.rows_of_user]
+
     def batches(self) -> Iterator[Dict[str, np.ndarray]]:
         rng = np.random.default_rng(self.seed)
         k = self.max_examples_per_user
