@@ -396,9 +396,8 @@ def run(args) -> Dict:
         ranks, top = ranks_and_top10(privrec_scores(model, test_inputs, catalog.num_indices),
                                      labels)
         record(name, ranks, top, train_seconds=seconds, epsilon=accounted.epsilon,
-               noise_multiplier=sigma, noise_norm_over_clip=privacy.noise_norm_over_clip(
-                   sigma, sampler.expected_users_per_step,
-                   sum(int(tf.size(v)) for v in model.trainable_variables)),
+               noise_multiplier=sigma,
+               noise_norm_over_clip=model.dp.noise_norm_over_clip(model.trainable_variables),
                dp_step_vs_non_dp_step=seconds_per_step["ratio"])
     return {"dataset": os.path.abspath(args.dataset), "interactions": len(rows),
             "users": sampler.num_users, "items": items, "test_examples": len(test),

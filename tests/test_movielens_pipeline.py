@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from components.masking import policy, pseudonymizer
+from components.model_card import card
 from pipeline import configs, local_runner, run_summary
 from privrec.data import movielens
 from tests import serve_once
@@ -38,7 +39,9 @@ def test_movielens_pipeline_learns_and_serves(tmp_path, monkeypatch):
                  if k != "popularity_noise_multiplier"}
     assert summary.privacy["epsilon"] > privacy.composed_epsilon(
         [sgd_alone], summary.privacy["delta"]), report
-    model = export.load_keras(os.path.join(config.push_dir, summary.pushed_version))
+    pushed = os.path.join(config.push_dir, summary.pushed_version)
+    assert card.read(pushed)["differential_privacy"]["popularity_noise_multiplier"] == 5.0
+    model = export.load_keras(pushed)
     prior = model.item_log_popularity.numpy()[2:]
     assert prior.max() > 1 and tf.math.reduce_std(prior) > 0.3, report  # popular films stand out
     assert summary.pushed, report

@@ -113,6 +113,7 @@ def test_noise_norm_over_clip_is_the_norm_of_the_noise_the_mechanism_adds():
     measured = float(tf.linalg.global_norm(noised)) / dp.l2_norm_clip
     expected = privacy.noise_norm_over_clip(1.5, 10, 1000 * 30 + 50)
     assert expected == pytest.approx(1.5 * (30_050 ** 0.5) / 10)
+    assert dp.noise_norm_over_clip([tf.zeros(shape) for shape in shapes]) == expected
     assert measured == pytest.approx(expected, rel=0.02)
     # More users per step average the same noise down; more parameters add to it.
     assert privacy.noise_norm_over_clip(1.5, 100, 30_050) == pytest.approx(expected / 10)

@@ -67,6 +67,11 @@ class UserLevelDP:
         """[users, ...] gradients per variable -> the privatised mean gradient per variable."""
         return self.noised_mean(self.clip_and_sum(per_user_gradients))
 
+    def noise_norm_over_clip(self, variables: Sequence[tf.Variable]) -> float:
+        """`noise_norm_over_clip` of a step that trains `variables`."""
+        return noise_norm_over_clip(self.noise_multiplier, self.expected_users_per_step,
+                                    sum(int(tf.size(v)) for v in variables))
+
 
 def noise_norm_over_clip(noise_multiplier: float, expected_users_per_step: float,
                          num_parameters: int) -> float:

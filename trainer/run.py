@@ -109,9 +109,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         distinct_queries = len(sampler.examples[query_vectors.QUERY_VECTOR].table)
     model.dp = privacy.UserLevelDP(config["l2_norm_clip"], config["noise_multiplier"],
                                    users_per_step)
-    noise_over_clip = privacy.noise_norm_over_clip(
-        config["noise_multiplier"], users_per_step,
-        sum(int(tf.size(v)) for v in model.trainable_variables))
+    noise_over_clip = model.dp.noise_norm_over_clip(model.trainable_variables)
     if noise_over_clip > 1:
         logging.warning(
             "Each DP step's noise has %.1f times the norm of the largest signal a step can carry "

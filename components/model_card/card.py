@@ -69,7 +69,7 @@ def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
             "privacy_unit", "epsilon", "delta", "epsilon_this_run", "noise_multiplier",
             "l2_norm_clip", "num_users", "users_per_step", "max_examples_per_user",
             "num_examples", "steps", "epochs", "accountant", "sampling_assumption",
-            "example_level", "target_epsilon", "statement")}
+            "example_level", "target_epsilon", "popularity_noise_multiplier", "statement")}
         | {"dp_runs": len(privacy.get("runs") or ()) or 1},
         "evaluation": metrics,
         "not_yet": NOT_YET,
