@@ -276,8 +276,8 @@ def dp_model(catalog, config: Dict, sampler: user_sampling.UserSampler,
     released from the sampler's users (privacy.popularity_prior), as the Trainer does."""
     model = privrec_model(catalog, config)
     if config.get("popularity_prior_noise") is not None:
-        model.item_log_popularity.assign(privacy.popularity_prior(
-            sampler.items_of_users(), catalog.num_indices, config["popularity_prior_noise"]))
+        model.release_popularity_prior(sampler.items_of_users(),
+                                       config["popularity_prior_noise"])
     model.dp = privacy.UserLevelDP(config["l2_norm_clip"], noise_multiplier,
                                    sampler.expected_users_per_step)
     model.compile(optimizer=privacy.make_optimizer(config))

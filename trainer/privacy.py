@@ -98,11 +98,18 @@ def popularity_prior(user_items: Sequence[np.ndarray], num_indices: int,
         raise ValueError("popularity_prior_noise must be > 0 (the prior is computed from "
                          f"private interactions), got {noise_multiplier}")
     total = np.zeros(num_indices, np.float64)
-    for items in user_items:
-        counts = np.bincount(np.asarray(items, np.int64), minlength=num_indices)
-        norm = np.sqrt(np.sum(np.square(counts, dtype=np.float64)))
-        if norm > 0:
-            total += counts / max(norm, 1.0)
+    items = [np.asarray(user, np.int64).reshape(-1) for user in user_items]
+    if sum(len(user) for user in items):
+        # One pass over the (user, item) pairs, O(interactions): each pair's count, each
+        # user's norm, then the counts scaled by their user's 1 / max(norm, 1) summed per item.
+        users = np.repeat(np.arange(len(items), dtype=np.int64), [len(user) for user in items])
+        pairs, counts = np.unique(users * num_indices + np.concatenate(items),
+                                  return_counts=True)
+        pair_user, pair_item = np.divmod(pairs, num_indices)
+        norms = np.sqrt(np.bincount(pair_user, weights=np.square(counts, dtype=np.float64),
+                                    minlength=len(items)))
+        total = np.bincount(pair_item, weights=counts / np.maximum(norms, 1.0)[pair_user],
+                            minlength=num_indices)
     query = gaussian_query.GaussianSumQuery(1.0, noise_multiplier)
     noised = query.get_noised_result(tf.constant(total, tf.float32),
                                      query.initial_global_state())[0].numpy()
@@ -187,6 +194,17 @@ def noise_for_target_epsilon(target_epsilon: float, num_users: int, users_per_st
                          + "raise the target or train fewer steps") from error
 
 
+def run_record(num_users: int, users_per_step: float, steps: int, noise_multiplier: float,
+               popularity_noise_multiplier: Optional[float] = None) -> Dict:
+    """What `composed_epsilon` needs of one run (PrivacyReport.runs, the span ledger); the
+    popularity prior's noise only when the run released one."""
+    run = {"num_users": num_users, "users_per_step": users_per_step, "steps": steps,
+           "noise_multiplier": noise_multiplier}
+    if popularity_noise_multiplier is not None:
+        run["popularity_noise_multiplier"] = popularity_noise_multiplier
+    return run
+
+
 def composed_epsilon(runs: Sequence[Dict], delta: float) -> float:
     """ε of the runs one after the other (RDP composition; a user may be in all of them)."""
     if any(run["noise_multiplier"] <= 0 for run in runs):
@@ -211,10 +229,8 @@ def account(num_users: int, users_per_step: float, steps: int, noise_multiplier:
     users."""
     delta = delta if delta is not None else 1.0 / num_users
     q = min(1.0, users_per_step / num_users)
-    this_run = {"num_users": num_users, "users_per_step": users_per_step, "steps": steps,
-                "noise_multiplier": noise_multiplier}
-    if popularity_noise_multiplier is not None:
-        this_run["popularity_noise_multiplier"] = popularity_noise_multiplier
+    this_run = run_record(num_users, users_per_step, steps, noise_multiplier,
+                          popularity_noise_multiplier)
     runs = tuple(dict(run) for run in earlier_runs) + (this_run,)
     epsilon = composed_epsilon(runs, delta)
     epsilon_this_run = composed_epsilon([this_run], delta)

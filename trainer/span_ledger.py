@@ -65,11 +65,10 @@ def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int
     settings = config.get(CONFIG_KEY)
     if not settings:
         return None
-    this_run = {"spans": sorted(settings["spans"]), "num_users": num_users,
-                "users_per_step": users_per_step, "steps": steps,
-                "noise_multiplier": noise_multiplier, "delta": delta}
-    if popularity_noise is not None:  # this run releases a popularity prior
-        this_run["popularity_noise_multiplier"] = popularity_noise
+    this_run = {"spans": sorted(settings["spans"]),
+                **privacy.run_record(num_users, users_per_step, steps, noise_multiplier,
+                                     popularity_noise),
+                "delta": delta}
     runs: List[Dict] = list(settings["earlier_runs"]) + [this_run]
     share_users, budget = settings["spans_share_users"], settings["epsilon_budget"]
     all_spans = sorted({span for run in runs for span in run["spans"]})
