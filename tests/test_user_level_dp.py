@@ -5,7 +5,6 @@ import tensorflow as tf
 
 from tests import synthetic_two_tower as synthetic
 from trainer import features, privacy, user_sampling
-from trainer.query_vectors import QUERY_VECTOR, VectorRows
 
 
 def test_each_step_samples_users_at_rate_q_with_at_most_k_examples_each():
@@ -38,23 +37,6 @@ def test_each_step_samples_users_at_rate_q_with_at_most_k_examples_each():
     # Poisson sampling: Binomial(40, 0.25) users per step (mean 10, sd 2.7), not a fixed 10.
     assert 9.5 < np.mean(counts) < 10.5 and np.std(counts) > 2.0
     assert features.USER_KEY not in batch  # the model never sees the user key
-
-
-def test_the_training_dataset_yields_the_samplers_batches():
-    """fit() reads `dataset()` (features gathered in tf.data, query vectors through their
-    table's index): the very batches `batches()` builds with numpy, same seed, same order."""
-    examples = synthetic.examples([50, 1, 3, 9, 20, 2, 7, 4] * 5)
-    rng = np.random.default_rng(3)
-    examples[QUERY_VECTOR] = VectorRows(rng.normal(size=[6, 4]).astype(np.float32),
-                                        rng.integers(0, 6, len(examples[features.LABEL])))
-    sampler = user_sampling.UserSampler(examples, users_per_step=10, max_examples_per_user=4)
-    expected = sampler.batches()
-    for batch in sampler.dataset().take(30).as_numpy_iterator():
-        want = next(expected)
-        assert sorted(batch) == sorted(want)
-        for name in want:
-            assert batch[name].dtype == want[name].dtype, name
-            np.testing.assert_array_equal(batch[name], want[name], err_msg=name)
 
 
 def test_sampling_refuses_examples_without_a_user_key():

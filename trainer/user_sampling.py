@@ -8,7 +8,7 @@ at most `max_examples_per_user` of that user's examples, drawn at random. A batc
 retraces, never an empty batch) and padding carries mask 0, so it adds nothing to any gradient.
 """
 import math
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List
 
 import numpy as np
 import tensorflow as tf
@@ -66,8 +66,7 @@ class UserSampler:
         labels = np.asarray(self.examples[features.LABEL]).reshape(-1)
         return [labels[rows] for rows in self.rows_of_user]
 
-    def batch_rows(self) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
-        """Endless ([slots, k] example rows, [slots, k] mask) of Poisson-sampled users."""
+    def batches(self) -> Iterator[Dict[str, np.ndarray]]:
         rng = np.random.default_rng(self.seed)
         k = self.max_examples_per_user
         while True:
@@ -81,37 +80,15 @@ class UserSampler:
                     own = rng.choice(own, k, replace=False)
                 rows[slot, :len(own)] = own
                 mask[slot, :len(own)] = 1.0
-            yield rows, mask
-
-    def batches(self) -> Iterator[Dict[str, np.ndarray]]:
-        """The batches of `batch_rows` as arrays (numpy gathers)."""
-        for rows, mask in self.batch_rows():
             batch = {name: values[rows] for name, values in self.examples.items()}
             batch[EXAMPLE_MASK] = mask
             yield batch
 
     def dataset(self) -> tf.data.Dataset:
-        """The same batches as `batches`, for fit(): Python yields only the rows and the mask;
-        the features are gathered inside the tf.data graph (no per-batch numpy copy and
-        conversion holding the Python thread the training loop runs on)."""
         k = self.max_examples_per_user
-        tables = {}
-        for name, values in self.examples.items():
-            # query_vectors.VectorRows: a [distinct, dim] table and a per-example index.
-            table, index = ((values.table, values.index) if hasattr(values, "table")
-                            else (np.asarray(values), None))
-            tables[name] = (tf.constant(table),
-                            None if index is None else tf.constant(index))
-
-        def gather(rows, mask):
-            batch = {}
-            for name, (table, index) in tables.items():
-                batch[name] = tf.gather(table, rows if index is None
-                                        else tf.gather(index, rows))
-            batch[EXAMPLE_MASK] = mask
-            return batch
-
-        return tf.data.Dataset.from_generator(
-            self.batch_rows, output_signature=(tf.TensorSpec([None, k], tf.int64),
-                                               tf.TensorSpec([None, k], tf.float32))) \
-            .map(gather).prefetch(2)
+        signature = {name: tf.TensorSpec([None, k] + list(values.shape[1:]),
+                                         tf.as_dtype(values.dtype))
+                     for name, values in self.examples.items()}
+        signature[EXAMPLE_MASK] = tf.TensorSpec([None, k], tf.float32)
+        return tf.data.Dataset.from_generator(self.batches, output_signature=signature) \
+            .prefetch(2)
