@@ -276,7 +276,7 @@ def dp_model(catalog, config: Dict, sampler: user_sampling.UserSampler,
     released from the sampler's users (privacy.popularity_prior), as the Trainer does."""
     model = privrec_model(catalog, config)
     if config.get("popularity_prior_noise") is not None:
-        model.release_popularity_prior(sampler.items_of_users(),
+        model.release_popularity_prior(*sampler.user_items(),
                                        config["popularity_prior_noise"])
     model.dp = privacy.UserLevelDP(config["l2_norm_clip"], noise_multiplier,
                                    sampler.expected_users_per_step)

@@ -6,33 +6,68 @@ import pytest
 import tensorflow as tf
 
 from tests import synthetic_two_tower as synthetic
-from trainer import catalog as catalog_lib, export, features, privacy
+from trainer import catalog as catalog_lib, export, features, privacy, user_sampling
 from trainer.model import TEMPERATURE
 
 RUN = dict(num_users=900, users_per_step=64, steps=300)
 DATA = dict(max_examples_per_user=8, num_examples=50_000, l2_norm_clip=1.0)
 
 
+def _prior(user_items, num_indices, noise_multiplier):
+    """The prior of users given as one array of item indices each (user i: user_items[i])."""
+    users = np.repeat(np.arange(len(user_items)), [len(items) for items in user_items])
+    items = np.concatenate([np.asarray(items, np.int64) for items in user_items] or [[]])
+    return privacy.popularity_prior(users, items, num_indices, noise_multiplier)
+
+
 def test_each_user_moves_the_noiseless_counts_by_at_most_one():
     """Sensitivity 1: a user's counts are scaled to norm 1 however many rows they have."""
     users = [np.array([2, 2, 2, 5]), np.array([3] * 500 + [4] * 20), np.array([6])]
-    without = np.expm1(privacy.popularity_prior(users[:2], 8, noise_multiplier=1e-9))
-    with_user = np.expm1(privacy.popularity_prior(users, 8, noise_multiplier=1e-9))
+    without = np.expm1(_prior(users[:2], 8, noise_multiplier=1e-9))
+    with_user = np.expm1(_prior(users, 8, noise_multiplier=1e-9))
     np.testing.assert_allclose(with_user - without, [0, 0, 0, 0, 0, 0, 1, 0], atol=1e-5)
     heavy = np.array([500, 20]) / np.hypot(500, 20)  # the 520-row user counts as norm 1
     np.testing.assert_allclose(without[3:5], heavy, atol=1e-5)
     assert without[:2].tolist() == [0, 0]  # padding and unknown are never candidates
 
 
+def test_interactions_in_any_order_and_user_keys_give_the_per_user_counts():
+    """The vectorised pass equals each user's count vector scaled to norm ≤ 1, summed; users
+    may be any keys (the sampler's indices, pseudonyms) and interactions come in any order."""
+    rng = np.random.default_rng(3)
+    users = rng.choice([b"u-%d" % i for i in range(300)], 5_000)
+    items = rng.integers(2, 60, len(users))
+    want = np.zeros(60)
+    for user in np.unique(users):
+        counts = np.bincount(items[users == user], minlength=60)
+        want += counts / max(np.linalg.norm(counts), 1.0)
+    got = np.expm1(privacy.popularity_prior(users, items, 60, noise_multiplier=1e-9))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="one user per interaction: 2 users for 3 items"):
+        privacy.popularity_prior([1, 2], [2, 3, 4], 8, noise_multiplier=1.0)
+
+
+def test_the_samplers_interactions_are_its_examples_users_and_labels():
+    """The Trainer releases the prior from UserSampler.user_items: every example once, with
+    its own user's index (users in the sampler's order) and label."""
+    keys = np.array([b"b", b"a", b"c", b"a", b"b", b"a"])
+    labels = np.array([[5], [2], [7], [3], [5], [2]])
+    sampler = user_sampling.UserSampler({features.USER_KEY: keys, features.LABEL: labels},
+                                        users_per_step=1, max_examples_per_user=2)
+    users, items = sampler.user_items()
+    assert sorted(zip(np.array([b"a", b"b", b"c"])[users].tolist(), items.tolist())) == \
+        sorted(zip(keys.tolist(), labels.reshape(-1).tolist()))
+
+
 def test_each_count_gets_gaussian_noise_of_the_noise_multiplier():
     """No users: each item's count is pure noise, N(0, σ²), floored at 0 before log(1 + ·)."""
     sigma, items = 3.0, 20_000
-    counts = np.expm1(privacy.popularity_prior([], items + 2, noise_multiplier=sigma)[2:])
+    counts = np.expm1(_prior([], items + 2, noise_multiplier=sigma)[2:])
     assert abs(np.mean(counts == 0) - 0.5) < 0.02
     # The positive half of N(0, σ²) has mean σ·√(2/π).
     assert np.mean(counts[counts > 0]) == pytest.approx(sigma * np.sqrt(2 / np.pi), rel=0.05)
     with pytest.raises(ValueError, match="popularity_prior_noise must be > 0"):
-        privacy.popularity_prior([], 4, noise_multiplier=0.0)
+        _prior([], 4, noise_multiplier=0.0)
 
 
 def test_the_priors_epsilon_composes_with_dp_sgds():

@@ -219,11 +219,13 @@ class TwoTowerModel(tfrs.Model):
                 and bool(np.array_equal(self.item_category.numpy(), item_category))
                 and bool(np.array_equal(self.item_title_tokens.numpy(), item_title_tokens)))
 
-    def release_popularity_prior(self, user_items, noise_multiplier: float) -> None:
-        """Sets the DP popularity prior from each user's target items (privacy.popularity_prior);
-        its ε is the caller's to account (privacy.account's popularity_noise_multiplier)."""
+    def release_popularity_prior(self, users: np.ndarray, items: np.ndarray,
+                                 noise_multiplier: float) -> None:
+        """Sets the DP popularity prior from interactions (each one's user and target item:
+        privacy.popularity_prior); its ε is the caller's to account (privacy.account's
+        popularity_noise_multiplier)."""
         self.item_log_popularity.assign(
-            privacy.popularity_prior(user_items, self.num_items, noise_multiplier))
+            privacy.popularity_prior(users, items, self.num_items, noise_multiplier))
 
     @_no_autograph
     def query_embedding(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:

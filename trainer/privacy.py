@@ -83,10 +83,11 @@ def noise_norm_over_clip(noise_multiplier: float, expected_users_per_step: float
     return noise_multiplier * math.sqrt(num_parameters) / expected_users_per_step
 
 
-def popularity_prior(user_items: Sequence[np.ndarray], num_indices: int,
+def popularity_prior(users: np.ndarray, items: np.ndarray, num_indices: int,
                      noise_multiplier: float) -> np.ndarray:
     """[num_indices] log(1 + DP item count): the popularity prior the model adds to its logits
-    (TrainerConfig.popularity_prior_noise).
+    (TrainerConfig.popularity_prior_noise), from interactions: each one's user (any key) and
+    item index.
 
     A Gaussian mechanism over users (TF-Privacy's GaussianSumQuery, clip 1): each user's
     vector of item counts is scaled to L2 norm 1, so adding or removing one user moves the sum
@@ -97,19 +98,18 @@ def popularity_prior(user_items: Sequence[np.ndarray], num_indices: int,
     if not noise_multiplier > 0:
         raise ValueError("popularity_prior_noise must be > 0 (the prior is computed from "
                          f"private interactions), got {noise_multiplier}")
-    total = np.zeros(num_indices, np.float64)
-    items = [np.asarray(user, np.int64).reshape(-1) for user in user_items]
-    if sum(len(user) for user in items):
-        # One pass over the (user, item) pairs, O(interactions): each pair's count, each
-        # user's norm, then the counts scaled by their user's 1 / max(norm, 1) summed per item.
-        users = np.repeat(np.arange(len(items), dtype=np.int64), [len(user) for user in items])
-        pairs, counts = np.unique(users * num_indices + np.concatenate(items),
-                                  return_counts=True)
-        pair_user, pair_item = np.divmod(pairs, num_indices)
-        norms = np.sqrt(np.bincount(pair_user, weights=np.square(counts, dtype=np.float64),
-                                    minlength=len(items)))
-        total = np.bincount(pair_item, weights=counts / np.maximum(norms, 1.0)[pair_user],
-                            minlength=num_indices)
+    users, items = np.asarray(users).reshape(-1), np.asarray(items, np.int64).reshape(-1)
+    if len(users) != len(items):
+        raise ValueError(f"popularity_prior needs one user per interaction: {len(users)} users "
+                         f"for {len(items)} items")
+    # One pass over the (user, item) pairs, O(interactions): each pair's count, each user's
+    # norm, then the counts scaled by their user's 1 / max(norm, 1) summed per item.
+    user = np.unique(users, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    pairs, counts = np.unique(user * num_indices + items, return_counts=True)
+    pair_user, pair_item = np.divmod(pairs, num_indices)
+    norms = np.sqrt(np.bincount(pair_user, weights=np.square(counts, dtype=np.float64)))
+    total = np.bincount(pair_item, weights=counts / np.maximum(norms, 1.0)[pair_user],
+                        minlength=num_indices)
     query = gaussian_query.GaussianSumQuery(1.0, noise_multiplier)
     noised = query.get_noised_result(tf.constant(total, tf.float32),
                                      query.initial_global_state())[0].numpy()

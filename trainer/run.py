@@ -97,7 +97,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         else:
             model, earlier_runs = build_model(config, catalog), []
     if prior_noise is not None:
-        model.release_popularity_prior(sampler.items_of_users(), prior_noise)
+        model.release_popularity_prior(*sampler.user_items(), prior_noise)
     logging.info("Training with %s on %d replica(s), policy %s", type(strategy).__name__,
                  strategy.num_replicas_in_sync, policy)
     distinct_queries = None

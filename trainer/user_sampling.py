@@ -8,7 +8,7 @@ at most `max_examples_per_user` of that user's examples, drawn at random. A batc
 retraces, never an empty batch) and padding carries mask 0, so it adds nothing to any gradient.
 """
 import math
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -61,10 +61,11 @@ class UserSampler:
     def expected_users_per_step(self) -> float:
         return self.sampling_rate * self.num_users
 
-    def items_of_users(self) -> List[np.ndarray]:
-        """Each user's target item indices (all their examples), one array per user."""
+    def user_items(self) -> Tuple[np.ndarray, np.ndarray]:
+        """(user index, target item index) of every example: who interacted with what."""
         labels = np.asarray(self.examples[features.LABEL]).reshape(-1)
-        return [labels[rows] for rows in self.rows_of_user]
+        users = np.repeat(np.arange(self.num_users), [len(rows) for rows in self.rows_of_user])
+        return users, labels[np.concatenate(self.rows_of_user)]
 
     def batches(self) -> Iterator[Dict[str, np.ndarray]]:
         rng = np.random.default_rng(self.seed)
