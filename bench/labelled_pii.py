@@ -1,17 +1,31 @@
-"""Seeded generator of labelled texts for the masking benchmark (bench/masking.py).
+"""Seeded generator of labelled texts for the masking benchmark (bench/masking.py), and a quick
+privrec-only recall report (`main`).
 
 Each text is product words (English or Chinese) plus zero or more PII spans of known type and
 exact character span, plus hard negatives that look like PII but are not (order numbers with a
 wrong GB 11643 check digit, SKUs that fail Luhn, model numbers, sizes, prices, years, dates,
-tracking numbers). Same (n, seed) -> same texts.
+tracking numbers, and numbers grouped like phones: '¥1388.00', 'RTX-4090', '2024.05.01',
+'09:00-18:00'). Same (n, seed) -> same texts.
 
-Types: email, phone (CN mobile with/without +86/0086 and separators, landline, international
-+CC numbers), id_number (GB 11643-valid), bank_card (Luhn-valid, grouped or not), ip (IPv4,
-IPv6), url (with credentials or a token), name and address (each after a label such as
-"收件人：" / "name: " / "地址：" / "address: "; the span is the value after the label).
+Types: email, phone (CN mobile compact or grouped 3-4-4 by spaces, dashes or dots, with or
+without +86/0086; CN landline with the area code followed by a dash, space or dot or inside
+ASCII/full-width parentheses, the local number compact or grouped; numbers in full-width
+digits; international +CC numbers), id_number (GB 11643-valid), bank_card (Luhn-valid, grouped
+or not), ip (IPv4, IPv6), url (with credentials or a token), name and address (each after a
+label such as "收件人：" / "name: " / "地址：" / "address: "; the span is the value after the
+label).
+
+    .venv/bin/python bench/labelled_pii.py --rows 20000 --json out/labelled_pii.json
+
+prints privrec's recall per type and per format variant, and how many hard negatives of each
+kind survived intact (bench/masking.py compares with Presidio and times both).
 """
+import argparse
 import dataclasses
+import json
+import os
 import string
+import sys
 from typing import List, Tuple
 
 import numpy as np
@@ -108,20 +122,66 @@ CN_MOBILE_PREFIXES = ["130", "131", "132", "133", "135", "136", "137", "138", "1
 US_AREA_CODES = ["212", "213", "305", "312", "404", "415", "503", "512", "617", "646", "702", "206"]
 
 
+FULLWIDTH_DIGITS = str.maketrans("0123456789-", "０１２３４５６７８９－")
+CN_AREA_CODES = ["010", "021", "020", "025", "0755", "0571", "028", "0512", "0731"]
+
+
+def cn_mobile(rng):
+    """As people type a Chinese mobile: compact or grouped 3-4-4 by spaces, dashes or dots,
+    optionally after +86 / 0086."""
+    number = _pick(rng, CN_MOBILE_PREFIXES) + _digits(rng, 8)
+    sep = _pick(rng, ["", "", " ", "-", "."])
+    body = _group(number, (3, 4, 4), sep) if sep else number
+    prefix = "" if sep == "." else _pick(rng, ["", "", "", "+86", "+86 ", "+86-", "0086 "])
+    if prefix:
+        return prefix + body, "cn_mobile_cc"
+    return body, {"": "cn_mobile", " ": "cn_mobile_grouped", "-": "cn_mobile_grouped",
+                  ".": "cn_mobile_dotted"}[sep]
+
+
+def cn_landline(rng):
+    """Area code + local number (8 digits, or 7 after a 4-digit area code), separated by a
+    dash, space or dot or the area code in ASCII or full-width parentheses; the local number
+    compact or grouped (4-4 / 3-4) by the same separator."""
+    area = _pick(rng, CN_AREA_CODES)
+    n_local = 8 if len(area) == 3 or rng.random() < 0.7 else 7
+    local = str(rng.integers(2, 9)) + _digits(rng, n_local - 1)
+    grouped = (n_local - 4, 4)
+    form = rng.random()
+    if form < 0.3:
+        return f"{area}-{local}", "cn_landline"
+    if form < 0.45:
+        return _pick(rng, [f"({area}){local}", f"（{area}）{local}", f"({area}) {local}",
+                           f"({area}) {_group(local, grouped, ' ')}"]), "cn_landline_paren"
+    if form < 0.7:
+        return _pick(rng, [f"{area} {local}", f"{area} {_group(local, grouped, ' ')}"]), \
+            "cn_landline_spaced"
+    if form < 0.85:
+        return f"{area}-{_group(local, grouped, '-')}", "cn_landline_dashed"
+    return _pick(rng, [f"{area}.{_group(local, grouped, '.')}", f"{area}.{local}"]), \
+        "cn_landline_dotted"
+
+
+def fullwidth(rng):
+    """A mobile or landline typed with full-width digits (a Chinese IME's full-width mode)."""
+    if rng.random() < 0.7:
+        number = _pick(rng, CN_MOBILE_PREFIXES) + _digits(rng, 8)
+        text = _pick(rng, [number, _group(number, (3, 4, 4), " "), _group(number, (3, 4, 4), "-")])
+    else:
+        text = f"{_pick(rng, CN_AREA_CODES)}-{rng.integers(2, 9)}{_digits(rng, 7)}"
+    return text.translate(FULLWIDTH_DIGITS), "cn_fullwidth"
+
+
 def phone(rng, lang):
     """Numbers in allocated ranges (mobile prefixes, area codes), so validating detectors see
     real-looking numbers, written the ways people type them."""
     kind = rng.random()
-    if kind < 0.55:  # Chinese mobile
-        number = _pick(rng, CN_MOBILE_PREFIXES) + _digits(rng, 8)
-        sep = _pick(rng, ["", "", " ", "-"])
-        body = _group(number, (3, 4, 4), sep) if sep else number
-        prefix = _pick(rng, ["", "", "", "+86", "+86 ", "+86-", "0086 "])
-        return prefix + body, "cn_mobile" + ("_cc" if prefix else "")
-    if kind < 0.70:  # Chinese landline: area code + 8-digit local number
-        area = _pick(rng, ["010", "021", "020", "025", "0755", "0571", "028"])
-        local = str(rng.integers(2, 9)) + _digits(rng, 7)
-        return (f"({area}){local}" if rng.random() < 0.15 else f"{area}-{local}"), "cn_landline"
+    if kind < 0.45:
+        return cn_mobile(rng)
+    if kind < 0.52:
+        return fullwidth(rng)
+    if kind < 0.75:
+        return cn_landline(rng)
     # International numbers, as people write them (E.164 compact, or grouped per country)
     area, exchange = _pick(rng, US_AREA_CODES), rng.integers(201, 1000)
     while exchange in (555, 311, 411, 511, 611, 711, 811, 911):
@@ -138,7 +198,9 @@ def phone(rng, lang):
                f"{rng.integers(10, 100)}",
                f"+336{rng.integers(1, 9)}{_digits(rng, 7)}",
                f"+65 {_pick(rng, ['6', '8', '9'])}{_digits(rng, 3)} {_digits(rng, 4)}",
-               f"+852 {_pick(rng, ['2', '3', '6', '9'])}{_digits(rng, 3)} {_digits(rng, 4)}"]
+               f"+852 {_pick(rng, ['2', '3', '6', '9'])}{_digits(rng, 3)} {_digits(rng, 4)}",
+               f"+86 {_pick(rng, ['10', '21', '755'])} {rng.integers(2, 9)}{_digits(rng, 3)} "
+               f"{_digits(rng, 4)}"]
     return _pick(rng, choices), "international"
 
 
@@ -289,8 +351,30 @@ def tracking_number(rng):
         "tracking_number"
 
 
+def phone_lookalike(rng):
+    """Numbers grouped like phones that are not: 4-digit prices with cents, dashed or spaced
+    model numbers, dotted and spaced dates, business hours, 10-12 digit order numbers."""
+    y, m, d = rng.integers(2019, 2026), rng.integers(1, 13), rng.integers(1, 29)
+    return _pick(rng, [
+        (_pick(rng, [f"¥{rng.integers(1000, 10000)}.00", f"￥{rng.integers(100, 10000)}.{_digits(rng, 2)}",
+                     f"{rng.integers(1000, 10000)}.00元"]), "price_with_cents"),
+        (_pick(rng, [f"iPhone {rng.integers(11, 17)} Pro {_pick(rng, [128, 256, 512])}GB",
+                     f"RTX-{rng.integers(30, 50)}{_pick(rng, ['60', '70', '80', '90'])}",
+                     f"GB-{rng.integers(1000, 9999)}-{rng.integers(1000, 9999)}",
+                     f"DDR5 {rng.integers(4800, 8000)} {_pick(rng, [16, 32, 64])}G"]),
+         "model_number_grouped"),
+        (_pick(rng, [f"{y}.{m:02d}.{d:02d}", f"{y} {m:02d} {d:02d}", f"{y}.{m}.{d}",
+                     f"{d:02d}-{m:02d}-{y}"]), "date_grouped"),
+        (_pick(rng, [f"{rng.integers(8, 11):02d}:00-{rng.integers(17, 23)}:00",
+                     f"周一至周五 {rng.integers(8, 11)}:30-{rng.integers(17, 23)}:30"]),
+         "business_hours"),
+        (_pick(rng, ["订单号 ", "order no. ", "单号"]) + str(rng.integers(2, 10)) +
+         _digits(rng, int(rng.integers(9, 12))), "order_number"),
+    ])
+
+
 NEGATIVES = (order_number_bad_id_check, sku_luhn_fail, model_number, size, price, year, date,
-             tracking_number)
+             tracking_number, phone_lookalike, phone_lookalike)
 
 
 def _product(rng, lang):
@@ -340,3 +424,80 @@ def generate(n: int, seed: int = 13) -> List[Labelled]:
         if all(row.text.count(row.text[s:e]) == 1 for s, e, _ in row.spans):
             rows.append(row)
     return rows
+
+
+def negatives_intact(rows, outputs):
+    """{kind: (intact, total)}: hard negatives whose text is still in the scrubbed output."""
+    counts = {}
+    for row, out in zip(rows, outputs):
+        for start, end, kind in row.negatives:
+            intact, total = counts.get(kind, (0, 0))
+            counts[kind] = (intact + (row.text[start:end] in out), total + 1)
+    return dict(sorted(counts.items()))
+
+
+def recall_by_subtype(rows, outputs, placeholder):
+    """{type/subtype: (recalled, planted)}, recalled as bench/masking.py counts it: the span's
+    text is gone and the type's placeholder is in the output."""
+    counts = {}
+    for row, out in zip(rows, outputs):
+        for (start, end, kind), subtype in zip(row.spans, row.subtypes):
+            key = f"{kind}/{subtype}"
+            recalled, planted = counts.get(key, (0, 0))
+            hit = row.text[start:end] not in out and placeholder[kind] in out
+            counts[key] = (recalled + hit, planted + 1)
+    return dict(sorted(counts.items()))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=20_000, help="labelled texts to generate")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--examples", type=int, default=3, help="misses to print per type")
+    parser.add_argument("--json", help="write the numbers to this file")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from bench import masking  # TensorFlow and the scrubber: only when run, not on import
+
+    rows = generate(args.rows, args.seed)
+    scrubber = masking.PrivrecScrubber(batch_size=4096)
+    outputs = scrubber.decode(scrubber.run([r.text for r in rows]))
+    scored = masking.score(rows, outputs, args.examples)
+    subtypes = recall_by_subtype(rows, outputs, masking.PLACEHOLDER)
+    negatives = negatives_intact(rows, outputs)
+
+    print(f"privrec scrubber on {len(rows)} labelled texts (seed {args.seed})")
+    print(f"{'type':<34}{'planted':>9}{'recall':>9}")
+    for kind in TYPES:
+        print(f"{kind:<34}{scored['planted'][kind]:>9}"
+              f"{masking._fmt(scored['recall'][kind], '.4f'):>9}")
+    print(f"\n{'format variant':<34}{'planted':>9}{'recall':>9}")
+    for key, (recalled, planted) in subtypes.items():
+        print(f"{key:<34}{planted:>9}{recalled / planted:>9.4f}")
+    print(f"\n{'hard negative':<34}{'total':>9}{'intact':>9}")
+    for kind, (intact, total) in negatives.items():
+        print(f"{kind:<34}{total:>9}{intact / total:>9.4f}")
+    print(f"\nprecision of replacements {masking._fmt(scored['precision'], '.4f')}, "
+          f"false positives by kind {scored['false_positives_by_kind']}")
+    for kind, examples in scored["examples"]["missed"].items():
+        for e in examples:
+            print(f"  missed {kind}: {e['span']!r} in {e['text']!r} -> {e['output']!r}")
+    if args.json:
+        report = {"rows": len(rows), "seed": args.seed, "types": list(TYPES),
+                  "recall": scored["recall"], "planted": scored["planted"],
+                  "precision": scored["precision"],
+                  "false_positives_by_kind": scored["false_positives_by_kind"],
+                  "recall_by_subtype": {k: {"recalled": r, "planted": p, "recall": r / p}
+                                        for k, (r, p) in subtypes.items()},
+                  "negatives_intact": {k: {"intact": i, "total": t, "share": i / t}
+                                       for k, (i, t) in negatives.items()},
+                  "examples": scored["examples"]}
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(masking._finite_or_none(report), f, indent=2, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    main()
