@@ -3,6 +3,7 @@ k-anonymity / l-diversity (a real Beam pipeline), and the report's freedom from 
 import json
 import math
 import os
+import pickle
 
 import apache_beam as beam
 import numpy as np
@@ -131,19 +132,21 @@ def test_gaussian_noise_is_calibrated_to_epsilon_delta_and_keeps_missing_values_
 
 
 def _run_k_anonymity(rows, rule, tmp_path):
-    out = tmp_path / "out.json"
+    out = tmp_path / "out.pickle"
 
     def save(released, summary):
-        out.write_text(json.dumps({"released": len(released), "summary": summary}))
+        out.write_bytes(pickle.dumps({"released": released, "summary": summary}))
 
     with beam.Pipeline() as pipeline:
         result = pipeline | beam.Create(rows) | KAnonymize(rule, "user_id")
         released = result["released"] | beam.combiners.ToList()
         released | beam.Map(save, summary=beam.pvalue.AsSingleton(result["summary"]))
-    return json.loads(out.read_text())
+    return pickle.loads(out.read_bytes())
 
 
-def test_k_anonymity_counts_users_not_rows_and_suppresses_small_classes(tmp_path):
+def test_k_anonymity_counts_users_not_rows_and_suppresses_cells_of_small_classes(tmp_path):
+    """Classes below k_min keep every row, their quasi-identifiers replaced by "*": no user's
+    rows appear or disappear because of another user (tests/test_neighbouring_datasets.py)."""
     rule = policy.KAnonymity(["band"], k_min=3, max_suppressed_row_share=0.5,
                              sensitive_attributes=["gender"])
     rows = ([{"user_id": f"u{i}", "band": b"1980-1989", "gender": g}
@@ -151,11 +154,19 @@ def test_k_anonymity_counts_users_not_rows_and_suppresses_small_classes(tmp_path
             + [{"user_id": "heavy", "band": b"1900-1919", "gender": b"M"}] * 50  # one person
             + [{"user_id": f"v{i}", "band": b"1990-1999", "gender": b"F"} for i in range(4)])
     result = _run_k_anonymity(rows, rule, tmp_path)
-    summary = result["summary"]
-    assert result["released"] == 7
+    summary, released = result["summary"], result["released"]
+    assert len(released) == len(rows) == 57
+    assert sorted(r["band"] for r in released if r["user_id"] == "heavy") == [b"*"] * 50
+    assert {r["band"] for r in released if r["user_id"] != "heavy"} == {b"1980-1989",
+                                                                        b"1990-1999"}
+    def other_values(some_rows):
+        return sorted((r["user_id"], r["gender"]) for r in some_rows)
+    assert other_values(released) == other_values(rows)  # only the suppressed cells change
     assert summary["classes"] == 3 and summary["classes_below_k_min"] == 1
-    assert summary["rows_in_classes_below_k_min"] == 50 and summary["min_k_released"] == 3
-    assert summary["min_k_before_suppression"] == 1
+    assert summary["rows_with_suppressed_quasi_identifiers"] == 50
+    assert summary["suppressed_cells"] == 50
+    assert summary["users_with_suppressed_quasi_identifiers"] == 1
+    assert summary["min_k_released"] == 3 and summary["min_k_before_suppression"] == 1
     assert summary["budget_exceeded"] is True  # 50 / 57 rows > 0.5
     assert summary["l_diversity"]["gender"] == {"min_l": 1, "classes_with_l_1": 1}
     assert summary["class_size_histogram"] == {"1": 1, "3-4": 2}

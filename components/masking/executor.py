@@ -3,25 +3,36 @@
 It reads the interaction CSVs, checks every file's columns against the masking policy and every
 row against its column rules (errors name file, line and column, never a raw PII value), masks
 with `MaskInteractions` after the cleaning rules (cleaning.py: duplicates, out-of-range
-timestamps, bot-like users; counted per rule), suppresses rows of equivalence classes below
-k_min (`KAnonymize`), splits train/eval by time (the output split buckets are shares of the
-time range, the latest share being the last split), flags examples whose item has no
-interaction in the training split (`cold_start_item`, the Evaluator's cold-start slice) and
-writes the masking report (JSON + HTML). A run whose cleaning or suppression exceeds the
-policy's budget fails after writing the report (MLMD marks it failed: nothing is published).
+timestamps, bot-like users; counted per rule), suppresses the quasi-identifier cells of
+equivalence classes below k_min (reidentification.py), splits train/eval by time, flags
+examples whose item has no interaction in the training split (`cold_start_item`, the
+Evaluator's cold-start slice) and writes the masking report (JSON + HTML). A run whose cleaning
+or suppression exceeds the policy's budget fails after writing the report (MLMD marks it
+failed: nothing is published).
+
+Neighbouring data sets: adding or removing one user must not change any other user's training
+rows (the assumption user-level DP-SGD's guarantee rests on). So every rule that decides a
+row's fate is per row or per user with fixed settings: the split cuts a *public* time window
+(the data set's declared period, privrec/data/time_window.py; a row outside it goes to the
+first or the last split, counted in the report), never the data's own first and last
+timestamps; k-anonymity suppresses cells, never rows; the cleaning rules are per row or per
+user. Two figures still depend on other users, and neither reaches a training feature: the
+suppressed quasi-identifier values (Transform drops them) and `cold_start_item`, which is 0 on
+every training row by construction and only labels eval rows.
 
 Memory does not grow with the rows on the in-memory DirectRunner, which holds every PCollection
 that crosses a Beam stage boundary: the input is read three times instead of held. The first
-read keeps only the cleaning figures (cleaning.py), the second only the k-anonymity class sizes
-and each (class, item)'s time span from the deterministic released columns (ReleasedColumns),
-and the third cleans, masks, suppresses, splits and serializes in one fused stage, which is
-written without TFX's shuffle on runners whose shuffles do not spill (`shuffles_spill`).
+read keeps only the cleaning figures (cleaning.py), the second only the k-anonymity class sizes,
+each item's first released time and the rows outside the window from the deterministic
+released columns (ReleasedColumns), and the third cleans, masks, suppresses, splits and
+serializes in one fused stage, which is written without TFX's shuffle on runners whose shuffles
+do not spill (`shuffles_spill`).
 """
 import csv
 import json
 import os
 import re
-from typing import Any, Dict, Iterable
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import apache_beam as beam
 from absl import logging
@@ -39,12 +50,14 @@ from components.masking import policy as policy_lib
 from components.masking import pseudonymizer, reidentification, report, sources
 from components.masking.ptransform import MaskInteractions, ReleasedColumns, to_example
 from pipeline import beam_dependencies
-from privrec.data import schema
+from privrec.data import schema, time_window
 
 ALLOW_DEV_KEY = "allow_dev_key"
 POLICY_JSON = "masking_policy_json"
 REPORT_KEY = "masking_report"
 KEY_FINGERPRINT = "pseudonym_key_fingerprint"
+TIME_WINDOWS = "time_windows"
+ANY_SPAN = "*"
 
 
 InputDataError = malformed.InputDataError
@@ -159,12 +172,17 @@ def _custom_settings(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def make_custom_config(allow_dev_key: bool, policy: policy_lib.MaskingPolicy,
-                       key_fingerprint: str = "") -> example_gen_pb2.CustomConfig:
+                       key_fingerprint: str = "",
+                       time_windows: Optional[Dict[str, Sequence[int]]] = None
+                       ) -> example_gen_pb2.CustomConfig:
     """The executor's settings; the resolved policy travels (and is recorded in MLMD) as JSON.
     key_fingerprint (set when the pipeline caches): the pseudonym key the run must use, so a
-    new key is a new cache key and a cached output never carries another key's pseudonyms."""
+    new key is a new cache key and a cached output never carries another key's pseudonyms.
+    time_windows: {span ("0" without spans, "*" any span): [start, end)} public Unix seconds
+    the split cuts (PipelineConfig.time_windows); a new window is a new cache key."""
     settings = struct_pb2.Struct()
-    settings.update({ALLOW_DEV_KEY: allow_dev_key, POLICY_JSON: json.dumps(policy.source)})
+    settings.update({ALLOW_DEV_KEY: allow_dev_key, POLICY_JSON: json.dumps(policy.source),
+                     TIME_WINDOWS: json.dumps(time_windows or {})})
     if key_fingerprint:
         settings.update({KEY_FINGERPRINT: key_fingerprint})
     custom_config = example_gen_pb2.CustomConfig()
@@ -181,18 +199,63 @@ def source_files(files) -> str:
     return json.dumps(entries)
 
 
-def _min_max(values):
-    values = list(values)
-    return (min(v[0] for v in values), max(v[1] for v in values)) if values else None
+def split_window(exec_properties: Dict[str, Any], settings: Dict[str, Any],
+                 input_base: str) -> time_window.TimeWindow:
+    """The public time window this run's split cuts: its span's declared window, or the one
+    given for every span; refuses a run without one, naming where to declare it."""
+    span = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME) or 0
+    windows = json.loads(settings.get(TIME_WINDOWS) or "{}")
+    window = windows.get(str(span), windows.get(ANY_SPAN))
+    if window is None:
+        where = f"the span-{span} folder" if span else input_base
+        raise InputDataError(
+            f"{input_base}{f' (span {span})' if span else ''}: no public time window is declared "
+            "for the interactions. The train/eval split is cut at shares of the period the data "
+            "covers, never at its own first and last timestamps (one user could move every "
+            "user's split). Declare it: `privrec run --time-window START,END` "
+            "(PipelineConfig.time_window), or a time_window.json file "
+            f'({{"start": <Unix s>, "end": <Unix s>}}) in {where} (privrec/data/time_window.py)')
+    return time_window.checked(*window, f"custom_config {TIME_WINDOWS}[{span}]")
 
 
-def split_index(timestamp: int, time_range, upper_shares) -> int:
-    """The output split of a released timestamp: splits are consecutive shares of the time
-    range, the last one closed."""
-    low, high = time_range
-    share = (timestamp - low) / max(high - low, 1)
+def upper_shares_of(splits) -> List[float]:
+    """Each output split's upper bound as a share of the window (hash_buckets are shares)."""
+    total = sum(s.hash_buckets for s in splits)
+    return [sum(s.hash_buckets for s in splits[:i + 1]) / total for i in range(len(splits))]
+
+
+def split_index(timestamp: int, window, upper_shares) -> int:
+    """The output split of a released timestamp: splits are consecutive shares of the public
+    window; a timestamp before it goes to the first split, one at or after its end to the last
+    (a rule of the row alone)."""
+    start, end = window
+    share = (timestamp - start) / max(end - start, 1)
     n = len(upper_shares)
     return next(i for i, upper in enumerate(upper_shares) if share < upper or i == n - 1)
+
+
+def cut_offs(window, upper_shares) -> List[int]:
+    """The Unix times where one split ends and the next begins (for the report)."""
+    start, end = window
+    return [int(start + upper * (end - start)) for upper in upper_shares[:-1]]
+
+
+def window_side(timestamp: int, window) -> str:
+    """'before', 'after' or 'inside' the window [start, end)."""
+    start, end = window
+    return "before" if timestamp < start else "after" if timestamp >= end else "inside"
+
+
+def check_suppressible(rule, policy: policy_lib.MaskingPolicy) -> None:
+    """Cell suppression writes "*" into the quasi-identifiers: each must be released as text."""
+    numeric = [c for c in rule.quasi_identifiers
+               if policy.columns[c].params.get("method") == "truncate_time"]
+    if numeric:
+        raise policy_lib.PolicyError(
+            f"masking policy {policy.version}: k_anonymity quasi_identifiers {numeric} are "
+            "released as numbers (truncate_time), so their cells cannot be suppressed with "
+            f"{reidentification.SUPPRESSED.decode()!r}; list only text quasi-identifiers "
+            "(year_band, map, prefix, bucket, as_is)")
 
 
 def user_column(policy: policy_lib.MaskingPolicy):
@@ -203,6 +266,21 @@ def user_column(policy: policy_lib.MaskingPolicy):
 def flag_cold_start(row: Dict, trained_items) -> Dict:
     """Adds `cold_start_item`: 1 when the row's item has no interaction in the training split."""
     return {**row, schema.COLD_START_ITEM: int(row[schema.ITEM_ID] not in trained_items)}
+
+
+TIME_SPLIT = "time_split"
+
+
+def time_split_figures(window, splits, upper_shares, outside_rows: Dict[str, int]) -> Dict:
+    """The masking report's `time_split` section: the public window, the cut-off times and the
+    rows outside the window (each went to the first or the last split, never dropped)."""
+    return {"window": list(window),
+            "cut_offs": {f"{a.name}|{b.name}": t for a, b, t in zip(
+                splits, splits[1:], cut_offs(window, upper_shares))},
+            "rows_before_window": outside_rows.get("before", 0),
+            "rows_after_window": outside_rows.get("after", 0),
+            "outside_rows": f"before the window: in split {splits[0].name}; at or after its "
+                            f"end: in split {splits[-1].name}"}
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
@@ -217,7 +295,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         splits = list(output_config.split_config.splits)
         if len(input_config.splits) != 1 or len(splits) < 2:
             raise ValueError("the masking ExampleGen takes one input split and >= 2 output "
-                             "splits (e.g. train 9, eval 1 buckets = shares of the time range)")
+                             "splits (e.g. train 9, eval 1 buckets = shares of the time window)")
         settings = _custom_settings(exec_properties)
         if POLICY_JSON not in settings:
             raise policy_lib.PolicyError("no masking policy in the component's custom_config")
@@ -244,6 +322,11 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         self._source_files = source_files(files)
 
         user, k_rule = user_column(policy), policy.k_anonymity
+        if k_rule:
+            check_suppressible(k_rule, policy)
+        window = split_window(exec_properties,
+                              settings, exec_properties[standard_component_specs.INPUT_BASE_KEY])
+        upper_shares = upper_shares_of(splits)
         salt = cleaning.new_salt()
         indexed_files = list(enumerate(files))
 
@@ -263,8 +346,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                     policy.cleaning, user, salt, cleaning_figures)
             return located | f"Rows[{label}]" >> beam.Values()
 
-        # Figures pass: class sizes, and each class's and item's time span, from the
-        # deterministic released columns (the masked rows will carry the same values).
+        # Figures pass: class sizes, each item's first time and the rows outside the window,
+        # from the deterministic released columns (the masked rows will carry the same values).
         class_columns = list(k_rule.quasi_identifiers) if k_rule else []
         columns = list(dict.fromkeys(class_columns + [schema.TIMESTAMP, schema.ITEM_ID]
                                      + ([user] if user and k_rule else [])))
@@ -274,30 +357,19 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         if k_rule:
             sizes = released_columns | "ClassSizes" >> reidentification.ClassSizes(k_rule, user)
             small = reidentification.small_classes(sizes, k_rule)
-
-        def class_of(row):
-            return reidentification.class_of(k_rule, row) if k_rule else ()
-
-        item_spans = (released_columns
-                      | "ClassItemTime" >> beam.Map(lambda r: (
-                          (class_of(r), r[schema.ITEM_ID]),
-                          (r[schema.TIMESTAMP], r[schema.TIMESTAMP])))
-                      | "ClassItemSpan" >> beam.CombinePerKey(_min_max)
-                      | "ReleasedClass" >> beam.Filter(
-                          lambda kv, small_classes: kv[0][0] not in small_classes,
-                          small_classes=small))
-        bounds = beam.pvalue.AsSingleton(item_spans | "Spans" >> beam.Values()
-                                         | "MinMax" >> beam.CombineGlobally(_min_max))
-        total = sum(s.hash_buckets for s in splits)
-        upper_shares = [sum(s.hash_buckets for s in splits[:i + 1]) / total
-                        for i in range(len(splits))]
+        outside = (released_columns
+                   | "WindowSide" >> beam.Map(lambda r: window_side(r[schema.TIMESTAMP], window))
+                   | "Outside" >> beam.Filter(lambda side: side != "inside")
+                   | "RowsOutside" >> beam.combiners.Count.PerElement()
+                   | "OutsideDict" >> beam.combiners.ToDict())
+        # Items with an interaction in the training split: every training row's item is one of
+        # them (cold_start_item 0), so the set changes only other users' *eval* flags.
         trained_items = beam.pvalue.AsSingleton(
-            item_spans
-            | "ItemFirstTime" >> beam.Map(lambda kv: (kv[0][1], kv[1][0]))
+            released_columns
+            | "ItemTime" >> beam.Map(lambda r: (r[schema.ITEM_ID], r[schema.TIMESTAMP]))
             | "FirstTime" >> beam.CombinePerKey(min)
             | "TrainedItem" >> beam.Filter(
-                lambda kv, time_range: split_index(kv[1], time_range, upper_shares) == 0,
-                time_range=bounds)
+                lambda kv: split_index(kv[1], window, upper_shares) == 0)
             | "TrainItems" >> beam.Keys()
             | "TrainItemSet" >> beam.combiners.ToSet())
 
@@ -309,14 +381,13 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         masking = rows | "Mask" >> MaskInteractions(policy, key)
         masked, k_summary = masking["masked"], None
         if k_rule:
-            masked = masked | "KAnonymity" >> reidentification.Release(k_rule, small)
+            masked = masked | "KAnonymity" >> reidentification.SuppressCells(k_rule, small)
             k_summary = ({"sizes": sizes,
                           "l": masked | "Diversity" >> reidentification.Diversity(k_rule)}
                          | "KAnonymitySummary" >> reidentification.Summarize(k_rule))
         parts = masked | "SplitByTime" >> beam.Partition(
-            lambda row, n, time_range: split_index(row[schema.TIMESTAMP], time_range,
-                                                   upper_shares),
-            len(splits), time_range=bounds)
+            lambda row, n: split_index(row[schema.TIMESTAMP], window, upper_shares),
+            len(splits))
         outputs, counts = {}, []
         for i, split in enumerate(splits):
             rows = parts[i] | f"ColdStart[{split.name}]" >> beam.Map(flag_cold_start,
@@ -331,10 +402,11 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         split_rows = counts | "SplitCounts" >> beam.Flatten()
         report_dir = self._report_dir
 
-        def write_report(stats, split_rows, k_figures, cleaning_counts):
-            report.write(report.build(policy, key.fingerprint, stats, split_rows, k_figures,
-                                      cleaning.summarize(cleaning_counts or {}, policy.cleaning)),
-                         report_dir)
+        def write_report(stats, split_rows, k_figures, cleaning_counts, outside_rows):
+            built = report.build(policy, key.fingerprint, stats, split_rows, k_figures,
+                                 cleaning.summarize(cleaning_counts or {}, policy.cleaning))
+            built[TIME_SPLIT] = time_split_figures(window, splits, upper_shares, outside_rows)
+            report.write(built, report_dir)
 
         def side(pcoll):
             return beam.pvalue.AsSingleton(pcoll) if pcoll is not None else None
@@ -342,7 +414,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         (masking["stats"]
          | "WriteReport" >> beam.Map(write_report, split_rows=beam.pvalue.AsDict(split_rows),
                                      k_figures=side(k_summary),
-                                     cleaning_counts=side(cleaning_counts)))
+                                     cleaning_counts=side(cleaning_counts),
+                                     outside_rows=beam.pvalue.AsSingleton(outside)))
         return outputs
 
     def _write_examples(self, input_dict, output_dict, exec_properties) -> None:
@@ -402,10 +475,11 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         k_figures = masking_report.get("k_anonymity")
         if k_figures and k_figures["budget_exceeded"]:
             raise ReidentificationRiskError(
-                f"k-anonymity: {k_figures['rows_in_classes_below_k_min']} of "
+                f"k-anonymity: {k_figures['rows_with_suppressed_quasi_identifiers']} of "
                 f"{masking_report['rows_in']} rows ({k_figures['suppressed_row_share']:.1%}) are "
                 f"in equivalence classes of fewer than k_min={k_figures['k_min']} users over "
                 f"{', '.join(k_figures['quasi_identifiers'])}; the policy allows suppressing "
-                f"{k_figures['max_suppressed_row_share']:.1%}. Generalise more (wider bands, "
-                "coarser maps), lower k_min, or raise max_suppressed_row_share in the masking "
-                f"policy. Details: {os.path.join(self._report_dir, report.HTML_FILE)}")
+                f"the quasi-identifiers of {k_figures['max_suppressed_row_share']:.1%}. "
+                "Generalise more (wider bands, coarser maps), lower k_min, or raise "
+                "max_suppressed_row_share in the masking policy. Details: "
+                f"{os.path.join(self._report_dir, report.HTML_FILE)}")

@@ -2,12 +2,18 @@
 
 Rows are interactions and one person has many, so an equivalence class's size k is its number
 of distinct *users* (pseudonyms), not of rows: a heavy user alone in a class is still alone.
-Rows of classes with fewer than k_min users are suppressed (not released); l-diversity is the
-number of distinct released values of each sensitive attribute per released class. Only sizes
-and shares leave this module, never a class's values.
+Classes with fewer than k_min users are suppressed *cell by cell*: their rows are released with
+every quasi-identifier replaced by SUPPRESSED ("*", compatible with every person), never
+dropped. Dropping whole rows would let one user decide whether other users' rows exist: adding
+a user to a class of k_min - 1 would bring up to k_min - 1 other users' rows out of suppression,
+which breaks the neighbouring-data-set assumption of user-level DP (a data set with or without
+one user must differ only in that user's rows). The suppressed values themselves still depend on
+the class sizes, so the training features must not carry quasi-identifiers (trainer/features.py
+does not). l-diversity is the number of distinct released values of each sensitive attribute per
+class at or above k_min. Only sizes and shares leave this module, never a class's values.
 
 The steps are separate so that the masking executor can size the classes on one read of the
-input (`ClassSizes`) and suppress (`Release`), measure l (`Diversity`) and summarise on
+input (`ClassSizes`) and suppress (`SuppressCells`), measure l (`Diversity`) and summarise on
 another, without holding the rows between Beam stages; `KAnonymize` chains them over one
 PCollection.
 """
@@ -17,6 +23,7 @@ import apache_beam as beam
 
 from components.masking.policy import KAnonymity
 
+SUPPRESSED = b"*"  # the released value of a suppressed quasi-identifier cell
 SIZE_BUCKETS = (1, 2, 3, 5, 10, 20, 50, 100)  # histogram of users per class: [1,2), [2,3), ...
 
 
@@ -30,7 +37,9 @@ def _bucket(size: int) -> str:
 
 
 def summarize(classes: List[Tuple[int, int, Dict[str, int]]], rule: KAnonymity) -> Dict:
-    """[(users, rows, {attribute: l})] per class -> the report's k/l figures."""
+    """[(users, rows, {attribute: l})] per class (before suppression) -> the report's k/l
+    figures. Suppression is by cell: every row is released, the rows of classes below k_min
+    with their quasi-identifiers replaced by SUPPRESSED."""
     rows = sum(r for _, r, _ in classes)
     small = [(u, r) for u, r, _ in classes if u < rule.k_min]
     released = [(u, ls) for u, _, ls in classes if u >= rule.k_min]
@@ -42,12 +51,15 @@ def summarize(classes: List[Tuple[int, int, Dict[str, int]]], rule: KAnonymity) 
     return {
         "quasi_identifiers": list(rule.quasi_identifiers),
         "k_min": rule.k_min,
+        "suppression": f"cells: quasi-identifiers of rows in classes below k_min -> "
+                       f"{SUPPRESSED.decode()}; no row is dropped",
         "classes": len(classes),
         "min_k_before_suppression": min((u for u, _, _ in classes), default=0),
         "min_k_released": min((u for u, _ in released), default=0),
         "classes_below_k_min": len(small),
-        "rows_in_classes_below_k_min": suppressed_rows,
-        "users_in_classes_below_k_min": sum(u for u, _ in small),
+        "rows_with_suppressed_quasi_identifiers": suppressed_rows,
+        "users_with_suppressed_quasi_identifiers": sum(u for u, _ in small),
+        "suppressed_cells": suppressed_rows * len(rule.quasi_identifiers),
         "suppressed_row_share": share,
         "max_suppressed_row_share": rule.max_suppressed_row_share,
         "budget_exceeded": share > rule.max_suppressed_row_share,
@@ -95,8 +107,17 @@ def small_classes(sizes, rule: KAnonymity):
         lambda kv: kv[1][0] < rule.k_min))
 
 
-class Release(beam.PTransform):
-    """Rows -> the rows whose class is not in small (small_classes' side input)."""
+def suppress_cells(rule: KAnonymity, row: Dict, small) -> Dict:
+    """The row as released: its quasi-identifiers replaced by SUPPRESSED when its class (as
+    sized before suppression) is in small; every other value unchanged."""
+    if class_of(rule, row) not in small:
+        return row
+    return {**row, **{column: SUPPRESSED for column in rule.quasi_identifiers}}
+
+
+class SuppressCells(beam.PTransform):
+    """Rows -> the same rows, the quasi-identifiers of those whose class is in small
+    (small_classes' side input) suppressed (`suppress_cells`)."""
 
     def __init__(self, rule: KAnonymity, small):
         super().__init__()
@@ -105,12 +126,14 @@ class Release(beam.PTransform):
 
     def expand(self, rows):
         rule = self._rule
-        return rows | "Suppress" >> beam.Filter(
-            lambda r, small: class_of(rule, r) not in small, small=self._small)
+        return rows | "SuppressCells" >> beam.Map(
+            lambda r, small: suppress_cells(rule, r, small), small=self._small)
 
 
 class Diversity(beam.PTransform):
-    """Released rows -> (class, (attribute, distinct values)) per sensitive attribute."""
+    """Released rows -> (class, (attribute, distinct values)) per sensitive attribute of each
+    class that is not suppressed (suppressed rows share one all-SUPPRESSED class, which joins
+    no sized class)."""
 
     def __init__(self, rule: KAnonymity):
         super().__init__()
@@ -136,15 +159,15 @@ class Summarize(beam.PTransform):
     def expand(self, figures):
         return (figures
                 | "JoinClass" >> beam.CoGroupByKey()
-                | "ClassFigures" >> beam.Map(lambda kv: (
-                    kv[1]["sizes"][0][0], kv[1]["sizes"][0][1], dict(kv[1]["l"])))
+                | "ClassFigures" >> beam.FlatMap(lambda kv: [
+                    (size[0], size[1], dict(kv[1]["l"])) for size in list(kv[1]["sizes"])[:1]])
                 | "AllClasses" >> beam.combiners.ToList()
                 | "Summarize" >> beam.Map(summarize, self._rule))
 
 
 class KAnonymize(beam.PTransform):
-    """PCollection[masked row dict] -> {'released': rows of classes with >= k_min users,
-    'summary': one dict of k/l figures (see `summarize`)}."""
+    """PCollection[masked row dict] -> {'released': every row, the quasi-identifiers of
+    classes below k_min users suppressed, 'summary': one dict of k/l figures (`summarize`)}."""
 
     def __init__(self, rule: KAnonymity, user_column: Optional[str]):
         super().__init__()
@@ -153,7 +176,8 @@ class KAnonymize(beam.PTransform):
 
     def expand(self, rows):
         sizes = rows | "ClassSizes" >> ClassSizes(self._rule, self._user_column)
-        released = rows | "Release" >> Release(self._rule, small_classes(sizes, self._rule))
+        released = rows | "SuppressCells" >> SuppressCells(self._rule,
+                                                          small_classes(sizes, self._rule))
         diversity = released | "Diversity" >> Diversity(self._rule)
         summary = {"sizes": sizes, "l": diversity} | "Summary" >> Summarize(self._rule)
         return {"released": released, "summary": summary}

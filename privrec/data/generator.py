@@ -11,7 +11,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from privrec.data import checksums, schema
+from privrec.data import checksums, schema, time_window
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +51,11 @@ CATEGORIES = {
     "pets": (["grain-free", "chew-proof", "orthopedic", "self-cleaning"],
              ["dog-food", "cat-litter", "leash", "pet-bed"]),
 }
+# The shop's log covers 60 days from this instant (interactions are drawn uniformly inside it):
+# a public fact of the generated data set, declared in interactions/time_window.json.
+START, DAYS = 1_700_000_000, 60
+TIME_WINDOW = time_window.TimeWindow(START, START + DAYS * 86400)
+
 BRANDS = ["Acme", "Nordvik", "Huaxin", "Lumio", "Kestrel", "Orchid", "Tianma", "Vela", "Zephyr",
           "Brightline", "Mokuba", "Redwood"]
 SURNAMES = ["Zhang", "Wang", "Li", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Smith",
@@ -147,8 +152,7 @@ def generate(size: Size, seed: int = 7,
     activity = rng.pareto(1.2, size.users) + 1.0  # heavy users and light users
     activity /= activity.sum()
 
-    start = 1_700_000_000
-    times = np.sort(rng.integers(start, start + 60 * 86400, size.interactions))
+    times = np.sort(rng.integers(TIME_WINDOW.start, TIME_WINDOW.end, size.interactions))
     history: Dict[int, List[str]] = {}
     rows = []
     for t in times:
@@ -190,9 +194,11 @@ def write_csv(path: str, rows: List[Dict[str, str]], columns) -> None:
 
 def write_dataset(data_dir: str, size_name: str = "default", seed: int = 7,
                   interactions_seed: Optional[int] = None) -> str:
-    """Writes <data_dir>/catalog.csv and <data_dir>/interactions/data.csv; returns data_dir."""
+    """Writes <data_dir>/catalog.csv, <data_dir>/interactions/data.csv and the log's public
+    time window (interactions/time_window.json); returns data_dir."""
     data = generate(SIZES[size_name], seed, interactions_seed)
     write_csv(os.path.join(data_dir, schema.CATALOG_FILE), data["catalog"], schema.CATALOG_COLUMNS)
     write_csv(os.path.join(data_dir, schema.INTERACTIONS_DIR, "data.csv"), data["interactions"],
               schema.INTERACTION_COLUMNS)
+    time_window.write(os.path.join(data_dir, schema.INTERACTIONS_DIR), TIME_WINDOW)
     return data_dir

@@ -10,12 +10,15 @@ import csv
 import os
 from typing import Dict, List
 
-from privrec.data import generator, schema
+from privrec.data import generator, schema, time_window
 
 GENRES = ["unknown", "action", "adventure", "animation", "children", "comedy", "crime",
           "documentary", "drama", "fantasy", "film-noir", "horror", "musical", "mystery",
           "romance", "sci-fi", "thriller", "war", "western"]
 DATA_YEAR = 1998  # MovieLens 100K was collected 1997-1998; ages are converted to birth years then
+# MovieLens 100K's README: "collected ... during the seven-month period from September 19th, 1997
+# through April 22nd, 1998": [1997-09-19, 1998-04-23) UTC, declared in time_window.json.
+TIME_WINDOW_100K = time_window.TimeWindow(874627200, 893289600)
 
 
 def _read(path: str, sep: str) -> List[List[str]]:
@@ -98,10 +101,12 @@ def load_any(ml_dir: str) -> Dict[str, List[Dict[str, str]]]:
 
 
 def write_dataset(ml_dir: str, data_dir: str) -> str:
-    """Converts MovieLens at ml_dir into <data_dir>/catalog.csv and interactions/data.csv."""
+    """Converts MovieLens 100K at ml_dir into <data_dir>/catalog.csv and interactions/data.csv,
+    with the data set's published collection period as its time window."""
     data = load(ml_dir)
     generator.write_csv(os.path.join(data_dir, schema.CATALOG_FILE), data["catalog"],
                         schema.CATALOG_COLUMNS)
     generator.write_csv(os.path.join(data_dir, schema.INTERACTIONS_DIR, "data.csv"),
                         data["interactions"], schema.INTERACTION_COLUMNS)
+    time_window.write(os.path.join(data_dir, schema.INTERACTIONS_DIR), TIME_WINDOW_100K)
     return data_dir
