@@ -4,7 +4,7 @@ Build one with `PipelineConfig(...)` / `dataclasses.replace`; everything else re
 """
 import dataclasses
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import privrec  # noqa: F401  (runtime switches)
 from components.masking import policy as masking_policy, sources
@@ -181,7 +181,11 @@ class PipelineConfig:
     metadata_path: str
     model_name: str = MODEL_NAME
     pipeline_name: str = PIPELINE_NAME
-    eval_fraction_buckets: tuple = (9, 1)  # train:eval share of the time range (latest = eval)
+    eval_fraction_buckets: tuple = (9, 1)  # train:eval shares of the time window (latest = eval)
+    # Public [start, end) Unix seconds the interactions cover, where the split is cut (never a
+    # statistic of the data: privrec/data/time_window.py says why). None: the data declares it
+    # (interactions/time_window.json, or span-N/time_window.json per span).
+    time_window: Optional[Tuple[int, int]] = None
     allow_dev_key: bool = False         # pseudonymise with a public dev key (never in production)
     masking_policy: str = masking_policy.DEFAULT_POLICY  # YAML: a role for every input column
     schema_path: Optional[str] = None   # curated schema of the masked examples; None: the
@@ -237,6 +241,28 @@ class PipelineConfig:
         """ExampleGen's input pattern under interactions_dir ({SPAN}: the driver takes the
         newest span folder)."""
         return os.path.join(SPAN_FOLDER, "*.csv") if self.span_mode else "*.csv"
+
+    @property
+    def time_windows(self) -> Dict[str, List[int]]:
+        """The masking ExampleGen's split windows: {"*": time_window} when set, else each
+        declared window by span ("0" without spans); {} when the data declares none (the
+        ExampleGen then stops, naming where to declare one)."""
+        from privrec.data import time_window as time_window_lib
+        if self.time_window is not None:
+            return {"*": list(time_window_lib.checked(*self.time_window,
+                                                      "PipelineConfig.time_window"))}
+        if not self.span_mode:
+            declared = time_window_lib.read(self.interactions_dir)
+            return {"0": list(declared)} if declared else {}
+        prefix = SPAN_FOLDER.split("{")[0]
+        windows = {}
+        for path in sources.match(self.interactions_dir,
+                                  os.path.join(prefix + "*", time_window_lib.FILE_NAME)):
+            folder = os.path.dirname(path)
+            span = os.path.basename(folder)[len(prefix):]
+            if span.isdigit():
+                windows[str(int(span))] = list(time_window_lib.read(folder))
+        return windows
 
     @property
     def push_dir(self) -> str:

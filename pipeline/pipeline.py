@@ -87,7 +87,8 @@ def create_pipeline(config: configs.PipelineConfig, metadata_connection_config=N
     example_gen = MaskingExampleGen(config.interactions_dir,
                                     masking_policy.load(config.masking_policy),
                                     config.eval_fraction_buckets, config.allow_dev_key,
-                                    config.interactions_pattern, spans.key_fingerprint(config))
+                                    config.interactions_pattern, spans.key_fingerprint(config),
+                                    config.time_windows)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     inventory = DataInventory(
         examples=example_gen.outputs["examples"], statistics=statistics_gen.outputs["statistics"],

@@ -25,7 +25,8 @@ class MaskingExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
 
 
 class MaskingExampleGen(FileBasedExampleGen):
-    """Ingests interaction CSVs under input_base, masked per the policy, split train/eval by time.
+    """Ingests interaction CSVs under input_base, masked per the policy, split train/eval at
+    shares of a public time window.
 
     input_pattern "span-{SPAN}/*.csv": FileBasedExampleGen's driver ingests the newest span
     folder only and records its span/version on the Examples artifact."""
@@ -34,7 +35,10 @@ class MaskingExampleGen(FileBasedExampleGen):
 
     def __init__(self, input_base: str, policy: policy_lib.MaskingPolicy,
                  eval_fraction_buckets=(9, 1), allow_dev_key: bool = False,
-                 input_pattern: str = "*.csv", key_fingerprint: str = ""):
+                 input_pattern: str = "*.csv", key_fingerprint: str = "",
+                 time_windows=None):
+        """time_windows: {span (str, "0" without spans, "*" any): [start, end)} public Unix
+        seconds that eval_fraction_buckets' shares cut (PipelineConfig.time_windows)."""
         train, evaluation = eval_fraction_buckets
         spec = MaskingExampleGenSpec(
             input_base=input_base,
@@ -44,7 +48,8 @@ class MaskingExampleGen(FileBasedExampleGen):
                 splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train),
                         example_gen_pb2.SplitConfig.Split(name="eval",
                                                           hash_buckets=evaluation)])),
-            custom_config=executor.make_custom_config(allow_dev_key, policy, key_fingerprint),
+            custom_config=executor.make_custom_config(allow_dev_key, policy, key_fingerprint,
+                                                      time_windows),
             range_config=None,
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
