@@ -31,8 +31,8 @@ class ServingMetrics:
 
 
 class GrpcMetricsInterceptor(grpc.ServerInterceptor):
-    """Times every unary call and counts it under its final status code (auth failures too,
-    when this interceptor comes first)."""
+    """Times every unary call and counts it under its final status code: the one the handler set
+    (with or without raising), auth failures too when this interceptor comes first."""
 
     def __init__(self, metrics: ServingMetrics):
         self._metrics = metrics
@@ -46,14 +46,16 @@ class GrpcMetricsInterceptor(grpc.ServerInterceptor):
 
         def measured(request, context):
             start = time.perf_counter()
-            status = "OK"
+            failed = False
             try:
                 return inner(request, context)
             except Exception:
-                status = (context.code() or grpc.StatusCode.UNKNOWN).name
+                failed = True
                 raise
-            finally:
-                self._metrics.observe("grpc", method, status, time.perf_counter() - start)
+            finally:  # a handler may set a code without raising (health: NOT_FOUND)
+                code = context.code() or (grpc.StatusCode.UNKNOWN if failed
+                                          else grpc.StatusCode.OK)
+                self._metrics.observe("grpc", method, code.name, time.perf_counter() - start)
 
         return grpc.unary_unary_rpc_method_handler(
             measured, request_deserializer=handler.request_deserializer,

@@ -29,6 +29,10 @@ class ServableNotFound(LookupError):
     pass
 
 
+class SignatureNotFound(LookupError):
+    """The version is served but has no such signature (TF Serving: FAILED_PRECONDITION)."""
+
+
 def list_versions(base_path: str):
     if not os.path.isdir(base_path):
         return []
@@ -52,7 +56,7 @@ class Servable:
 
     def input_specs(self, signature_name: str) -> Dict[str, tf.TensorSpec]:
         if signature_name not in self.model.signatures:
-            raise ServableNotFound(f"signature '{signature_name}' not found; available: "
+            raise SignatureNotFound(f"signature '{signature_name}' not found; available: "
                                    f"{', '.join(sorted(self.model.signatures))}")
         return self.model.signatures[signature_name].structured_input_signature[1]
 
@@ -222,10 +226,15 @@ def check_batch_size(inputs: Dict[str, tf.Tensor], max_batch_size: int) -> None:
                              f"server's maximum of {max_batch_size}; split the request")
 
 
-# What a bad request can raise; gRPC maps them to NOT_FOUND / INVALID_ARGUMENT, REST to 404/400.
-# DeadlineExceeded / Overloaded (batching) map to DEADLINE_EXCEEDED / UNAVAILABLE (REST 503).
-REQUEST_ERRORS = (ServableNotFound, ValueError, TypeError, tf.errors.InvalidArgumentError,
-                  batching.DeadlineExceeded, batching.Overloaded)
+def check_batch_sizes_match(inputs: Dict[str, tf.Tensor]) -> None:
+    """Inputs of a batched signature are rows of the same examples: their first dimensions must
+    agree, or the model fails deep in its graph with a message about its own ops."""
+    sizes = {name: tensor.shape[0] for name, tensor in sorted(inputs.items())
+             if tensor.shape.rank}
+    if len(set(sizes.values())) > 1:
+        raise ValueError("inputs have different batch sizes: " + ", ".join(
+            f"'{name}' {size}" for name, size in sizes.items()) + "; every input needs one row "
+            "per example")
 
 
 def predict(store: ModelStore, model_spec: model_pb2.ModelSpec, inputs: Dict[str, Callable],
@@ -248,10 +257,13 @@ def predict(store: ModelStore, model_spec: model_pb2.ModelSpec, inputs: Dict[str
         for name, build in inputs.items():
             try:
                 tensors[name] = build(specs.get(name))
-            except (TypeError, ValueError, tf.errors.InvalidArgumentError) as error:
-                raise ValueError(f"input '{name}' cannot be read: {error}") from error
+            except Exception as error:  # noqa: BLE001  malformed values fail in many ways
+                raise ValueError(f"input '{name}' cannot be read: {type(error).__name__}: "
+                                 f"{error}") from error
         check_batch_size(tensors, max_batch_size)
         servable.validate(signature, tensors)
+        if servable.batchable(signature):
+            check_batch_sizes_match(tensors)
         rows = next(iter(tensors.values())).shape[0] if tensors else None
         if batcher is not None and rows and rows <= batcher.parameters.max_batch_size and \
                 servable.batchable(signature) and \

@@ -12,7 +12,7 @@ import dataclasses
 import threading
 import time
 from concurrent import futures
-from typing import FrozenSet, Optional, Tuple
+from typing import Callable, FrozenSet, Optional, Tuple
 
 import grpc
 import tensorflow as tf
@@ -24,59 +24,61 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      prediction_service_pb2_grpc)
 
 from pipeline import configs
-from serving import auth, batching, metrics as metrics_lib, rest, version_policy
-from serving.model_store import (REQUEST_ERRORS, ModelStore, ServableNotFound,  # noqa: F401
-                                 list_versions, predict)
-
-_STATUS_FOR = ((ServableNotFound, grpc.StatusCode.NOT_FOUND),
-               (batching.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
-               (batching.Overloaded, grpc.StatusCode.UNAVAILABLE))
+from serving import (auth, batching, in_flight, metrics as metrics_lib, request_limits, rest,
+                     status_codes, version_policy)
+from serving.model_store import ModelStore, ServableNotFound, list_versions, predict  # noqa: F401
 
 
-def _abort_for(context, error: Exception):
-    for kind, code in _STATUS_FOR:
-        if isinstance(error, kind):
-            context.abort(code, str(error))
-    context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+def _answer(context, method: str, handle: Callable[[], object]):
+    """`handle()`'s response, or the request's error as its status code (never UNKNOWN)."""
+    try:
+        return handle()
+    except Exception as error:  # noqa: BLE001  every error becomes a status, none a traceback
+        code, message = status_codes.status_for(error, f"gRPC {method}")
+    context.abort(code, message)
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(self, store: ModelStore, max_batch_size: int = configs.SERVING_MAX_BATCH_SIZE,
-                 batcher: Optional[batching.Batcher] = None):
+                 batcher: Optional[batching.Batcher] = None,
+                 limits: Optional[request_limits.RequestLimits] = None,
+                 requests_in_flight: Optional[in_flight.InFlightLimit] = None):
         self._store = store
-        self._max_batch_size = max_batch_size
+        self._limits = limits or request_limits.RequestLimits(max_batch_size=max_batch_size)
         self._batcher = batcher
+        self._in_flight = requests_in_flight or in_flight.InFlightLimit()
 
     def Predict(self, request, context):
-        inputs = {name: (lambda spec, proto=proto: tf.constant(tf.make_ndarray(proto)))
-                  for name, proto in request.inputs.items()}
         remaining = context.time_remaining()  # None: the client set no deadline
         deadline = None if remaining is None else time.monotonic() + remaining
-        try:
-            version, signature, outputs = predict(self._store, request.model_spec, inputs,
-                                                  self._max_batch_size, self._batcher, deadline)
-        except REQUEST_ERRORS as error:
-            _abort_for(context, error)
+        return _answer(context, "Predict", lambda: self._predict(request, deadline))
+
+    def _predict(self, request, deadline: Optional[float]) -> predict_pb2.PredictResponse:
+        with self._in_flight.slot():
+            request_limits.check_request(request.inputs, self._limits)  # before decoding
+            inputs = {name: (lambda spec, proto=proto: tf.constant(tf.make_ndarray(proto)))
+                      for name, proto in request.inputs.items()}
+            version, signature, outputs = predict(
+                self._store, request.model_spec, inputs, self._limits.max_batch_size,
+                self._batcher, deadline)
         response = predict_pb2.PredictResponse()
         response.model_spec.name = self._store.model_name
         response.model_spec.version.value = version
         response.model_spec.signature_name = signature
         wanted = set(request.output_filter) or set(outputs)
-        for name in wanted:
+        for name in sorted(wanted):
             if name not in outputs:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"output_filter names '{name}', which the signature lacks")
+                raise ValueError(f"output_filter names '{name}', which the signature lacks")
             response.outputs[name].CopyFrom(tf.make_tensor_proto(outputs[name]))
         return response
 
     def GetModelMetadata(self, request, context):
-        try:
-            servable = self._store.get(request.model_spec)
-        except ServableNotFound as error:
-            _abort_for(context, error)
+        return _answer(context, "GetModelMetadata", lambda: self._metadata(request))
+
+    def _metadata(self, request) -> get_model_metadata_pb2.GetModelMetadataResponse:
+        servable = self._store.get(request.model_spec)
         if list(request.metadata_field) != ["signature_def"]:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          "metadata_field must be exactly ['signature_def']")
+            raise ValueError("metadata_field must be exactly ['signature_def']")
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         for name, signature_def in servable.signature_defs.items():
             signature_map.signature_def[name].CopyFrom(signature_def)
@@ -94,10 +96,8 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     def GetModelStatus(self, request, context):
         """Every version seen (LOADING, AVAILABLE, UNLOADING, END; a failed load is END with its
         error), or the one asked for."""
-        try:
-            states = self._store.version_states(request.model_spec)
-        except ServableNotFound as error:
-            _abort_for(context, error)
+        states = _answer(context, "GetModelStatus",
+                         lambda: self._store.version_states(request.model_spec))
         response = get_model_status_pb2.GetModelStatusResponse()
         for version, (state, error) in sorted(states.items(), reverse=True):
             status = response.model_version_status.add(version=version, state=state)
@@ -134,6 +134,10 @@ class ModelServer:
     `tokens`: accepted bearer tokens (None: no auth, e.g. behind an authenticating proxy).
     `tls`: serve over TLS (None: plaintext, for localhost or behind a TLS-terminating proxy).
     `batching_parameters`: batch concurrent Predicts (serving/batching.py; None: no batching).
+    `limits`: what one request may declare (serving/request_limits.py; default: max_batch_size
+    and that module's element and byte budgets).
+    `max_in_flight`: requests handled at once, gRPC and REST together; more are refused with
+    RESOURCE_EXHAUSTED (serving/in_flight.py).
     """
 
     def __init__(self, model_name: str, base_path: str, port: int = configs.SERVING_PORT,
@@ -143,7 +147,11 @@ class ModelServer:
                  tokens: Optional[FrozenSet[str]] = None, tls: Optional[TlsFiles] = None,
                  policy: version_policy.VersionPolicy = version_policy.VersionPolicy(),
                  rest_port: Optional[int] = None,
-                 batching_parameters: Optional[batching.BatchingParameters] = None):
+                 batching_parameters: Optional[batching.BatchingParameters] = None,
+                 limits: Optional[request_limits.RequestLimits] = None,
+                 max_in_flight: int = in_flight.MAX_IN_FLIGHT):
+        self.limits = limits or request_limits.RequestLimits(max_batch_size=max_batch_size)
+        self.requests_in_flight = in_flight.InFlightLimit(max_in_flight)
         self.store = ModelStore(model_name, base_path, policy)
         self.batcher = batching.Batcher(batching_parameters) if batching_parameters else None
         self.metrics = metrics_lib.ServingMetrics(model_name)
@@ -152,10 +160,12 @@ class ModelServer:
             interceptors.append(auth.BearerTokenInterceptor(tokens))
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=workers), interceptors=interceptors,
+            maximum_concurrent_rpcs=max_in_flight,  # queued calls count: they hold their message
             options=[("grpc.max_receive_message_length", max_message_bytes),
                      ("grpc.max_send_message_length", max_message_bytes)])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionService(self.store, max_batch_size, self.batcher), self._server)
+            PredictionService(self.store, batcher=self.batcher, limits=self.limits,
+                              requests_in_flight=self.requests_in_flight), self._server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(self.store),
                                                                   self._server)
         self.health = health.HealthServicer()
