@@ -262,3 +262,36 @@ def test_released_columns_are_the_masked_rows_values_and_random_columns_are_refu
         beam_testing.assert_that(released, beam_testing.equal_to(expected))
     with pytest.raises(ValueError, match=r"\['gender'\].*randomize"):
         ptransform.ReleasedColumns(tiny, key, ["city", "gender"])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("电话 010 8888 6666", "电话 [PHONE]"),
+    ("tel (010)88886666 ok", "tel [PHONE] ok"),
+    ("（021）66668888", "[PHONE]"),
+    ("call (0755) 2345 6789", "call [PHONE]"),
+    ("0755-2345-6789，谢谢", "[PHONE]，谢谢"),
+    ("021.6666.8888", "[PHONE]"),
+    ("010 88886666 and 021 6666 8888", "[PHONE] and [PHONE]"),
+    ("010 8888 6666 021 6666 8888", "[PHONE] [PHONE]"),
+    ("手机138 1234 5678", "手机[PHONE]"),
+    ("138.1234.5678", "[PHONE]"),
+    ("138-1234-5678", "[PHONE]"),
+    ("+86 138 1234 5678", "[PHONE]"),
+    ("+86 10 8888 6666", "[PHONE]"),
+    ("手机：１３８１２３４５６７８。", "手机：[PHONE]。"),
+    ("１３８ １２３４ ５６７８", "[PHONE]"),
+    ("０１０－８８８８６６６６", "[PHONE]"),
+    ("条码 6595 5210 7069 2215 0755-3949 0686", "条码 6595 5210 7069 2215 [PHONE]"),
+])
+def test_phones_as_chinese_users_type_them(text, expected):
+    assert scrub([text]) == [expected]
+
+
+@pytest.mark.parametrize("text", [
+    "¥1388.00", "￥2999.00 包邮", "1388.00元", "iPhone 13 Pro 256GB", "RTX-4090", "RTX 4090",
+    "DDR5 6000 32G", "订单号 3812345678901", "order no. 202405011234", "2024.05.01", "2024 05 01",
+    "01-05-2024", "09:00-18:00", "周一至周五 9:30-18:30", "SKU 6222 0755 3456 7891",
+    "条码 0689 6251 0763 6183", "１３８１２３４５６７８９", "型号Ａ１３８", "007 1234 5678",
+])
+def test_phone_lookalikes_survive(text):
+    assert scrub([text]) == [text]

@@ -2,8 +2,10 @@
 
 `scrub_text` replaces detected spans by typed placeholders, in this order: credential-bearing
 URLs (before emails, so 'user:pass@host' is one [URL]), emails, IP addresses, ID numbers (GB 11643
-checksum), phones (so '+86 138…' is a phone, not a card), bank cards (Luhn), labelled names,
-labelled addresses. Checksums are computed with TF ops, so order numbers and SKUs survive.
+checksum), mobile and international phones (so '+86 138…' is a phone, not a card), bank cards
+(Luhn), landlines (after cards, whose digit groups can look like an area code and a number),
+phones in full-width digits, labelled names, labelled addresses. Checksums are computed with TF
+ops, so order numbers and SKUs survive.
 `scrub_row_identifiers` replaces a row's own name/phone/email/address wherever its text repeats
 them. Patterns are RE2: no lookaround, and `\\b` only sees ASCII word characters.
 """
@@ -24,12 +26,35 @@ PLACEHOLDERS = (EMAIL, PHONE, ID_NUMBER, BANK_CARD, NAME, IP, URL, ADDRESS)
 
 _SEP = r"[\s-]?"
 EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-PHONE_PATTERNS = (
-    # Chinese mobile, optionally +86 / 0086, digits grouped by spaces or dashes.
-    r"(?:(?:\+|\b00)86" + _SEP + r"|\b)1[3-9]\d" + _SEP + r"\d{4}" + _SEP + r"\d{4}\b",
-    # Chinese landline (area code 0xx / 0xxx, or '(0xx)').
-    r"(?:\b0\d{2,3}-|\(0\d{2,3}\)[\s-]?)\d{7,8}\b",
-)
+# Separators people put between digit groups of a phone number: space, dash or dot.
+_GROUP_SEP = r"[\s.\-]"
+# Chinese mobile, optionally +86 / 0086, grouped 3-4-4 by spaces, dashes or dots.
+CN_MOBILE = (r"(?:(?:\+|\b00)86" + _SEP + r"|\b)1[3-9]\d" + _GROUP_SEP + r"?\d{4}" + _GROUP_SEP
+             + r"?\d{4}\b")
+# Chinese landline: area code (010, 02x or 0xxx) then a dash, space or dot, or the area code in
+# ASCII or full-width parentheses; the local number (7-8 digits) compact or grouped 3/4-4.
+_AREA = r"0(?:10|2\d|[3-9]\d{2})"
+_AREA_THEN_SEP = _AREA + _GROUP_SEP
+_AREA_IN_PARENS = r"[(（]" + _AREA + r"[)）]" + _GROUP_SEP + r"?"
+_LOCAL = r"(?:\d{7,8}|\d{3,4}" + _GROUP_SEP + r"\d{4})"
+_LANDLINE = r"(?:" + _AREA_THEN_SEP + r"|" + _AREA_IN_PARENS + r")" + _LOCAL
+# Searched together with 4-4-4-4 digit groups (SKUs, cards that failed Luhn), which are left
+# alone: '0755 3456 7890' inside 'SKU 6222 0755 3456 7890' is no landline. Landlines run after
+# bank cards for the same reason.
+LANDLINE_CANDIDATE = (r"\b\d{4}(?:[ \-]\d{4}){3}(?:[ \-]\d{1,3})?\b"
+                      r"|(?:\b" + _AREA_THEN_SEP + r"|" + _AREA_IN_PARENS + r")" + _LOCAL + r"\b")
+PHONE_PATTERNS = (CN_MOBILE,)
+# Digits typed in full-width (a Chinese IME's full-width mode): runs of them (and separators)
+# are read as ASCII and replaced when they are a whole Chinese mobile or landline number.
+_FULLWIDTH_DIGIT = "[０-９]"
+_FULLWIDTH_SEP = "[ 　\\-－.．]"
+FULLWIDTH_PHONE_CANDIDATE = (
+    r"(?:[＋+][８8][６6]" + _FULLWIDTH_SEP + r"?|[(（]" + _FULLWIDTH_DIGIT + r"{3,4}[)）][ 　]?)?"
+    + _FULLWIDTH_DIGIT + r"(?:" + _FULLWIDTH_SEP + r"?" + _FULLWIDTH_DIGIT + r")+")
+# What such a run must be once read as ASCII: a whole mobile or landline number.
+WHOLE_CN_PHONE = (r"(?:\+86" + _GROUP_SEP + r"?)?1[3-9]\d(?:" + _GROUP_SEP + r"?\d{4}){2}"
+                  r"|" + _LANDLINE + r"|" + _AREA + r"\d{7,8}")
+
 # International numbers with a leading '+', grouped any way; replaced when they hold 8-15 digits
 # (E.164's maximum is 15), so '+1 2' or a '+20%' stays.
 INTERNATIONAL_PHONE_CANDIDATE = r"\+\d{1,3}(?:[\s-]?\d{1,4}){1,7}\b"
@@ -140,6 +165,23 @@ def is_card_number(text: tf.Tensor) -> tf.Tensor:
     return tf.strings.regex_full_match(digits, CARD_NUMBER) & passes_luhn(text)
 
 
+def _fold_width(text: tf.Tensor) -> tf.Tensor:
+    """Full-width ASCII forms (U+FF01-FF5E: '１', '－', '（') and the ideographic space as ASCII."""
+    code_points = tf.strings.unicode_decode(text, "UTF-8")
+    folded = tf.ragged.map_flat_values(
+        lambda c: tf.where((c >= 0xFF01) & (c <= 0xFF5E), c - 0xFEE0,
+                           tf.where(c == 0x3000, 0x20, c)), code_points)
+    return tf.strings.unicode_encode(folded, "UTF-8")
+
+
+def _is_landline(text: tf.Tensor) -> tf.Tensor:
+    return tf.strings.regex_full_match(text, "(?:" + _LANDLINE + ")")
+
+
+def _is_fullwidth_cn_phone(text: tf.Tensor) -> tf.Tensor:
+    return tf.strings.regex_full_match(_fold_width(text), WHOLE_CN_PHONE)
+
+
 def _has_e164_length(text: tf.Tensor) -> tf.Tensor:
     n_digits = tf.strings.length(tf.strings.regex_replace(text, r"[^0-9]", ""))
     return (n_digits >= 8) & (n_digits <= 15)
@@ -179,6 +221,8 @@ def scrub_text(text: tf.Tensor) -> tf.Tensor:
         text = tf.strings.regex_replace(text, pattern, PHONE)
     text = _replace_valid(text, INTERNATIONAL_PHONE_CANDIDATE, _has_e164_length, PHONE)
     text = _replace_valid(text, BANK_CARD_CANDIDATE, is_card_number, BANK_CARD)
+    text = _replace_valid(text, LANDLINE_CANDIDATE, _is_landline, PHONE)
+    text = _replace_valid(text, FULLWIDTH_PHONE_CANDIDATE, _is_fullwidth_cn_phone, PHONE)
     text = tf.strings.regex_replace(text, LABELLED_NAME_PATTERN, r"\1" + NAME)
     text = tf.strings.regex_replace(text, LABELLED_ADDRESS_PATTERN, r"\1" + ADDRESS)
     return tf.strings.regex_replace(text, STREET_ADDRESS_PATTERN, r"\1" + ADDRESS)
