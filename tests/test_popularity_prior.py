@@ -118,7 +118,7 @@ def test_the_prior_shifts_each_logit_by_the_items_log_popularity():
     logits[1, 1] = -1e9  # label 7 is also negative 7: an accidental hit, masked
     want = np.log(np.exp(logits).sum(1)) - logits[:, 0]
     np.testing.assert_allclose(model.softmax_loss(positive, negative, labels, negatives), want,
-                               rtol=1e-5)
+                               rtol=1e-5, atol=2e-6)  # float32 logsumexp near a loss of 0
 
 
 def test_ranking_scores_are_cosine_plus_temperature_times_the_prior_and_survive_saving(tmp_path):

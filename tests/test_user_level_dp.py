@@ -108,7 +108,6 @@ def test_noise_norm_over_clip_is_the_norm_of_the_noise_the_mechanism_adds():
     zero gradient sum (two variables, 30,050 values): σ·√D / users, in units of the clip."""
     dp = privacy.UserLevelDP(l2_norm_clip=2.0, noise_multiplier=1.5, expected_users_per_step=10)
     shapes = [(1000, 30), (50,)]
-    tf.random.set_seed(3)
     noised = dp.noised_mean([tf.zeros(shape) for shape in shapes])
     measured = float(tf.linalg.global_norm(noised)) / dp.l2_norm_clip
     expected = privacy.noise_norm_over_clip(1.5, 10, 1000 * 30 + 50)

@@ -4,6 +4,7 @@ Every number in the report is computed from the run's own parameters (users, sam
 steps, noise multiplier, δ) with TF-Privacy's accountant; none is typed in.
 """
 import dataclasses
+import functools
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -13,7 +14,28 @@ import tensorflow as tf
 from tensorflow_privacy.privacy.analysis import compute_dp_sgd_privacy_lib
 from tensorflow_privacy.privacy.dp_query import gaussian_query
 
+from privrec import randomness
 from trainer.catalog import FIRST_ITEM_INDEX
+
+
+class EntropyGaussianSumQuery(gaussian_query.GaussianSumQuery):
+    """TF-Privacy's GaussianSumQuery with its noise drawn from `generator`, a
+    tf.random.Generator from OS entropy (privrec.randomness). The parent draws through
+    tf.random_normal_initializer, which follows tf.random.set_seed: one seeded line anywhere in
+    the process and anyone with the code could replay the noise and subtract it."""
+
+    def __init__(self, l2_norm_clip: float, stddev: float, generator: tf.random.Generator):
+        super().__init__(l2_norm_clip, stddev)
+        self._generator = generator
+
+    def get_noised_result(self, sample_state, global_state):
+        def add_noise(v):
+            noise = self._generator.normal(tf.shape(v), stddev=global_state.stddev)
+            return v + tf.cast(noise, v.dtype)
+
+        result = tf.nest.map_structure(add_noise, sample_state)
+        event = dp_accounting.GaussianDpEvent(global_state.stddev / global_state.l2_norm_clip)
+        return result, global_state, event
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +47,14 @@ class UserLevelDP:
     l2_norm_clip: float
     noise_multiplier: float
     expected_users_per_step: float
+    # The noise's source: OS entropy, made with the mechanism (under the training strategy's
+    # scope when there is one, so each replica can draw from it).
+    generator: tf.random.Generator = dataclasses.field(
+        default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.generator is None:
+            object.__setattr__(self, "generator", randomness.tf_generator(stream=1))
 
     def clip_weights(self, norms: tf.Tensor) -> tf.Tensor:
         """[users] per-user gradient norms -> each user's clipping factor 1 / max(1, norm / C)
@@ -53,8 +83,8 @@ class UserLevelDP:
         all users' clipped gradients plus σC noise over the expected users. Apply it with
         `skip_gradients_aggregation=True`: it is already the global gradient. On one device the
         all-reduce is the identity."""
-        query = gaussian_query.GaussianSumQuery(
-            self.l2_norm_clip, self.noise_multiplier * self.l2_norm_clip)
+        query = EntropyGaussianSumQuery(
+            self.l2_norm_clip, self.noise_multiplier * self.l2_norm_clip, self.generator)
         replica = tf.distribute.get_replica_context()
         noised = tf.cond(
             tf.equal(replica.replica_id_in_sync_group, 0),
@@ -81,6 +111,12 @@ def noise_norm_over_clip(noise_multiplier: float, expected_users_per_step: float
     gradient pointing the same way, has norm 1 in these units; far above 1, each step's
     direction is mostly noise, and only many steps average it out."""
     return noise_multiplier * math.sqrt(num_parameters) / expected_users_per_step
+
+
+@functools.lru_cache(maxsize=None)
+def _prior_noise_source() -> tf.random.Generator:
+    """One OS-entropy generator per process for the popularity prior's noise."""
+    return randomness.tf_generator(stream=2)
 
 
 def popularity_prior(users: np.ndarray, items: np.ndarray, num_indices: int,
@@ -110,7 +146,7 @@ def popularity_prior(users: np.ndarray, items: np.ndarray, num_indices: int,
     norms = np.sqrt(np.bincount(pair_user, weights=np.square(counts, dtype=np.float64)))
     total = np.bincount(pair_item, weights=counts / np.maximum(norms, 1.0)[pair_user],
                         minlength=num_indices)
-    query = gaussian_query.GaussianSumQuery(1.0, noise_multiplier)
+    query = EntropyGaussianSumQuery(1.0, noise_multiplier, _prior_noise_source())
     noised = query.get_noised_result(tf.constant(total, tf.float32),
                                      query.initial_global_state())[0].numpy()
     prior = np.log1p(np.maximum(noised, 0.0)).astype(np.float32)
@@ -150,6 +186,9 @@ class PrivacyReport:
     runs: Tuple[Dict, ...] = ()
     # Set when this run released a popularity prior (`popularity_prior`): in `epsilon`.
     popularity_noise_multiplier: Optional[float] = None
+    # Where the noise and the user sampling came from (privrec.randomness): OS entropy, or
+    # "reproducible: NOT PRIVATE" under the test-only seed.
+    randomness: str = dataclasses.field(default_factory=randomness.status)
 
     def to_dict(self) -> Dict:
         return dataclasses.asdict(self)

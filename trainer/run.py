@@ -17,7 +17,7 @@ from trainer.model import TwoTowerModel
 def _dataset(fn_args, file_pattern, tft_output, batch_size: int) -> tf.data.Dataset:
     return fn_args.data_accessor.tf_dataset_factory(
         file_pattern, tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=True,
-                                                     num_epochs=None, shuffle_seed=7),
+                                                     num_epochs=None),
         tft_output.transformed_metadata.schema)
 
 
@@ -64,7 +64,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     strategy = devices.strategy(config.get("distribution", "auto"))
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     catalog = catalog_lib.Catalog.load(config["catalog_path"])
-    tf.random.set_seed(7)
 
     sampler = user_sampler(fn_args, tft_output, config)
     users_per_step = sampler.expected_users_per_step
@@ -106,8 +105,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         # sampled query in every step (trainer/query_vectors.py says why DP is unchanged).
         sampler.examples = query_vectors.precompute(sampler.examples, model.text_encoder)
         distinct_queries = len(sampler.examples[query_vectors.QUERY_VECTOR].table)
-    model.dp = privacy.UserLevelDP(config["l2_norm_clip"], config["noise_multiplier"],
-                                   users_per_step)
+    with strategy.scope():  # the mechanism's noise generator, readable from every replica
+        model.dp = privacy.UserLevelDP(config["l2_norm_clip"], config["noise_multiplier"],
+                                       users_per_step)
     noise_over_clip = model.dp.noise_norm_over_clip(model.trainable_variables)
     if noise_over_clip > 1:
         logging.warning(

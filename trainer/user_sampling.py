@@ -3,7 +3,9 @@
 The privacy unit is the user. Each step includes every user independently with probability
 q = users_per_step / number of users (Poisson sampling, which is what the accountant assumes,
 so the sampling assumption in the privacy report is the one training actually used), and takes
-at most `max_examples_per_user` of that user's examples, drawn at random. A batch is
+at most `max_examples_per_user` of that user's examples, drawn at random. Both draws come from
+OS entropy (privrec.randomness): amplification by subsampling needs a sample that whoever has
+the code cannot predict, so the sampler takes no seed. A batch is
 [user slots, k, ...] with an example mask; slots are padded to a multiple of PAD_USERS (fewer
 retraces, never an empty batch) and padding carries mask 0, so it adds nothing to any gradient.
 """
@@ -13,6 +15,7 @@ from typing import Dict, Iterator, List, Tuple
 import numpy as np
 import tensorflow as tf
 
+from privrec import randomness
 from trainer import features
 
 EXAMPLE_MASK = "example_mask"
@@ -34,7 +37,7 @@ class UserSampler:
     """Groups examples by user and yields Poisson-sampled user batches."""
 
     def __init__(self, examples: Dict[str, np.ndarray], users_per_step: float,
-                 max_examples_per_user: int, seed: int = 7):
+                 max_examples_per_user: int):
         if features.USER_KEY not in examples:
             raise ValueError(
                 f"the transformed examples have no '{features.USER_KEY}': user-level DP-SGD "
@@ -51,7 +54,6 @@ class UserSampler:
         self.num_examples = len(keys)
         self.max_examples_per_user = max_examples_per_user
         self.sampling_rate = min(1.0, users_per_step / self.num_users)
-        self.seed = seed
         # The model's inputs (arrays, or anything indexed like one: query_vectors.VectorRows);
         # the user key only groups rows.
         self.examples = {name: values for name, values in examples.items()
@@ -68,7 +70,7 @@ class UserSampler:
         return users, labels[np.concatenate(self.rows_of_user)]
 
     def batches(self) -> Iterator[Dict[str, np.ndarray]]:
-        rng = np.random.default_rng(self.seed)
+        rng = randomness.numpy_generator(stream=3)
         k = self.max_examples_per_user
         while True:
             chosen = np.flatnonzero(rng.random(self.num_users) < self.sampling_rate)
