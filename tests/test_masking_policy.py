@@ -48,12 +48,31 @@ def test_shipped_policies_load_and_cover_the_input_schema():
      "upper: 1}}", "needs delta"),
     ("  a: {role: sensitive_attribute, randomize: {method: gaussian, epsilon: 1, delta: 2, "
      "lower: 0, upper: 1}}", r"delta must be in \(0, 1\)"),
+    ("  a: {role: sensitive_attribute, randomize: {method: laplace, epsilon: 1, lower: 0, "
+     "upper: 1, unit: user}}", "unit must be row"),
+    ("  a: {role: sensitive_attribute, randomize: {method: randomized_response, epsilon: 1, "
+     "domain: [F, M], unit: person}}", "unit must be user or row"),
+    ("  a: {role: sensitive_attribute, randomize: {method: laplace, epsilon: 1, lower: 0, "
+     "upper: 1, granularity: 0}}", "granularity must be > 0"),
 ])
 def test_invalid_policies_are_refused_with_the_column_named(tmp_path, columns, message):
     path = _policy_file(tmp_path, f"version: '1'\ncolumns:\n{columns}\n")
     with pytest.raises(policy.PolicyError, match=message) as failure:
         policy.load(path)
     assert "column 'a'" in str(failure.value)
+
+
+def test_per_user_randomisation_needs_exactly_one_pseudonymised_user_column(tmp_path):
+    gender = ("  g: {role: sensitive_attribute, randomize: {method: randomized_response, "
+              "epsilon: 1, domain: [F, M]}}\n")
+    path = _policy_file(tmp_path, f"version: '1'\ncolumns:\n{gender}")
+    with pytest.raises(policy.PolicyError, match="exactly one pseudonymised column"):
+        policy.load(path)
+    path = _policy_file(tmp_path, f"version: '1'\ncolumns:\n{gender}"
+                        "  u: {role: direct_identifier, action: pseudonymize}\n")
+    loaded = policy.load(path)
+    assert loaded.user_column == "u" and loaded.columns["g"].params["unit"] == "user"
+    assert policy.load(policy.DEFAULT_POLICY).columns["order_amount"].params["unit"] == "row"
 
 
 def test_k_anonymity_must_name_quasi_identifier_columns(tmp_path):
@@ -94,23 +113,41 @@ def test_generalisation_methods():
         "<18", "[18,30)", "[45,65)", ">=65"]
 
 
+def _generator():
+    return tf.random.Generator.from_non_deterministic_state()
+
+
 def test_randomized_response_keeps_the_true_value_at_the_stated_rate():
     n, epsilon = 20000, 1.0
     released = _strings(randomize.randomized_response(tf.constant(["F"] * n), epsilon,
-                                                      ["F", "M", "X"]))
+                                                      ["F", "M", "X"], _generator()))
     expected = math.exp(epsilon) / (math.exp(epsilon) + 2)
     assert abs(released.count("F") / n - expected) < 0.02
     assert abs(released.count("M") - released.count("X")) / n < 0.03
     assert set(released) == {"F", "M", "X"}
 
 
+def test_per_user_randomized_response_keeps_the_true_value_at_the_stated_rate_over_users():
+    from components.masking import pseudonymizer
+    n, epsilon = 20000, 1.0
+    key = pseudonymizer.PseudonymKey((0x1234567, 0x7654321), "test", False)
+    users = tf.constant([f"u{i}" for i in range(n)])
+    released = _strings(randomize.randomized_response_per_user(
+        tf.constant(["F"] * n), users, "gender", epsilon, ["F", "M", "X"], key))
+    expected = math.exp(epsilon) / (math.exp(epsilon) + 2)
+    assert abs(released.count("F") / n - expected) < 0.02
+    assert abs(released.count("M") - released.count("X")) / n < 0.03
+
+
 def test_laplace_noise_has_the_stated_scale_and_keeps_missing_values_missing():
     n = 20000
-    noised = randomize.laplace(tf.constant(["100"] * n + [""]), 2.0, 0.0, 500.0).numpy()
+    noised = randomize.laplace(tf.constant(["100"] * n + [""]), 2.0, 0.0, 500.0, 0.01,
+                               _generator()).numpy()
     assert np.isnan(noised[-1])
     # Laplace(b): mean absolute deviation = b = (upper - lower) / epsilon = 250.
     assert abs(np.mean(np.abs(noised[:-1] - 100.0)) - 250.0) < 15.0
-    clipped = randomize.laplace(tf.constant(["1e9"] * n), 50.0, 0.0, 500.0).numpy()
+    clipped = randomize.laplace(tf.constant(["1e9"] * n), 50.0, 0.0, 500.0, 0.01,
+                                _generator()).numpy()
     assert abs(np.median(clipped) - 500.0) < 2.0  # clipped to the upper bound before noise
 
 
@@ -124,8 +161,10 @@ def test_gaussian_noise_is_calibrated_to_epsilon_delta_and_keeps_missing_values_
     accountant = pld_privacy_accountant.PLDAccountant().compose(GaussianDpEvent(sigma / 500.0))
     assert accountant.get_epsilon(delta) == pytest.approx(epsilon, abs=0.01)
     assert randomize.gaussian_stddev(2 * epsilon, delta, 0.0, 500.0) < 0.6 * sigma
-    noised = randomize.gaussian(tf.constant(["100"] * n + [""]), epsilon, delta, 0.0,
-                                500.0).numpy()
+    generator = _generator()
+    noised = tf.function(lambda v: randomize.gaussian(v, epsilon, delta, 0.0, 500.0, 0.01,
+                                                      generator))(
+        tf.constant(["100"] * n + [""])).numpy()
     assert np.isnan(noised[-1])
     assert abs(np.std(noised[:-1]) / sigma - 1.0) < 0.03
     assert abs(np.mean(noised[:-1]) - 100.0) < 4 * sigma / math.sqrt(n)
@@ -181,6 +220,14 @@ def test_report_holds_counts_and_settings_never_values(tmp_path):
     assert again["columns"]["query"]["placeholders_inserted"] == {"[PHONE]": 2}
     assert again["columns"]["gender"]["keep_probability"] == pytest.approx(
         math.exp(2) / (math.exp(2) + 1))
+    assert again["columns"]["gender"]["unit"] == "user"
+    assert again["columns"]["gender"]["epsilon_per_user"] == 2.0
+    assert "ε = 2 per user" in again["columns"]["gender"]["local_dp"]
+    assert again["columns"]["order_amount"]["epsilon_per_row"] == 1.0
+    assert again["columns"]["order_amount"]["epsilon_per_user"] == "n·1 for a user with n rows"
+    assert "NOT PRIVATE" not in again["columns"]["gender"]["local_dp"]
+    dev = report.build(loaded, "DEV-KEY-NOT-PRIVATE", stats, {"train": 10}, None)
+    assert "NOT PRIVATE" in dev["columns"]["gender"]["local_dp"]
     assert again["rows_out"] == 10 and again["rows_suppressed"] == 0
     html = (tmp_path / report.HTML_FILE).read_text()
     assert "[PHONE] 2" in html and loaded.version in html

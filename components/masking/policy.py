@@ -7,7 +7,16 @@ Roles and their actions:
                                     map (mapping, default) | as_is}
   sensitive_attribute  randomize: {method: randomized_response (epsilon, domain) |
                                    laplace (epsilon, lower, upper) |
-                                   gaussian (epsilon, delta, lower, upper)}
+                                   gaussian (epsilon, delta, lower, upper),
+                                   unit: user | row, granularity}
+                       `unit: user` (randomized_response's default, for attributes of the person
+                       such as gender): one release per pseudonymous user, the same on all of
+                       that user's rows, so ε is per user (randomize.py; needs exactly one
+                       pseudonymised column, the user). `unit: row` (laplace's and gaussian's
+                       only unit, for attributes of one interaction such as an order amount):
+                       each row randomised on its own, so a user with n rows gets n·ε.
+                       `granularity` (laplace, gaussian; default 0.01): the grid the value is
+                       rounded to and the discrete noise lives on.
   free_text            action: scrub
   keep                 (behavioural columns released as they are: item ids, event types)
 A policy may `extends:` another file in the same folder; its columns replace the parent's
@@ -80,6 +89,12 @@ class MaskingPolicy:
     def with_role(self, role: str) -> List[ColumnRule]:
         return [rule for rule in self.columns.values() if rule.role == role]
 
+    @property
+    def user_column(self) -> Optional[str]:
+        """The pseudonymised direct identifier (the user), if exactly one column is."""
+        columns = [r.column for r in self.columns.values() if r.action == "pseudonymize"]
+        return columns[0] if len(columns) == 1 else None
+
     def check_header(self, path: str, header: Sequence[str]) -> None:
         """Refuses files whose columns are not exactly the policy's (names the difference)."""
         missing = [c for c in self.columns if c not in header]
@@ -127,7 +142,25 @@ def _settings_problem(method: str, params: Dict[str, Any]) -> Optional[str]:
         return "lower must be below upper"
     if "delta" in params and not 0 < float(params["delta"]) < 1:
         return "delta must be in (0, 1)"
+    if method in _RANDOMIZE:
+        unit = params.get("unit", "user" if method == "randomized_response" else "row")
+        if unit not in ("user", "row"):
+            return "unit must be user or row"
+        if unit == "user" and method != "randomized_response":
+            return ("unit must be row: the same noise on every row of a user would release "
+                    "the exact differences between that user's values")
+    if "granularity" in params and not float(params["granularity"]) > 0:
+        return "granularity must be > 0"
     return None
+
+
+def _randomize_defaults(method: str, params: Dict[str, Any]) -> Dict[str, Any]:
+    """The randomize settings with their defaults made explicit (the report shows them)."""
+    params = dict(params)
+    params.setdefault("unit", "user" if method == "randomized_response" else "row")
+    if method in ("laplace", "gaussian"):
+        params.setdefault("granularity", 0.01)
+    return params
 
 
 def _rule(column: str, spec: Any, where: str) -> ColumnRule:
@@ -158,6 +191,8 @@ def _rule(column: str, spec: Any, where: str) -> ColumnRule:
         problem = _settings_problem(method, params)
         if problem:
             raise PolicyError(f"{where}, column '{column}': {key} method {method}: {problem}")
+        if role == SENSITIVE:
+            params = _randomize_defaults(method, params)
         return ColumnRule(column, role, key, dict(params))
     raise PolicyError(f"{where}, column '{column}': unknown role {role!r}; use one of "
                       f"{DIRECT}, {QUASI}, {SENSITIVE}, {FREE_TEXT}, {KEEP}")
@@ -204,6 +239,13 @@ def from_dict(source: Dict[str, Any], where: str = "masking policy") -> MaskingP
     if not source.get("version") or not source.get("columns"):
         raise PolicyError(f"{where}: needs `version` and `columns`")
     columns = {c: _rule(c, spec, where) for c, spec in source["columns"].items()}
+    pseudonymised = [r.column for r in columns.values() if r.action == "pseudonymize"]
+    per_user = [r.column for r in columns.values()
+                if r.action == "randomize" and r.params["unit"] == "user"]
+    if per_user and len(pseudonymised) != 1:
+        raise PolicyError(f"{where}: column(s) {', '.join(per_user)} are randomised per user "
+                          "(unit: user), which needs exactly one pseudonymised column (the user "
+                          f"id); this policy pseudonymises {len(pseudonymised)}")
     canonical = json.dumps(source, sort_keys=True, separators=(",", ":"))
     return MaskingPolicy(str(source["version"]), hashlib.sha256(canonical.encode()).hexdigest(),
                          columns, _k_anonymity(source.get("k_anonymity"), columns, where),

@@ -1,7 +1,8 @@
 """Keyed pseudonymisation of user ids: SipHash-2-4 under a secret 128-bit key, as a TF op.
 
 The same id maps to the same pseudonym under one key; without the key pseudonyms cannot be
-linked back. The key is read from PRIVREC_PSEUDONYM_KEY (32 hex digits) or from the file named
+linked back. The same key, on other inputs, is the PRF behind per-user randomised response
+(randomize.py): a secret from os.urandom, not a seed the code or an adversary holds. The key is read from PRIVREC_PSEUDONYM_KEY (32 hex digits) or from the file named
 by PRIVREC_PSEUDONYM_KEY_FILE; it is never written to artifacts, logs or MLMD. Only its
 fingerprint (a SHA-256 prefix) is recorded, so runs under the same key can be recognised.
 """
@@ -17,6 +18,7 @@ KEY_ENV = "PRIVREC_PSEUDONYM_KEY"
 KEY_FILE_ENV = "PRIVREC_PSEUDONYM_KEY_FILE"
 # Public, therefore offering no protection: only for local development with --dev-key.
 DEV_KEY_HEX = "00112233445566778899aabbccddeeff"
+DEV_KEY_FINGERPRINT = "DEV-KEY-NOT-PRIVATE"
 _BUCKETS = 2**63 - 1
 
 
@@ -54,7 +56,7 @@ def load_key(allow_dev_key: bool = False) -> PseudonymKey:
         with open(path, encoding="ascii") as f:
             hex_key, source = f.read(), path
     elif allow_dev_key:
-        return PseudonymKey(_parse(DEV_KEY_HEX, "dev key"), "DEV-KEY-NOT-PRIVATE", True)
+        return PseudonymKey(_parse(DEV_KEY_HEX, "dev key"), DEV_KEY_FINGERPRINT, True)
     else:
         raise MissingKeyError(
             f"no pseudonymisation key: set ${KEY_ENV} (32 hex digits) or ${KEY_FILE_ENV} (a file "

@@ -2,7 +2,9 @@
 
 All of it runs as TF ops on batches of rows (`make_mask_fn`): direct identifiers dropped or
 pseudonymised under the secret key, quasi-identifiers generalised, sensitive attributes
-randomised, free text scrubbed (including this row's own direct identifiers), the rest kept.
+randomised (attributes of the person once per user, under the key; attributes of one
+interaction per row, from OS entropy: randomize.py), free text scrubbed (including this row's
+own direct identifiers), the rest kept.
 Each batch also reports how many placeholders of each type the scrubber put in each column.
 """
 from typing import Dict, Iterable, List
@@ -26,18 +28,28 @@ def _count(text: tf.Tensor, placeholder: str) -> tf.Tensor:
 
 
 def column_transforms(policy: MaskingPolicy, key: pseudonymizer.PseudonymKey):
-    """{column: [n] raw strings -> [n] released values} for every column that is not free text
-    or dropped: pseudonymised, generalised, randomised or kept, per the policy."""
+    """{column: dict of [n] raw strings -> [n] released values} for every column that is not
+    free text or dropped: pseudonymised, generalised, randomised (per user from the rows'
+    pseudonyms, or per row) or kept, per the policy. Builds the randomisers' generators: call
+    it outside a tf.function."""
     transforms = {}
     for rule in policy.columns.values():
+        column = rule.column
         if rule.action == "pseudonymize":
-            transforms[rule.column] = lambda v: pseudonymizer.pseudonymize(v, key)
+            transforms[column] = lambda rows, c=column: pseudonymizer.pseudonymize(rows[c], key)
         elif rule.action == "generalize":
-            transforms[rule.column] = generalize.generalizer(rule.params)
+            transforms[column] = lambda rows, c=column, fn=generalize.generalizer(rule.params): \
+                fn(rows[c])
         elif rule.action == "randomize":
-            transforms[rule.column] = randomize.randomizer(rule.params)
+            fn = randomize.randomizer(rule.params, column, key)
+            if randomize.unit(rule.params) == randomize.USER:
+                user = policy.user_column
+                transforms[column] = lambda rows, c=column, fn=fn, u=user: fn(
+                    rows[c], pseudonymizer.pseudonymize(rows[u], key))
+            else:
+                transforms[column] = lambda rows, c=column, fn=fn: fn(rows[c], None)
         elif rule.action in ("keep",):
-            transforms[rule.column] = lambda v: v
+            transforms[column] = lambda rows, c=column: rows[c]
     return transforms
 
 
@@ -50,7 +62,7 @@ def make_mask_fn(policy: MaskingPolicy, key: pseudonymizer.PseudonymKey):
 
     @tf.function(input_signature=[{c: tf.TensorSpec([None], tf.string) for c in policy.columns}])
     def mask(rows):
-        masked = {column: fn(rows[column]) for column, fn in transforms.items()}
+        masked = {column: fn(rows) for column, fn in transforms.items()}
         counts = {}
         own = {c: rows[c] for c in identifiers}
         for column in free_text:
@@ -136,7 +148,7 @@ class _ReleaseBatch(beam.DoFn):
         transforms = column_transforms(self._policy, self._key)
         transforms = {c: transforms[c] for c in self._columns}
         self._release = tf.function(
-            lambda rows: {c: fn(rows[c]) for c, fn in transforms.items()},
+            lambda rows: {c: fn(rows) for c, fn in transforms.items()},
             input_signature=[{c: tf.TensorSpec([None], tf.string) for c in self._columns}])
 
     def process(self, rows: List[Dict[str, str]]) -> Iterable[Dict]:

@@ -1,5 +1,6 @@
 """The masking report (JSON + HTML) written per run: cleaning counts per rule, masking counts,
-k/l figures, ε per column.
+k/l figures, ε per randomised column, stated per user (per-user columns: ε; per-row columns:
+n·ε for a user with n rows).
 
 It holds counts, shares, policy settings and the key's fingerprint — never a raw or masked
 value of any row.
@@ -12,11 +13,38 @@ from typing import Dict, Optional
 import tensorflow as tf
 
 from components.masking import cleaning as cleaning_lib
-from components.masking import randomize
+from components.masking import pseudonymizer, randomize
 from components.masking.policy import MaskingPolicy
+from privrec import randomness
 
 JSON_FILE = "masking_report.json"
 HTML_FILE = "masking_report.html"
+
+
+def local_dp(params: Dict, key_fingerprint: str) -> Dict:
+    """Per whom ε holds for one randomised column: `unit`, `epsilon_per_user` and a sentence.
+
+    Per-user columns get one release per user (randomize.py), so ε is per person. Per-row
+    columns compose over a user's rows: a user with n rows gets n·ε (n·δ); n is a private count
+    and is not released, so the per-user figure is stated as a function of n."""
+    epsilon = float(params["epsilon"])
+    delta = float(params["delta"]) if "delta" in params else None
+    if randomize.unit(params) == randomize.USER:
+        statement = (f"one release per pseudonymous user, the same on all of the user's rows: "
+                     f"ε = {epsilon:g} per user. A user whose rows carry m different true values "
+                     f"(a data error) gets one release per value: m·{epsilon:g}, and that the "
+                     "values differ is not hidden.")
+        if key_fingerprint == pseudonymizer.DEV_KEY_FINGERPRINT:
+            statement += (" NOT PRIVATE in this run: the releases derive from the public "
+                          "development key, anyone can recompute them.")
+        return {"unit": randomize.USER, "epsilon_per_user": epsilon, "local_dp": statement}
+    per_row = f"ε = {epsilon:g}" + (f", δ = {delta:g}" if delta is not None else "")
+    per_user = f"n·{epsilon:g}" + (f", n·{delta:g}" if delta is not None else "")
+    return {"unit": randomize.ROW, "epsilon_per_row": epsilon,
+            "epsilon_per_user": f"{per_user} for a user with n rows",
+            "local_dp": (f"each row randomised on its own ({per_row} per row, noise from "
+                         f"{randomness.status()}); a user with n rows gets {per_user} "
+                         "(composition; n is not released).")}
 
 
 def build(policy: MaskingPolicy, key_fingerprint: str, stats: Dict[str, int],
@@ -31,6 +59,7 @@ def build(policy: MaskingPolicy, key_fingerprint: str, stats: Dict[str, int],
         if rule.params:
             entry["settings"] = rule.params
         if rule.action == "randomize":
+            entry.update(local_dp(rule.params, key_fingerprint))
             entry["epsilon"] = float(rule.params["epsilon"])
             if rule.params["method"] == "randomized_response":
                 entry["keep_probability"] = randomize.keep_probability(
@@ -71,9 +100,14 @@ def _table(headers, rows) -> str:
 def _epsilon_text(column: Dict) -> str:
     if "epsilon" not in column:
         return ""
+    if column.get("unit") == randomize.USER:
+        return f"{column['epsilon']:g} per user"
+    text = f"{column['epsilon']:g}"
     if "delta" in column:
-        return f"{column['epsilon']:g} (δ {column['delta']:g}, σ {column['noise_stddev']:.4g})"
-    return f"{column['epsilon']:g}"
+        text += f" (δ {column['delta']:g}, σ {column['noise_stddev']:.4g})"
+    if column.get("unit") == randomize.ROW:
+        text += f" per row; {column['epsilon_per_user']}"
+    return text
 
 
 def to_html(report: Dict) -> str:
@@ -92,6 +126,10 @@ def to_html(report: Dict) -> str:
              "<h2>Columns</h2>",
              _table(("column", "role", "action", "non-empty values in", "ε (local)",
                      "placeholders inserted"), columns)]
+    statements = [(name, c["local_dp"]) for name, c in report["columns"].items()
+                  if "local_dp" in c]
+    if statements:
+        parts += ["<h3>Local DP: per whom ε holds</h3>", _table(("column", ""), statements)]
     cleaned = report.get("cleaning")
     if cleaned:
         parts += ["<h2>Cleaning (raw rows, before masking)</h2>",
