@@ -224,7 +224,8 @@ def cmd_serve(args):
                                       max_batch_size=args.max_batch_size,
                                       max_message_bytes=args.max_message_bytes, tokens=tokens,
                                       tls=_tls(args), policy=policy, rest_port=args.rest_port,
-                                      batching_parameters=batching_parameters)
+                                      batching_parameters=batching_parameters,
+                                      max_in_flight=args.max_in_flight)
     address, version = model_server.start()
     print(f"batching: {batching_parameters or 'off'}")
     print(f"bearer-token auth: {'on (' + str(len(tokens)) + ' tokens)' if tokens else 'off'}; "
@@ -234,10 +235,17 @@ def cmd_serve(args):
         print(f"warning: no version under {base_path} yet; polling for one", file=sys.stderr)
     print(f"serving {model_name} (version {version}) from {base_path} on {address}; "
           f"signature '{configs.SERVING_SIGNATURE}'", flush=True)
-    try:
-        model_server.wait()
-    except KeyboardInterrupt:
-        model_server.stop()
+    import signal
+    import threading
+    stop_requested = threading.Event()  # SIGTERM (e.g. Kubernetes) or Ctrl-C: drain, exit 0
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop_requested.set())
+    while not stop_requested.wait(1.0):
+        pass
+    print(f"stopping: draining requests in flight (up to {args.drain_seconds} s)", flush=True)
+    drained = model_server.stop(grace=args.drain_seconds)
+    print("stopped" + ("" if drained else "; some requests were cut off at the grace period"),
+          flush=True)
 
 
 def cmd_recommend(args):
@@ -434,6 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "Prometheus metrics on this port (TF Serving uses 8501)")
     p.add_argument("--max-batch-size", type=int, default=1024)
     p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024)
+    p.add_argument("--max-in-flight", type=int, default=64, help="requests handled at once "
+                   "(gRPC and REST together); more are refused with RESOURCE_EXHAUSTED")
+    p.add_argument("--drain-seconds", type=float, default=10.0, help="on SIGTERM, how long "
+                   "requests in flight may take to finish before the server exits")
     p.add_argument("--tokens-file", help="require 'authorization: Bearer <token>' with one of "
                    "the tokens in this file (default: $PRIVREC_SERVING_TOKENS_FILE; none: no auth)")
     p.add_argument("--enable-batching", action="store_true", help="batch concurrent Predicts "

@@ -183,6 +183,9 @@ class RestServer:
     def start(self) -> None:
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
 
-    def stop(self) -> None:
+    def stop_accepting(self) -> None:
         self._http.shutdown()
         self._http.server_close()
+
+    def stop(self) -> None:
+        pass

@@ -125,6 +125,9 @@ class TlsFiles:
             require_client_auth=self.client_ca is not None)
 
 
+DRAIN_SECONDS = 10.0  # how long a stopping server lets calls in flight finish
+
+
 class ModelServer:
     """Starts the gRPC server on `port` (0: any free port) and polls for new versions.
 
@@ -202,14 +205,26 @@ class ModelServer:
         threading.Thread(target=self._poll, daemon=True).start()
         return self.address, version
 
-    def stop(self, grace: float = 2.0) -> None:
+    def stop(self, grace: float = DRAIN_SECONDS) -> bool:
+        """Drains, as on SIGTERM: health turns NOT_SERVING and stays so, new connections and
+        calls are refused, calls in flight get up to `grace` seconds to finish (then gRPC
+        cancels them). True if every call finished in time."""
+        deadline = time.monotonic() + grace
         self._stopped.set()
+        grpc_stopped = self._server.stop(grace)
         self.health.enter_graceful_shutdown()
         if self.rest:
+            self.rest.stop_accepting()
+        drained = self.requests_in_flight.wait_idle(grace)
+        grpc_stopped.wait(max(0.0, deadline - time.monotonic()) + 1.0)
+        if self.rest:
             self.rest.stop()
-        self._server.stop(grace).wait()
         if self.batcher:
             self.batcher.stop()
+        if not drained:
+            logging.warning("%d requests were still running after the %.1f s grace period",
+                            self.requests_in_flight.count, grace)
+        return drained
 
     def wait(self) -> None:
         self._server.wait_for_termination()
