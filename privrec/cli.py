@@ -196,6 +196,7 @@ def cmd_serve(args):
     from serving import auth, batching, server, version_policy
     base_path = os.path.join(args.serving_root, args.model_name)
     model_name, policy = args.model_name, version_policy.VersionPolicy()
+    version_labels = {}
     if args.model_config_file:
         try:
             model_config = version_policy.read_model_config(args.model_config_file)
@@ -203,6 +204,7 @@ def cmd_serve(args):
             sys.exit(f"privrec serve: {error}")
         model_name, base_path, policy = (model_config.name, model_config.base_path,
                                          model_config.policy)
+        version_labels = model_config.version_labels
     tokens_file = args.tokens_file or os.environ.get(configs.SERVING_TOKENS_FILE_ENV)
     try:
         tokens = auth.read_tokens(tokens_file) if tokens_file else None
@@ -225,7 +227,8 @@ def cmd_serve(args):
                                       max_message_bytes=args.max_message_bytes, tokens=tokens,
                                       tls=_tls(args), policy=policy, rest_port=args.rest_port,
                                       batching_parameters=batching_parameters,
-                                      max_in_flight=args.max_in_flight)
+                                      max_in_flight=args.max_in_flight,
+                                      version_labels=version_labels)
     address, version = model_server.start()
     print(f"batching: {batching_parameters or 'off'}")
     print(f"bearer-token auth: {'on (' + str(len(tokens)) + ' tokens)' if tokens else 'off'}; "
@@ -437,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8500)
     p.add_argument("--model-config-file", help="TF Serving's --model_config_file (one model): "
-                   "name, base_path and model_version_policy; overrides --serving-root/--model-name")
+                   "name, base_path, model_version_policy and version_labels; overrides --serving-root/--model-name")
     p.add_argument("--rest-port", type=int, help="also serve TF Serving's REST API and "
                    "Prometheus metrics on this port (TF Serving uses 8501)")
     p.add_argument("--max-batch-size", type=int, default=1024)

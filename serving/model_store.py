@@ -5,10 +5,11 @@ traffic), unloads what it drops once in-flight requests finish, and records TF S
 states; `predict` validates a request against the signature and runs it.
 """
 import contextlib
+import dataclasses
 import os
 import threading
 import time
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -123,21 +124,78 @@ class Servable:
             self._idle.wait_for(lambda: self._in_flight == 0)
 
 
+class UnknownVersionLabel(ValueError):
+    """A model_spec.version_label the model config does not define (TF Serving:
+    INVALID_ARGUMENT)."""
+
+
+def _missing_shards(path: str) -> List[str]:
+    """Files of variables/ a complete SavedModel has but this directory lacks yet (a version
+    still being copied): the index and every shard the shard names imply. A SavedModel without
+    variables/ is left to the load attempt."""
+    try:
+        names = set(os.listdir(os.path.join(path, "variables")))
+    except OSError:
+        return []
+    expected = {"variables.index"}
+    shards = [n for n in names if n.startswith("variables.data-") and "-of-" in n]
+    if not shards:
+        expected.add("variables.data-00000-of-*")
+    for name in shards:
+        total = name.rsplit("-of-", 1)[1]
+        if total.isdigit():
+            expected.update(f"variables.data-{i:05d}-of-{total}" for i in range(int(total)))
+    return sorted(f"variables/{n}" for n in expected - names)
+
+
+def _content_signature(path: str) -> Tuple:
+    """(file, size, mtime) of every file under `path`: changes whenever a copy progresses."""
+    entries = []
+    for root, _, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            try:
+                stat = os.stat(full)
+            except OSError:
+                continue
+            entries.append((os.path.relpath(full, path), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(entries))
+
+
+@dataclasses.dataclass
+class _FailedLoad:
+    attempts: int
+    retry_at: float        # time.monotonic() seconds
+    signature: Tuple       # the directory's content when it failed
+
+
+RETRY_BASE_SECONDS = 1.0   # first retry at the next poll, then 2 s, 4 s, ...
+RETRY_MAX_SECONDS = 60.0   # ... up to one retry a minute (TF Serving's default interval)
+
+
 class ModelStore:
     """The versions under base_path that the version policy selects, loaded and warmed up before
     they take traffic; versions the policy drops are unloaded once their requests finish, but
     never the last one while no selected version could be loaded (TF Serving's
     availability-preserving policy).
+
+    A version whose variables are still being copied is left alone until they are all there; a
+    version that fails to load or warm up is retried at later polls with exponential back-off
+    (at once when its files change), so a copy that finishes late is still served.
+    `version_labels` ({"stable": 3}, from the model config file) name versions for
+    model_spec.version_label.
     `states` holds TF Serving's ModelVersionStatus state (and an error) per version seen."""
 
     def __init__(self, model_name: str, base_path: str,
-                 policy: version_policy.VersionPolicy = version_policy.VersionPolicy()):
+                 policy: version_policy.VersionPolicy = version_policy.VersionPolicy(),
+                 version_labels: Optional[Mapping[str, int]] = None):
         self.model_name = model_name
         self.base_path = base_path
         self.policy = policy
+        self.version_labels = dict(version_labels or {})
         self._servables: Dict[int, Servable] = {}
         self.states: Dict[int, Tuple[int, str]] = {}
-        self._failed: Dict[int, float] = {}  # version -> mtime of the saved_model.pb that failed
+        self._failed: Dict[int, _FailedLoad] = {}
         self._lock = threading.Lock()
 
     def _set_state(self, version: int, state: int, error: str = "") -> None:
@@ -148,26 +206,8 @@ class ModelStore:
         """Loads what the policy wants and is not loaded, unloads the rest; the newest version."""
         wanted = self.policy.select(list_versions(self.base_path))
         for version in wanted:
-            path = os.path.join(self.base_path, str(version))
-            try:
-                mtime = os.path.getmtime(os.path.join(path, "saved_model.pb"))
-            except OSError:  # removed since it was listed
-                continue
-            if version in self._servables or self._failed.get(version) == mtime:
-                continue  # loaded, or failed and unchanged since
-            self._set_state(version, _LOADING)
-            try:
-                servable = Servable(path, version)
-                servable.warm_up()
-            except Exception as error:  # noqa: BLE001  a bad version must not stop the server
-                logging.exception("Could not load %s version %d", self.model_name, version)
-                self._failed[version] = mtime
-                self._set_state(version, _END, f"{type(error).__name__}: {error}")
-                continue
-            with self._lock:
-                self._servables[version] = servable
-                self.states[version] = (_AVAILABLE, "")
-            logging.info("Serving %s version %d", self.model_name, version)
+            if version not in self._servables:
+                self._try_load(version)
         unwanted = set(self._servables) - set(wanted)
         if unwanted and not set(self._servables) & set(wanted):
             unwanted.discard(max(unwanted))  # availability first: keep serving until a new one loads
@@ -177,6 +217,37 @@ class ModelStore:
                 self.states[version] = (_UNLOADING, "")
             threading.Thread(target=self._unload, args=(servable,), daemon=True).start()
         return self.latest()
+
+    def _try_load(self, version: int) -> None:
+        path = os.path.join(self.base_path, str(version))
+        missing = _missing_shards(path)
+        if missing:  # still being copied: not even a failed attempt
+            self._set_state(version, STATE.START, f"incomplete: waiting for {missing[0]}")
+            return
+        signature = _content_signature(path)
+        failed = self._failed.get(version)
+        if failed and failed.signature == signature and time.monotonic() < failed.retry_at:
+            return  # failed, unchanged since, and backing off
+        self._set_state(version, _LOADING)
+        try:
+            servable = Servable(path, version)
+            servable.warm_up()
+        except Exception as error:  # noqa: BLE001  a bad version must not stop the server
+            attempts = failed.attempts + 1 if failed else 1
+            delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+            self._failed[version] = _FailedLoad(attempts, time.monotonic() + delay, signature)
+            if attempts == 1:
+                logging.exception("Could not load %s version %d", self.model_name, version)
+            else:
+                logging.warning("Could not load %s version %d (attempt %d, next in %.0f s): %s",
+                                self.model_name, version, attempts, delay, error)
+            self._set_state(version, _END, f"{type(error).__name__}: {error}")
+            return
+        self._failed.pop(version, None)
+        with self._lock:
+            self._servables[version] = servable
+            self.states[version] = (_AVAILABLE, "")
+        logging.info("Serving %s version %d", self.model_name, version)
 
     def _unload(self, servable: Servable) -> None:
         servable.wait_idle()
@@ -191,12 +262,27 @@ class ModelStore:
         """{version: (state, load error)} for every version seen, or the one asked for."""
         self._check_name(model_spec)
         states = dict(self.states)
-        if model_spec.HasField("version"):
-            version = model_spec.version.value
+        version = self._requested_version(model_spec)
+        if version is not None:
             if version not in states:
                 raise ServableNotFound(f"version {version} of '{self.model_name}' was never seen")
             states = {version: states[version]}
         return states
+
+    def _requested_version(self, model_spec: model_pb2.ModelSpec) -> Optional[int]:
+        """The version a model_spec names, by number or by label; None: the newest."""
+        which = model_spec.WhichOneof("version_choice")
+        if which == "version":
+            return model_spec.version.value
+        if which == "version_label":
+            label = model_spec.version_label
+            if label not in self.version_labels:
+                raise UnknownVersionLabel(
+                    f"unknown version label '{label}' for '{self.model_name}'; the model config "
+                    "defines " + (", ".join(f"'{k}'" for k in sorted(self.version_labels))
+                                  or "none"))
+            return self.version_labels[label]
+        return None
 
     def _check_name(self, model_spec: model_pb2.ModelSpec) -> None:
         if model_spec.name != self.model_name:
@@ -209,9 +295,9 @@ class ModelStore:
             if not self._servables:
                 raise ServableNotFound(f"no version of '{self.model_name}' is available "
                                        f"under {self.base_path}")
-            if not model_spec.HasField("version"):
+            version = self._requested_version(model_spec)
+            if version is None:
                 return self._servables[max(self._servables)]
-            version = model_spec.version.value
             if version not in self._servables:
                 raise ServableNotFound(
                     f"version {version} of '{self.model_name}' is not available; available: "

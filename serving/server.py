@@ -12,7 +12,7 @@ import dataclasses
 import threading
 import time
 from concurrent import futures
-from typing import Callable, FrozenSet, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Optional, Tuple
 
 import grpc
 import tensorflow as tf
@@ -141,6 +141,7 @@ class ModelServer:
     and that module's element and byte budgets).
     `max_in_flight`: requests handled at once, gRPC and REST together; more are refused with
     RESOURCE_EXHAUSTED (serving/in_flight.py).
+    `version_labels`: {"stable": 3, …} for model_spec.version_label (the model config's).
     """
 
     def __init__(self, model_name: str, base_path: str, port: int = configs.SERVING_PORT,
@@ -152,10 +153,11 @@ class ModelServer:
                  rest_port: Optional[int] = None,
                  batching_parameters: Optional[batching.BatchingParameters] = None,
                  limits: Optional[request_limits.RequestLimits] = None,
-                 max_in_flight: int = in_flight.MAX_IN_FLIGHT):
+                 max_in_flight: int = in_flight.MAX_IN_FLIGHT,
+                 version_labels: Optional[Dict[str, int]] = None):
         self.limits = limits or request_limits.RequestLimits(max_batch_size=max_batch_size)
         self.requests_in_flight = in_flight.InFlightLimit(max_in_flight)
-        self.store = ModelStore(model_name, base_path, policy)
+        self.store = ModelStore(model_name, base_path, policy, version_labels)
         self.batcher = batching.Batcher(batching_parameters) if batching_parameters else None
         self.metrics = metrics_lib.ServingMetrics(model_name)
         interceptors = [metrics_lib.GrpcMetricsInterceptor(self.metrics)]

@@ -1,7 +1,8 @@
 """Which versions to serve, as TF Serving decides it: `model_version_policy` from a model config
-file (`latest { num_versions: N }`, `specific { versions: … }`, `all {}`; default latest 1)."""
+file (`latest { num_versions: N }`, `specific { versions: … }`, `all {}`; default latest 1), and
+the names clients may use for versions (`version_labels { key: "stable" value: 3 }`)."""
 import dataclasses
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
@@ -27,6 +28,7 @@ class ModelConfig:
     name: str
     base_path: str
     policy: VersionPolicy
+    version_labels: Dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def read_model_config(path: str) -> ModelConfig:
@@ -55,4 +57,7 @@ def read_model_config(path: str) -> ModelConfig:
         if latest < 1:
             raise ValueError(f"{path}: latest.num_versions must be >= 1")
         policy = VersionPolicy(latest=latest)
-    return ModelConfig(model.name, model.base_path, policy)
+    labels = dict(model.version_labels)
+    if any(version < 1 for version in labels.values()):
+        raise ValueError(f"{path}: version_labels must name versions >= 1, got {labels}")
+    return ModelConfig(model.name, model.base_path, policy, labels)
