@@ -119,6 +119,9 @@ STREET_ADDRESS_PATTERN = (r"((?i:\baddress)" + _COLON + r")(?:\d|(?i:apt|unit|su
 ID_NUMBER_CANDIDATE = r"\b\d{17}[\dXx]\b"
 BANK_CARD_CANDIDATE = (r"\b\d{4}(?:[ -]?\d{4}){2,3}(?:[ -]?\d{1,3})?\b|\b\d{13,19}\b"
                        r"|\b\d{4}[ -]\d{6}[ -]\d{4,5}\b")  # Amex / Diners 4-6-5 / 4-6-4
+# Second pass without the 1-3 digit tail of 19-digit cards: a card followed by a size or date
+# ('6264 0724 9175 9053 38码') fails Luhn with the number after it and passes without it.
+BANK_CARD_WITHOUT_TAIL = r"\b\d{4}(?:[ -]?\d{4}){2,3}\b"
 # Issuer prefix and length (Visa, Mastercard, Amex, UnionPay, Discover, JCB, Diners, Maestro):
 # an 18-digit order number starting '2024…' passes Luhn one time in ten but is no card.
 CARD_NUMBER = (r"4(?:\d{12}|\d{15}|\d{18})|5[1-5]\d{14}|2(?:2[2-9]|[3-6]\d|7[01])\d{13}|2720\d{12}"
@@ -221,6 +224,7 @@ def scrub_text(text: tf.Tensor) -> tf.Tensor:
         text = tf.strings.regex_replace(text, pattern, PHONE)
     text = _replace_valid(text, INTERNATIONAL_PHONE_CANDIDATE, _has_e164_length, PHONE)
     text = _replace_valid(text, BANK_CARD_CANDIDATE, is_card_number, BANK_CARD)
+    text = _replace_valid(text, BANK_CARD_WITHOUT_TAIL, is_card_number, BANK_CARD)
     text = _replace_valid(text, LANDLINE_CANDIDATE, _is_landline, PHONE)
     text = _replace_valid(text, FULLWIDTH_PHONE_CANDIDATE, _is_fullwidth_cn_phone, PHONE)
     text = tf.strings.regex_replace(text, LABELLED_NAME_PATTERN, r"\1" + NAME)
