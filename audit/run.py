@@ -98,11 +98,13 @@ def add_to_model_card(store, report: Dict, report_path: str):
     if pushed.custom_properties["pushed"].int_value != 1:
         return []
     destination = pushed.custom_properties["pushed_destination"].string_value
-    built = card.with_membership_inference(card.read(destination),
+    # The attack's figures are exact statistics of private users: the internal card gets
+    # them, the released card only says where they are.
+    built = card.with_membership_inference(card.read(pushed.uri),
                                            card.membership_inference(report, report_path))
     directories = [os.path.join(d, card.DIRECTORY) for d in (destination, pushed.uri)]
-    for directory in directories:
-        card.write(built, directory)
+    card.write(card.released(built), directories[0])
+    card.write(built, directories[1])
     return directories
 
 

@@ -92,7 +92,10 @@ class TrainerConfig:
     popularity_prior_noise: Optional[float] = None
     warm_start: bool = False        # continue from the last blessed model (ε composes with it)
     init_from: Optional[str] = None  # continue this model version dir instead (privrec finetune)
-    delta: Optional[float] = None   # None: 1 / number of users in the training split
+    delta: Optional[float] = None   # None: 1/(N·ln N) or 1e-6, the smaller (privacy.default_delta)
+    # Noise (stddev, in users) of the DP count of users that sets q, the steps and δ: the exact
+    # count is private and q is released with the model. Its ε composes with DP-SGD's.
+    user_count_noise: float = 10.0
     distribution: str = "auto"      # tf.distribute strategy: auto|mirrored|one_device|default|
                                     # multi_worker ($TF_CONFIG, one worker for now)
     mixed_precision: bool = False   # layers in float16 (GPU) / bfloat16; loss and DP in float32

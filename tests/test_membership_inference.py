@@ -103,9 +103,15 @@ def test_privrec_audit_attacks_the_dp_and_the_non_dp_model(tmp_path, monkeypatch
     assert report["non_member_examples"] > 100 and report["member_examples"] > 100
     assert "non-DP" in printed and "logistic_regression" in printed
     assert "held-out users" in (work / audit_run.HTML_FILE).read_text()
-    # The pushed DP model's card carries the attack's results, read from this report.
+    # The pushed DP model's internal card carries the attack's results, read from this report;
+    # the released card next to the pushed model only says where they are (exact AUCs on
+    # private users are not DP).
     assert len(report["model_cards"]) == 2, "the audit's DP model was not pushed"
-    for directory in report["model_cards"]:
+    released_dir, internal_dir = report["model_cards"]
+    released = json.loads((Path(released_dir) / model_card.JSON_FILE).read_text())
+    assert set(released["membership_inference"]) == {"where"}
+    assert released["differential_privacy"]["epsilon"] == dp["epsilon"]
+    for directory in [internal_dir]:
         card = json.loads((Path(directory) / model_card.JSON_FILE).read_text())
         section = card["membership_inference"]
         assert "membership_inference" not in card["not_yet"]

@@ -235,11 +235,18 @@ def test_summary_has_metrics_blessing_push_and_computed_epsilon(tiny_run):
     assert abs(summary.metrics["privacy_epsilon"] - privacy["epsilon"]) < 1e-5 * privacy["epsilon"]
     assert privacy["steps"] == 40 and privacy["noise_multiplier"] > 0
     assert "RDP" in privacy["accountant"] and "Poisson" in privacy["sampling_assumption"]
-    # User-level: δ = 1 / users, and ε is the accountant's for the users sampled per step.
-    assert privacy["privacy_unit"].startswith("user") and privacy["delta"] == 1 / privacy["num_users"]
+    # User-level: δ the default (1e-6 at this size), and ε is the accountant's for the users
+    # sampled per step, composed with the DP count of users that set q.
+    assert privacy["privacy_unit"].startswith("user") and privacy["delta"] == 1e-6
     assert privacy["epsilon"] == pytest.approx(privacy_lib.account(
         privacy["num_users"], privacy["users_per_step"], 40, privacy["noise_multiplier"],
-        privacy["l2_norm_clip"], privacy["max_examples_per_user"], privacy["num_examples"]).epsilon)
+        privacy["l2_norm_clip"], privacy["max_examples_per_user"], 1,
+        user_count_noise_multiplier=privacy["user_count_noise_multiplier"]).epsilon)
+    # What travels with the model holds no exact count: num_users is the DP count (the exact
+    # one stays in training.json, under the pipeline root), num_examples is not there.
+    assert "num_examples" not in privacy and privacy["user_count_noise_multiplier"] > 0
+    assert summary.training["training_users"] > 0
+    assert privacy["randomness"].startswith("OS entropy")
     assert summary.blessed == summary.pushed
     if summary.pushed:
         pushed = os.path.join(config.push_dir, summary.pushed_version)
@@ -324,12 +331,22 @@ def test_pushed_model_has_a_model_card_read_from_the_run(tiny_run):
     summary = run_summary.read(config)
     assert summary.pushed
     pushed = os.path.join(config.push_dir, summary.pushed_version)
-    model_card = card.read(pushed)
+    # The released card (next to the pushed model): DP outputs and public facts only.
+    released = card.read(pushed)
+    assert "evaluation" not in released and set(released["data"]) == {"source", "span"}
+    assert set(released["masking"]["k_anonymity"]) <= {"quasi_identifiers", "k_min"}
+    assert "placeholders_inserted" not in released["masking"]
+    assert "num_examples" not in released["differential_privacy"]
+    assert "covers the trained weights" in released["differential_privacy"]["epsilon_covers"]
+    assert not any("Example-level DP" in limit for limit in released["limits"])
+    # The internal card (PushedModel artifact, under the pipeline root) has the exact figures.
+    model_card = card.read(_latest_uri(config, "Pusher", "pushed_model"))
     dp = model_card["differential_privacy"]
     for key in ("epsilon", "delta", "noise_multiplier", "l2_norm_clip", "steps", "num_users",
-                "users_per_step", "max_examples_per_user", "num_examples", "accountant",
+                "users_per_step", "max_examples_per_user", "accountant",
                 "sampling_assumption", "privacy_unit", "example_level"):
         assert dp[key] == summary.privacy[key], key
+        assert released["differential_privacy"][key] == summary.privacy[key], key
     assert model_card["evaluation"] == pytest.approx(summary.metrics)
     masking = model_card["masking"]
     assert masking["policy_version"] == summary.masking["policy_version"]

@@ -1,4 +1,7 @@
 """Noise calibration to a target ε, with the accountant that reports ε (trainer/privacy.py)."""
+import math
+
+import numpy as np
 import pytest
 
 from trainer import privacy
@@ -13,7 +16,8 @@ def test_calibrated_noise_reaches_the_target_epsilon_from_below(target):
     report = privacy.account(noise_multiplier=sigma, l2_norm_clip=1.0, target_epsilon=target,
                              **RUN, **DATA)
     assert target * 0.97 <= report.epsilon <= target
-    assert report.target_epsilon == target and report.delta == 1 / RUN["num_users"]
+    assert report.target_epsilon == target and report.delta == privacy.default_delta(
+        RUN["num_users"])
     # A little less noise would overspend: sigma is the smallest that fits.
     assert privacy.account(noise_multiplier=sigma * 0.97, l2_norm_clip=1.0, **RUN, **DATA).epsilon \
         > target
@@ -31,3 +35,29 @@ def test_smaller_targets_need_more_noise_and_more_steps_need_more_noise():
 def test_unreachable_or_invalid_targets_say_what_to_do(target, message):
     with pytest.raises(ValueError, match=message):
         privacy.noise_for_target_epsilon(target, **RUN)
+
+
+@pytest.mark.parametrize("users, delta", [(80, 1e-6), (20_000, 1e-6), (100_000, 1e-7),
+                                          (10_000_000, 1e-9)])
+def test_default_delta_is_below_one_over_n_log_n_and_one_in_a_million(users, delta):
+    assert privacy.default_delta(users) == pytest.approx(delta)
+    assert privacy.default_delta(users) <= min(1 / (users * math.log(users)), 1e-6)
+
+
+def test_a_delta_of_one_over_n_or_more_is_refused():
+    with pytest.raises(ValueError, match="not below 1/N"):
+        privacy.account(noise_multiplier=1.0, l2_norm_clip=1.0, delta=1 / RUN["num_users"],
+                        **RUN, **DATA)
+    assert privacy.checked_delta(1e-5, RUN["num_users"]) == 1e-5
+
+
+def test_the_user_count_is_dp_and_its_cost_composes():
+    counts = [privacy.dp_user_count(1_000, 10.0) for _ in range(200)]
+    assert len(set(counts)) > 20 and abs(np.mean(counts) - 1_000) < 3
+    assert np.std(counts) == pytest.approx(10.0, rel=0.2)
+    plain = privacy.account(noise_multiplier=1.0, l2_norm_clip=1.0, **RUN, **DATA)
+    counted = privacy.account(noise_multiplier=1.0, l2_norm_clip=1.0, **RUN, **DATA,
+                              user_count_noise_multiplier=10.0)
+    assert plain.epsilon < counted.epsilon < plain.epsilon + 0.2
+    assert counted.runs[-1]["user_count_noise_multiplier"] == 10.0
+    assert "num_examples" not in counted.released() and "num_examples" in counted.to_dict()

@@ -150,8 +150,9 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     expected = privacy_lib.account(
         privacy["runs"][1]["num_users"], privacy["runs"][1]["users_per_step"], 10,
         2 * config.trainer.noise_multiplier, config.trainer.l2_norm_clip,
-        config.trainer.max_examples_per_user, privacy["num_examples"], privacy["delta"],
-        earlier_runs=[blessed_privacy["runs"][0]])
+        config.trainer.max_examples_per_user, summary.training["training_examples"],
+        privacy["delta"], earlier_runs=[blessed_privacy["runs"][0]],
+        user_count_noise_multiplier=privacy["user_count_noise_multiplier"])
     assert new_card["epsilon"] == pytest.approx(expected.epsilon)
     assert new_card["epsilon_this_run"] == pytest.approx(expected.epsilon_this_run)
     assert new_card["epsilon"] != old_card["epsilon"] and new_card["dp_runs"] == 2

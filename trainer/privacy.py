@@ -114,8 +114,9 @@ def noise_norm_over_clip(noise_multiplier: float, expected_users_per_step: float
 
 
 @functools.lru_cache(maxsize=None)
-def _prior_noise_source() -> tf.random.Generator:
-    """One OS-entropy generator per process for the popularity prior's noise."""
+def _release_noise_source() -> tf.random.Generator:
+    """One OS-entropy generator per process for the releases made outside training steps
+    (the popularity prior, the user count)."""
     return randomness.tf_generator(stream=2)
 
 
@@ -146,12 +147,54 @@ def popularity_prior(users: np.ndarray, items: np.ndarray, num_indices: int,
     norms = np.sqrt(np.bincount(pair_user, weights=np.square(counts, dtype=np.float64)))
     total = np.bincount(pair_item, weights=counts / np.maximum(norms, 1.0)[pair_user],
                         minlength=num_indices)
-    query = EntropyGaussianSumQuery(1.0, noise_multiplier, _prior_noise_source())
+    query = EntropyGaussianSumQuery(1.0, noise_multiplier, _release_noise_source())
     noised = query.get_noised_result(tf.constant(total, tf.float32),
                                      query.initial_global_state())[0].numpy()
     prior = np.log1p(np.maximum(noised, 0.0)).astype(np.float32)
     prior[:FIRST_ITEM_INDEX] = 0.0
     return prior
+
+
+def dp_user_count(num_users: int, noise_multiplier: float) -> int:
+    """The number of users as training may use and release it: a Gaussian mechanism (one user
+    moves the count by 1; noise of stddev `noise_multiplier`, from OS entropy), rounded, at
+    least 1. The sampling rate, the steps, δ and every released figure come from this count,
+    never from the exact one; its ε composes with DP-SGD's (`_dp_sgd_event`)."""
+    if not noise_multiplier > 0:
+        raise ValueError("TrainerConfig.user_count_noise must be > 0 (the number of users is "
+                         f"a private statistic), got {noise_multiplier}")
+    noise = float(_release_noise_source().normal([], stddev=noise_multiplier))
+    return max(1, int(round(num_users + noise)))
+
+
+def default_delta(num_users: int) -> float:
+    """δ when none is configured: 1/(N·ln N) or 1e-6, whichever is smaller, rounded down to a
+    power of ten (so δ does not spell out N). δ = 1/N would let a mechanism publish one random
+    user's whole data."""
+    n = max(num_users, 3)
+    delta = min(1.0 / (n * math.log(n)), 1e-6)
+    return 10.0 ** math.floor(math.log10(delta))
+
+
+def checked_delta(delta: Optional[float], num_users: int) -> float:
+    """`delta`, or the default; refuses δ ≥ 1/N (N: the DP count of users)."""
+    if delta is None:
+        return default_delta(num_users)
+    if not 0 < delta < 1.0 / num_users:
+        raise ValueError(
+            f"TrainerConfig.delta = {delta:g} is not below 1/N = {1.0 / num_users:.2e} (N ≈ "
+            f"{num_users} users): a δ that large allows releasing one random user's whole "
+            "data. Set a smaller delta, or leave it unset for 1/(N·ln N) or 1e-6, whichever "
+            "is smaller")
+    return float(delta)
+
+
+EPSILON_COVERS = (
+    "ε covers the trained weights and everything computed from them alone (served answers, "
+    "the released model card's DP figures): the DP count of users, the DP-SGD steps and the "
+    "popularity prior when one was released, composed by the accountant. It does not cover "
+    "the Evaluator's metrics or the internal model card under the pipeline root (exact "
+    "statistics of the eval users, never pushed).")
 
 
 def make_optimizer(config: Dict) -> tf.keras.optimizers.Optimizer:
@@ -189,38 +232,47 @@ class PrivacyReport:
     # Where the noise and the user sampling came from (privrec.randomness): OS entropy, or
     # "reproducible: NOT PRIVATE" under the test-only seed.
     randomness: str = dataclasses.field(default_factory=randomness.status)
+    user_count_noise_multiplier: Optional[float] = None  # set: num_users is a DP count
+    epsilon_covers: str = EPSILON_COVERS
 
     def to_dict(self) -> Dict:
         return dataclasses.asdict(self)
 
+    def released(self) -> Dict:
+        """What may travel with the model (assets.extra/privacy.json): DP outputs and public
+        settings only, no exact count of the private data (num_examples stays internal)."""
+        return {k: v for k, v in self.to_dict().items() if k != "num_examples"}
+
 
 def _dp_sgd_event(q: float, noise_multiplier: float, steps: int,
-                  popularity_noise: Optional[float] = None) -> dp_accounting.DpEvent:
+                  popularity_noise: Optional[float] = None,
+                  user_count_noise: Optional[float] = None) -> dp_accounting.DpEvent:
     """`steps` Poisson-sampled Gaussian steps, composed with the popularity prior's Gaussian
-    mechanism when the run released one."""
+    mechanism when the run released one and with the DP count of users when it made one."""
     event = dp_accounting.SelfComposedDpEvent(
         dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(noise_multiplier)),
         steps)
-    if popularity_noise is None:
-        return event
-    return dp_accounting.ComposedDpEvent(
-        [dp_accounting.GaussianDpEvent(popularity_noise), event])
+    others = [dp_accounting.GaussianDpEvent(sigma) for sigma in (user_count_noise,
+                                                                 popularity_noise)
+              if sigma is not None]
+    return dp_accounting.ComposedDpEvent(others + [event]) if others else event
 
 
 def noise_for_target_epsilon(target_epsilon: float, num_users: int, users_per_step: float,
                              steps: int, delta: Optional[float] = None,
-                             popularity_noise: Optional[float] = None) -> float:
+                             popularity_noise: Optional[float] = None,
+                             user_count_noise: Optional[float] = None) -> float:
     """The smallest noise multiplier whose user-level ε (same accountant and assumption as
     `account`, with the popularity prior's mechanism when `popularity_noise` is set) is at most
     `target_epsilon` (dp_accounting.calibrate_dp_mechanism, bisection)."""
     if not target_epsilon > 0:
         raise ValueError(f"target_epsilon must be > 0, got {target_epsilon}")
-    delta = delta if delta is not None else 1.0 / num_users
+    delta = checked_delta(delta, num_users)
     q = min(1.0, users_per_step / num_users)
     try:
         return float(dp_accounting.calibrate_dp_mechanism(
             dp_accounting.rdp.RdpAccountant,
-            lambda sigma: _dp_sgd_event(q, sigma, steps, popularity_noise),
+            lambda sigma: _dp_sgd_event(q, sigma, steps, popularity_noise, user_count_noise),
             target_epsilon, delta,
             bracket_interval=dp_accounting.ExplicitBracketInterval(1e-2, 1e3), tol=1e-3))
     except (dp_accounting.mechanism_calibration.NoBracketIntervalFoundError,
@@ -234,13 +286,16 @@ def noise_for_target_epsilon(target_epsilon: float, num_users: int, users_per_st
 
 
 def run_record(num_users: int, users_per_step: float, steps: int, noise_multiplier: float,
-               popularity_noise_multiplier: Optional[float] = None) -> Dict:
+               popularity_noise_multiplier: Optional[float] = None,
+               user_count_noise_multiplier: Optional[float] = None) -> Dict:
     """What `composed_epsilon` needs of one run (PrivacyReport.runs, the span ledger); the
-    popularity prior's noise only when the run released one."""
+    popularity prior's and the user count's noise only when the run released them."""
     run = {"num_users": num_users, "users_per_step": users_per_step, "steps": steps,
            "noise_multiplier": noise_multiplier}
     if popularity_noise_multiplier is not None:
         run["popularity_noise_multiplier"] = popularity_noise_multiplier
+    if user_count_noise_multiplier is not None:
+        run["user_count_noise_multiplier"] = user_count_noise_multiplier
     return run
 
 
@@ -252,7 +307,8 @@ def composed_epsilon(runs: Sequence[Dict], delta: float) -> float:
     for run in runs:
         q = min(1.0, run["users_per_step"] / run["num_users"])
         accountant.compose(_dp_sgd_event(q, run["noise_multiplier"], run["steps"],
-                                         run.get("popularity_noise_multiplier")))
+                                         run.get("popularity_noise_multiplier"),
+                                         run.get("user_count_noise_multiplier")))
     return float(accountant.get_epsilon(delta))
 
 
@@ -260,16 +316,18 @@ def account(num_users: int, users_per_step: float, steps: int, noise_multiplier:
             l2_norm_clip: float, max_examples_per_user: int, num_examples: int,
             delta: Optional[float] = None, target_epsilon: Optional[float] = None,
             earlier_runs: Sequence[Dict] = (),
-            popularity_noise_multiplier: Optional[float] = None) -> PrivacyReport:
+            popularity_noise_multiplier: Optional[float] = None,
+            user_count_noise_multiplier: Optional[float] = None) -> PrivacyReport:
     """User-level ε of `steps` DP-SGD steps sampling users at q = users_per_step / num_users
     (RDP accountant), and of the popularity prior when this run released one
     (`popularity_prior`, noise `popularity_noise_multiplier`), composed with `earlier_runs`
-    (the `runs` of the report of the model this one continues). δ defaults to 1 / number of
-    users."""
-    delta = delta if delta is not None else 1.0 / num_users
+    (the `runs` of the report of the model this one continues), and of the DP count of users
+    when `num_users` is one (`dp_user_count`, noise `user_count_noise_multiplier`). δ defaults
+    to `default_delta`."""
+    delta = checked_delta(delta, num_users)
     q = min(1.0, users_per_step / num_users)
     this_run = run_record(num_users, users_per_step, steps, noise_multiplier,
-                          popularity_noise_multiplier)
+                          popularity_noise_multiplier, user_count_noise_multiplier)
     runs = tuple(dict(run) for run in earlier_runs) + (this_run,)
     epsilon = composed_epsilon(runs, delta)
     epsilon_this_run = composed_epsilon([this_run], delta)
@@ -279,6 +337,9 @@ def account(num_users: int, users_per_step: float, steps: int, noise_multiplier:
         f"Gaussian mechanism (noise multiplier {popularity_noise_multiplier:.3g}, each user's "
         "item counts scaled to norm 1; RDP accountant). TF-Privacy's statement covers the "
         "DP-SGD steps alone.\n")
+    if user_count_noise_multiplier is not None:
+        prior_note += (f"The number of users ({num_users}) is itself a DP count (Gaussian, "
+                       f"noise {user_count_noise_multiplier:.3g}), composed into ε.\n")
     # Records are users: each sampled user's clipped gradient is one record (no microbatches
     # of several users), so TF-Privacy's statement is about users with used_microbatching off.
     statement = compute_dp_sgd_privacy_lib.compute_dp_sgd_privacy_statement(
@@ -301,4 +362,5 @@ def account(num_users: int, users_per_step: float, steps: int, noise_multiplier:
                        f"(ε = {epsilon:.3g}, δ = {delta:.2e}); example-level accounting would "
                        "only give a smaller number for a weaker unit."),
         target_epsilon=target_epsilon, epsilon_this_run=epsilon_this_run, runs=runs,
-        popularity_noise_multiplier=popularity_noise_multiplier)
+        popularity_noise_multiplier=popularity_noise_multiplier,
+        user_count_noise_multiplier=user_count_noise_multiplier)

@@ -3,14 +3,15 @@ exports it."""
 import math
 import os
 
+import numpy as np
 from absl import logging
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer import (catalog as catalog_lib, devices, export, privacy, query_vectors, span_ledger,
-                     user_sampling)
+from trainer import (catalog as catalog_lib, devices, export, features, privacy, query_vectors,
+                     span_ledger, user_sampling)
 from trainer.model import TwoTowerModel
 
 
@@ -22,13 +23,17 @@ def _dataset(fn_args, file_pattern, tft_output, batch_size: int) -> tf.data.Data
 
 
 def user_sampler(fn_args, tft_output, config) -> user_sampling.UserSampler:
-    """The training split in memory, grouped by user, sampled as user-level DP-SGD needs."""
+    """The training split in memory, grouped by user, sampled as user-level DP-SGD needs: at
+    a rate from a DP count of the users (privacy.dp_user_count), never the exact count."""
     dataset = fn_args.data_accessor.tf_dataset_factory(
         fn_args.train_files, tfxio.TensorFlowDatasetOptions(batch_size=4096, num_epochs=1,
                                                             shuffle=False),
         tft_output.transformed_metadata.schema)
-    return user_sampling.UserSampler(user_sampling.read_examples(dataset),
-                                     config["users_per_step"], config["max_examples_per_user"])
+    examples = user_sampling.read_examples(dataset)
+    exact = len(np.unique(examples[features.USER_KEY]))
+    return user_sampling.UserSampler(
+        examples, config["users_per_step"], config["max_examples_per_user"],
+        num_users_estimate=privacy.dp_user_count(exact, config["user_count_noise"]))
 
 
 def build_model(config, catalog: catalog_lib.Catalog) -> TwoTowerModel:
@@ -66,6 +71,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     catalog = catalog_lib.Catalog.load(config["catalog_path"])
 
     sampler = user_sampler(fn_args, tft_output, config)
+    num_users = sampler.users_counted  # the DP count: every released figure derives from it
+    delta = privacy.checked_delta(config["delta"], num_users)
     users_per_step = sampler.expected_users_per_step
     steps = fn_args.train_steps or math.ceil(config["epochs"] / sampler.sampling_rate)
     # Fine-tune a given version (privrec finetune), warm start from the last blessed model, or
@@ -77,16 +84,15 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     prior_noise = None if warm_from else config.get("popularity_prior_noise")
     if config.get("target_epsilon") is not None:
         config = {**config, "noise_multiplier": privacy.noise_for_target_epsilon(
-            config["target_epsilon"], sampler.num_users, users_per_step, steps,
-            config["delta"], prior_noise)}
+            config["target_epsilon"], num_users, users_per_step, steps, delta, prior_noise,
+            config["user_count_noise"])}
         logging.info("Noise multiplier %.4f calibrated to ε = %s", config["noise_multiplier"],
                      config["target_epsilon"])
     # The privacy ledger (SpanTrainer): refuse before training if a span's cumulative ε would
     # exceed the budget.
     ledger = span_ledger.check_budget(
-        config, sampler.num_users, users_per_step, steps, config["noise_multiplier"],
-        config["delta"] if config["delta"] is not None else 1.0 / sampler.num_users,
-        prior_noise)
+        config, num_users, users_per_step, steps, config["noise_multiplier"], delta,
+        prior_noise, config["user_count_noise"])
     # Variables and optimizer slots are made under the strategy (trainer/devices.py), the
     # layers with the precision policy; fit() then runs train_step on every replica.
     with devices.precision_policy(config.get("mixed_precision", False)) as policy, \
@@ -126,17 +132,19 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                         validation_steps=eval_steps, verbose=0,
                         callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
 
-    report = privacy.account(sampler.num_users, users_per_step, steps,
+    report = privacy.account(num_users, users_per_step, steps,
                              config["noise_multiplier"], config["l2_norm_clip"],
                              config["max_examples_per_user"], sampler.num_examples,
-                             config["delta"], config.get("target_epsilon"), earlier_runs,
-                             prior_noise)
+                             delta, config.get("target_epsilon"), earlier_runs,
+                             prior_noise, config["user_count_noise"])
     logging.info("Privacy: user-level epsilon=%.3f at delta=%.2e", report.epsilon, report.delta)
     module = export.ExportModule(model, tft_output, catalog, config, report.epsilon)
-    export.export(module, fn_args.serving_model_dir, report.to_dict(), training={
+    # privacy.json travels with the model (released); exact counts stay in training.json.
+    export.export(module, fn_args.serving_model_dir, report.released(), training={
         "warm_started_from": warm_from, "eval_loss_before": float(initial_loss),
         "eval_loss_after": float(history.history["val_loss"][-1]),
-        "training_examples": sampler.num_examples, "noise_norm_over_clip": noise_over_clip,
+        "training_examples": sampler.num_examples, "training_users": sampler.num_users,
+        "noise_norm_over_clip": noise_over_clip,
         "query_vectors_computed_beforehand": distinct_queries})
     if ledger:
         span_ledger.write(os.path.dirname(export.training_summary_path(fn_args.serving_model_dir)),

@@ -57,7 +57,8 @@ def span_epsilons(runs: Sequence[Dict], spans: Sequence[int], delta: float,
 
 def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int,
                  noise_multiplier: float, delta: float,
-                 popularity_noise: Optional[float] = None) -> Optional[Dict]:
+                 popularity_noise: Optional[float] = None,
+                 user_count_noise: Optional[float] = None) -> Optional[Dict]:
     """The ledger with this run added (its spans, the earlier runs and the budget come from
     config[CONFIG_KEY]); raises PrivacyBudgetError, naming the span, if any span it trains on
     would exceed the budget. Returns None without a ledger (a Trainer other than SpanTrainer,
@@ -67,7 +68,7 @@ def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int
         return None
     this_run = {"spans": sorted(settings["spans"]),
                 **privacy.run_record(num_users, users_per_step, steps, noise_multiplier,
-                                     popularity_noise),
+                                     popularity_noise, user_count_noise),
                 "delta": delta}
     runs: List[Dict] = list(settings["earlier_runs"]) + [this_run]
     share_users, budget = settings["spans_share_users"], settings["epsilon_budget"]

@@ -1,5 +1,13 @@
 """The model card: what a pushed model was trained on, how it was protected, how well it works.
 
+Two cards per pushed model. The *internal* card (`build`) holds exact counts of the private
+data (rows per split, suppressed rows, k-anonymity classes, PII placeholders found) and the
+Evaluator's metrics on private eval users: it stays in the PushedModel artifact under the
+pipeline root. The *released* card (`released`), written next to the pushed model where
+serving infrastructure and whoever imports the model can read it, holds only DP outputs and
+public facts: ε, δ, the accountant, the sampling assumption, the mechanism's settings, the
+DP count of users, the masking policy and its hash, and what ε covers.
+
 Every number is read from the run's own artifacts: the masking report (ExampleGen), the privacy
 report the Trainer's accountant wrote into the model (assets.extra/privacy.json), the
 Evaluator's metrics and the Examples artifact's span; the membership inference section from the
@@ -19,8 +27,8 @@ INTENDED_USE = (
     "the items a visitor just interacted with (carried in the request) in, the top catalog "
     "items out. No per-user state: new and anonymous visitors are served the same way.")
 LIMITS = [
-    "Example-level DP unless the privacy unit below says otherwise: one interaction is "
-    "protected, a whole user's history is not (a user contributes many examples).",
+    "User-level DP: ε bounds what the weights reveal about any one user's whole history (all "
+    "their interactions), for the users of the training split; see 'what ε covers'.",
     "Trained on one shop's catalog: item ids outside it are unknown to the model.",
     "Retrieval only: rank the returned candidates with business rules or a ranking model "
     "before showing them.",
@@ -69,11 +77,55 @@ def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
             "privacy_unit", "epsilon", "delta", "epsilon_this_run", "noise_multiplier",
             "l2_norm_clip", "num_users", "users_per_step", "max_examples_per_user",
             "num_examples", "steps", "epochs", "accountant", "sampling_assumption",
-            "example_level", "target_epsilon", "popularity_noise_multiplier", "statement")}
+            "example_level", "target_epsilon", "popularity_noise_multiplier",
+            "user_count_noise_multiplier", "randomness", "epsilon_covers", "statement")}
         | {"dp_runs": len(privacy.get("runs") or ()) or 1},
         "evaluation": metrics,
         "not_yet": NOT_YET,
     } | ({"privacy_ledger": privacy_ledger(ledger)} if ledger else {})
+
+
+RELEASED_DP_KEYS = (
+    "privacy_unit", "epsilon", "delta", "epsilon_this_run", "noise_multiplier", "l2_norm_clip",
+    "num_users", "user_count_noise_multiplier", "users_per_step", "max_examples_per_user",
+    "steps", "epochs", "accountant", "sampling_assumption", "example_level", "target_epsilon",
+    "popularity_noise_multiplier", "randomness", "epsilon_covers", "dp_runs", "statement")
+RELEASED_NOTE = (
+    "This is the released card: DP outputs and public settings only. Exact counts of the "
+    "private data and the Evaluator's metrics (on private eval users, not covered by ε) are in "
+    "the internal card of the PushedModel artifact under the pipeline root.")
+
+
+def released(internal: Dict) -> Dict:
+    """The card that travels with the model: `internal` without any exact private statistic
+    (rows, suppressed rows, k-anonymity class counts, placeholder counts, Evaluator metrics,
+    the input's fingerprint, num_examples); `num_users` is the run's DP count."""
+    masking = internal["masking"]
+    k = masking.get("k_anonymity") or {}
+    dp = internal["differential_privacy"]
+    card = {
+        "model": internal["model"],
+        "intended_use": internal["intended_use"],
+        "limits": internal["limits"],
+        "card": RELEASED_NOTE,
+        "data": {"source": internal["data"].get("source"), "span": internal["data"].get("span")},
+        "masking": {
+            "policy_version": masking["policy_version"],
+            "policy_sha256": masking["policy_sha256"],
+            "pseudonym_key_fingerprint": masking["pseudonym_key_fingerprint"],
+            "pii_detectors": sorted(masking.get("placeholders_inserted", {})),
+            "local_dp_columns": masking["local_dp_columns"],
+            "k_anonymity": {key: k[key] for key in ("quasi_identifiers", "k_min") if key in k},
+        },
+        "differential_privacy": {key: dp.get(key) for key in RELEASED_DP_KEYS},
+        "not_yet": internal["not_yet"],
+    }
+    if "privacy_ledger" in internal:
+        card["privacy_ledger"] = internal["privacy_ledger"]
+    if "membership_inference" in internal:
+        card["membership_inference"] = {
+            "where": "the internal card (AUCs measured on private users, not covered by ε)"}
+    return card
 
 
 def privacy_ledger(ledger: Dict) -> Dict:
@@ -150,6 +202,8 @@ def to_html(card: Dict) -> str:
              f"<h2>Intended use</h2><p>{html.escape(card['intended_use'])}</p>",
              "<h2>Limits</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>"
                                             for x in card["limits"]) + "</ul>"]
+    if card.get("card"):
+        parts.append(f"<p>{html.escape(card['card'])}</p>")
     for title, key in (("Data", "data"), ("Masking", "masking"),
                        ("Differential privacy", "differential_privacy"),
                        ("Privacy ledger (ε per data span)", "privacy_ledger"),

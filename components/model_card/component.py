@@ -1,9 +1,11 @@
 """`ModelCardPusher`: TFX's Pusher, which also writes the model card next to the pushed model.
 
 Inputs beyond the Pusher's: the masking report, the masked Examples (span, fingerprint) and the
-Evaluator's output, so every number in the card comes from this run's artifacts. The card goes
-to <pushed version>/model_card/ (TF Serving ignores the directory) and to the PushedModel
-artifact. Models that are not blessed are not pushed and get no card.
+Evaluator's output, so every number in the card comes from this run's artifacts. The released
+card (DP outputs and public facts only, card.released) goes to <pushed version>/model_card/
+(TF Serving ignores the directory); the internal card, with exact counts and metrics, to the
+PushedModel artifact under the pipeline root. Models that are not blessed are not pushed and
+get no card.
 """
 import json
 import os
@@ -56,8 +58,8 @@ class Executor(pusher_executor.Executor):
                    "blessed": True, "pushed_to": destination},
             ledger=span_ledger.of_model_artifact(artifact_utils.get_single_instance(
                 input_dict[standard_component_specs.MODEL_KEY])))
-        for directory in (destination, pushed.uri):
-            card.write(built, os.path.join(directory, card.DIRECTORY))
+        card.write(card.released(built), os.path.join(destination, card.DIRECTORY))
+        card.write(built, os.path.join(pushed.uri, card.DIRECTORY))
 
 
 class ModelCardPusher(pusher_component.Pusher):
