@@ -10,7 +10,7 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from pipeline import beam_dependencies, configs
+from pipeline import beam_dependencies, configs, root_lock
 from pipeline.pipeline import create_pipeline
 
 _STATES = {metadata_store_pb2.Execution.RUNNING: "▶ running",
@@ -59,7 +59,13 @@ class _ProgressWatcher(threading.Thread):
 
 
 def run(config: configs.PipelineConfig, printer=print, build=create_pipeline) -> None:
-    """Runs `build(config, connection)` (the whole pipeline unless told otherwise)."""
+    """Runs `build(config, connection)` (the whole pipeline unless told otherwise), refusing
+    while another run holds the pipeline root (root_lock)."""
+    with root_lock.exclusive(config.pipeline_root):
+        _run(config, printer, build)
+
+
+def _run(config: configs.PipelineConfig, printer, build) -> None:
     beam_dependencies.skip_tfx_package_for_local_runners()  # also for hand-written Beam args
     os.makedirs(os.path.dirname(config.metadata_path), exist_ok=True)
     connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
