@@ -47,6 +47,10 @@ class RunSummary:
                + (f"; with a popularity prior released at noise multiplier "
                   f"{self.privacy['popularity_noise_multiplier']:.3g}"
                   if self.privacy.get("popularity_noise_multiplier") is not None else "") + ")")
+        yield ("ε covers      : the trained weights and what is computed from them alone (the "
+               "served answers, the released model card); not the Evaluator's metrics")
+        if self.privacy.get("randomness"):
+            yield f"DP randomness : {self.privacy['randomness']}"
         noise = self.training.get("noise_norm_over_clip")
         if noise is not None:
             yield (f"DP noise      : {noise:.2f}× the clip norm per step (σ·√trainable values / "
