@@ -103,6 +103,14 @@ class TrainerConfig:
     eval_ks: tuple = (10, 50, 100)  # Recall@K and NDCG@K computed by the Evaluator
 
 
+# What `privrec run` / `make run` trains on the generated default shop (~4,000 users): ε ≤ 3 at
+# the default δ (1e-6) with each step's noise below the clip norm. At 1,024 users per step
+# (q ≈ 0.26) and 8 user-epochs (32 steps) the accountant calibrates σ ≈ 2.73, and σ·√D / users
+# per step ≈ 0.89 for the towers' 112,096 trainable values; at 16 users per step (the
+# TrainerConfig default, sized for the tiny test shop) a step is ~16× noise.
+DEFAULT_SHOP_TRAINER = {"users_per_step": 1024, "epochs": 8, "target_epsilon": 3.0}
+
+
 SPAN_FOLDER = "span-{SPAN}"  # incremental layout: interactions/span-1/*.csv, span-2/*.csv, ...
 
 
