@@ -248,3 +248,31 @@ def test_an_edited_schema_is_imported_again_in_span_mode(tmp_path):
     assert _import_schema_once(tmp_path, str(schema_file))
     schema_file.write_text('feature { name: "item_id" type: BYTES presence { min_fraction: 1 } }\n')
     assert not _import_schema_once(tmp_path, str(schema_file))
+
+
+def _examples_with_users(tmp_path, span, users):
+    """An Examples artifact of one span whose train split holds one example per user."""
+    import tensorflow as tf
+    artifact = tfx.types.standard_artifacts.Examples()
+    artifact.uri = str(tmp_path / f"span{span}")
+    artifact.span = span
+    artifact.split_names = '["train"]'
+    os.makedirs(os.path.join(artifact.uri, "Split-train"))
+    with tf.io.TFRecordWriter(os.path.join(artifact.uri, "Split-train", "data.gz"),
+                              options="GZIP") as writer:
+        for user in users:
+            example = tf.train.Example()
+            example.features.feature["user_id"].bytes_list.value.append(user.encode())
+            writer.write(example.SerializeToString())
+    return artifact
+
+
+def test_disjoint_spans_are_checked_not_declared(tmp_path):
+    """spans_share_users=False is accepted only when no pseudonym is in two trained spans."""
+    from components.span_trainer import disjoint_users
+    one = _examples_with_users(tmp_path, 1, ["a", "b"])
+    two = _examples_with_users(tmp_path, 2, ["c", "d"])
+    disjoint_users.check([one, two])
+    three = _examples_with_users(tmp_path, 3, ["d", "e", "a"])
+    with pytest.raises(ValueError, match=r"spans 1 and 3: 1 users; spans 2 and 3: 1 users"):
+        disjoint_users.check([one, two, three])

@@ -10,6 +10,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import json_utils
 
 from components.masking.executor import KEY_FINGERPRINT
+from components.span_trainer import disjoint_users
 from trainer import span_ledger
 
 SPAN_EXAMPLES_KEY = "span_examples"
@@ -49,6 +50,8 @@ class Executor(trainer_executor.GenericExecutor):
            exec_properties: Dict[str, Any]) -> None:
         config = json_utils.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
         spans = _spans(input_dict[SPAN_EXAMPLES_KEY])
+        if not config[span_ledger.CONFIG_KEY]["spans_share_users"]:
+            disjoint_users.check(input_dict[SPAN_EXAMPLES_KEY])
         config[span_ledger.CONFIG_KEY] = {
             **config[span_ledger.CONFIG_KEY], "spans": spans,
             "earlier_runs": _earlier_runs(input_dict.get(LEDGER_KEY, []))}
