@@ -222,6 +222,9 @@ def cmd_serve(args):
                 else batching.BatchingParameters())
         except (OSError, ValueError) as error:
             sys.exit(f"privrec serve: {error}")
+    if args.rest_port is not None and (args.tls_cert or args.tls_key):
+        sys.exit("privrec serve: the REST API is served without TLS; put a TLS-terminating "
+                 "proxy in front of --rest-port, or use gRPC alone with --tls-cert/--tls-key")
     model_server = server.ModelServer(model_name, base_path, port=args.port, host=args.host,
                                       max_batch_size=args.max_batch_size,
                                       max_message_bytes=args.max_message_bytes, tokens=tokens,
@@ -442,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-config-file", help="TF Serving's --model_config_file (one model): "
                    "name, base_path, model_version_policy and version_labels; overrides --serving-root/--model-name")
     p.add_argument("--rest-port", type=int, help="also serve TF Serving's REST API and "
-                   "Prometheus metrics on this port (TF Serving uses 8501)")
+                   "Prometheus metrics on this port (TF Serving uses 8501; plaintext only)")
     p.add_argument("--max-batch-size", type=int, default=1024)
     p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024)
     p.add_argument("--max-in-flight", type=int, default=64, help="requests handled at once "

@@ -1,177 +1,154 @@
 """TF Serving's REST API next to the gRPC one, for curl users:
 
-  POST /v1/models/{name}[/versions/{v}]:predict   {"instances": [...]} or {"inputs": {...}}
-  GET  /v1/models/{name}[/versions/{v}]           version states, like GetModelStatus
-  GET  /monitoring/prometheus/metrics             request counts and latencies (serving/metrics.py)
+  POST /v1/models/{name}[/versions/{v}|/labels/{l}]:predict  {"instances": [...]} or
+                                                             {"inputs": {...}}, "signature_name"
+  GET  /v1/models/{name}[/versions/{v}|/labels/{l}]          version states (GetModelStatus)
+  GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata signature defs (GetModelMetadata)
+  GET  /monitoring/prometheus/metrics                        counts and latencies (metrics.py)
 
-Same store, validation, limits, bearer tokens and TLS as the gRPC server; errors are
-{"error": "..."} with 400 / 401 / 403 / 404 / 413, as TF Serving answers.
+Same store, validation, limits, bearer tokens and in-flight cap as the gRPC server; errors are
+{"error": "..."} with TF Serving's HTTP statuses (serving/status_codes.py).
+
+It runs on waitress, whose I/O thread reads each request whole (headers and body, within size
+limits) before a worker thread sees it: slow or half-open clients hold a socket each until the
+idle timeout, never a worker; framing errors (bad Content-Length, oversized headers) are refused
+by waitress itself. TLS is not served here: waitress has none, so put a TLS-terminating proxy in
+front of the REST port (gRPC serves TLS itself).
 """
-import base64
+import dataclasses
 import json
+import logging as logging_lib
 import re
-import ssl
 import threading
 import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Optional, Tuple
 
-import numpy as np
 import tensorflow as tf
+import waitress.server
+from waitress import wasyncore
 from absl import logging
-from tensorflow_serving.apis import get_model_status_pb2, model_pb2
+from google.protobuf import json_format
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
 
-from serving import auth, batching, metrics as metrics_lib, model_store
+from serving import (auth, batching, in_flight, metrics as metrics_lib, model_store,
+                     request_limits, rest_json, status_codes)
 
-_MODEL_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
-                         r"(?P<verb>:predict)?$")
+_MODEL_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)"
+                         r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+                         r"(?P<tail>:predict|/metadata)?$")
 _STATE_NAMES = get_model_status_pb2.ModelVersionStatus.State.Name
+CLIENT_CLOSED = 499  # nginx's status for a client that went away before its answer
 
 
-def _json_value(value):
-    """numpy -> JSON: bytes as UTF-8 text, or {"b64": …} when they are not text (TF Serving)."""
-    if isinstance(value, np.ndarray):
-        return [_json_value(v) for v in value]
-    if isinstance(value, bytes):
+@dataclasses.dataclass(frozen=True)
+class HttpLimits:
+    """What the HTTP layer lets through before the API code runs."""
+    idle_seconds: float = 30.0          # a connection sending nothing (or too slowly) is closed
+    max_connections: int = 1000         # open sockets, idle ones included
+    max_header_bytes: int = 64 * 1024
+    workers: int = 4                    # threads running requests; the I/O thread is apart
+
+
+class _Reply(Exception):
+    def __init__(self, status: int, body, content_type: str = "application/json"):
+        super().__init__(status)
+        self.status, self.body, self.content_type = status, body, content_type
+
+
+class RestApi:
+    """The WSGI application: routing, auth, limits and TF Serving's JSON conventions."""
+
+    def __init__(self, store: model_store.ModelStore, limits: request_limits.RequestLimits,
+                 max_body_bytes: int, metrics: metrics_lib.ServingMetrics,
+                 tokens: Optional[FrozenSet[str]], batcher: Optional[batching.Batcher],
+                 requests_in_flight: in_flight.InFlightLimit):
+        self._store, self._limits, self._max_body_bytes = store, limits, max_body_bytes
+        self._metrics, self._tokens, self._batcher = metrics, tokens, batcher
+        self._in_flight = requests_in_flight
+
+    def __call__(self, environ, start_response):
+        start = time.perf_counter()
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return {"b64": base64.b64encode(value).decode()}
-    return value.item() if isinstance(value, np.generic) else value
+            status, body, content_type = self._route(environ, method, path)
+        except _Reply as reply:
+            status, body, content_type = reply.status, reply.body, reply.content_type
+        except Exception as error:  # noqa: BLE001  every error becomes a status
+            code, message = status_codes.status_for(error, f"REST {method}")
+            status, body, content_type = (status_codes.http_status(code), {"error": message},
+                                          "application/json")
+        if not path.startswith(metrics_lib.PATH):
+            phrase = "Client Closed Request" if status == CLIENT_CLOSED else \
+                HTTPStatus(status).phrase
+            self._metrics.observe("rest", method, phrase, time.perf_counter() - start)
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        reason = "Client Closed Request" if status == CLIENT_CLOSED else HTTPStatus(status).phrase
+        start_response(f"{status} {reason}", [("Content-Type", content_type),
+                                              ("Content-Length", str(len(data)))])
+        return [data]
 
+    def _route(self, environ, method: str, path: str) -> Tuple[int, object, str]:
+        if method == "GET" and path == metrics_lib.PATH:
+            return 200, self._metrics.text(), metrics_lib.CONTENT_TYPE
+        match = _MODEL_PATH.match(path)
+        if not match or (method == "POST") != (match["tail"] == ":predict") or \
+                method not in ("GET", "POST"):
+            raise _Reply(404, {"error": f"no such endpoint: {method} {path}"})
+        self._authorise(environ.get("HTTP_AUTHORIZATION", ""))
+        spec = model_pb2.ModelSpec(name=match["name"])
+        if match["version"]:
+            spec.version.value = int(match["version"])
+        elif match["label"]:
+            spec.version_label = match["label"]
+        if method == "GET" and match["tail"] == "/metadata":
+            with self._in_flight.slot():
+                return 200, self._metadata(spec), "application/json"
+        if method == "GET":
+            return 200, self._status(spec), "application/json"
+        with self._in_flight.slot():
+            return 200, self._predict(environ, spec), "application/json"
 
-def _columns(body: Dict) -> Tuple[Dict[str, List], bool]:
-    """(inputs by name, row format?) from a predict body in either of TF Serving's formats."""
-    if ("instances" in body) == ("inputs" in body):
-        raise ValueError("the body needs exactly one of 'instances' (row format) or 'inputs' "
-                         "(columnar format)")
-    if "inputs" in body:
-        if not isinstance(body["inputs"], dict):
-            raise ValueError("'inputs' must map input names to values")
-        return body["inputs"], False
-    instances = body["instances"]
-    if not isinstance(instances, list) or not instances:
-        raise ValueError("'instances' must be a non-empty list")
-    if not all(isinstance(i, dict) for i in instances):
-        raise ValueError("each instance must be an object of named inputs")
-    names = set(instances[0])
-    for row, instance in enumerate(instances):
-        if set(instance) != names:
-            raise ValueError(f"instance {row} has inputs {sorted(instance)}, instance 0 has "
-                             f"{sorted(names)}")
-    return {name: [instance[name] for instance in instances] for name in names}, True
+    def _authorise(self, header: str) -> None:
+        if not self._tokens:
+            return
+        refused = auth.refusal(self._tokens, header)
+        if refused:
+            raise _Reply(401 if refused == auth.UNAUTHENTICATED else 403, {"error": refused})
 
+    def _read_body(self, environ) -> bytes:
+        length = environ.get("CONTENT_LENGTH") or ""
+        if length.isdigit() and int(length) > self._max_body_bytes:
+            raise _Reply(413, {"error": f"request body of {length} bytes is above this server's "
+                                        f"limit of {self._max_body_bytes}"})
+        body = environ["wsgi.input"].read(self._max_body_bytes + 1)
+        if len(body) > self._max_body_bytes:
+            raise _Reply(413, {"error": f"request body is above this server's limit of "
+                                        f"{self._max_body_bytes} bytes"})
+        return body
 
-class RestServer:
-    def __init__(self, store, max_batch_size: int, max_message_bytes: int,
-                 metrics: metrics_lib.ServingMetrics, host: str = "127.0.0.1", port: int = 0,
-                 tokens: Optional[FrozenSet[str]] = None, tls=None,
-                 batcher: Optional[batching.Batcher] = None):
-        outer = self
+    def _predict(self, environ, spec: model_pb2.ModelSpec) -> Dict:
+        body = rest_json.parse(self._read_body(environ), self._limits.max_elements)
+        signature_name = body.get("signature_name", "")
+        if not isinstance(signature_name, str):
+            raise rest_json.JsonError("'signature_name' must be a string")
+        spec.signature_name = signature_name
+        values, row_format = rest_json.columns(body)
+        inputs = {name: (lambda tensor_spec, v=value: tf.constant(
+            v, dtype=tensor_spec.dtype if tensor_spec is not None else None))
+            for name, value in values.items()}
+        went_away = _disconnect_check(environ)
+        if went_away():
+            return self._dropped(spec)
+        _, _, outputs = model_store.predict(self._store, spec, inputs,
+                                            self._limits.max_batch_size, self._batcher)
+        if went_away():
+            return self._dropped(spec)
+        return rest_json.predict_response(outputs, row_format)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # request lines may carry query text: never logged
-                pass
-
-            def _reply(self, status: int, body, content_type="application/json"):
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _authorised(self) -> bool:
-                if not tokens:
-                    return True
-                refused = auth.refusal(tokens, self.headers.get("Authorization", ""))
-                if refused:
-                    self._reply(401 if refused == auth.UNAUTHENTICATED else 403,
-                                {"error": refused})
-                return refused is None
-
-            def _handle(self, method: str):
-                start, status = time.perf_counter(), 500
-                try:
-                    status = self._route(method)
-                except model_store.ServableNotFound as error:
-                    status = 404
-                    self._reply(status, {"error": str(error)})
-                except batching.Overloaded as error:
-                    status = 503
-                    self._reply(status, {"error": str(error)})
-                except (ValueError, TypeError, json.JSONDecodeError,
-                        tf.errors.InvalidArgumentError) as error:
-                    status = 400
-                    self._reply(status, {"error": str(error)})
-                except Exception:  # noqa: BLE001  answer, log, keep serving
-                    logging.exception("REST %s failed", method)
-                    self._reply(500, {"error": "internal error; see the server log"})
-                finally:
-                    if not self.path.startswith(metrics_lib.PATH):
-                        metrics.observe("rest", method, HTTPStatus(status).phrase,
-                                        time.perf_counter() - start)
-
-            def do_GET(self):
-                self._handle("GET")
-
-            def do_POST(self):
-                self._handle("POST")
-
-            def _route(self, method: str) -> int:
-                if method == "GET" and self.path == metrics_lib.PATH:
-                    self._reply(200, metrics.text(), metrics_lib.CONTENT_TYPE)
-                    return 200
-                match = _MODEL_PATH.match(self.path)
-                if not match or (method == "POST") != bool(match["verb"]):
-                    self._reply(404, {"error": f"no such endpoint: {method} {self.path}"})
-                    return 404
-                if not self._authorised():
-                    return 401
-                spec = model_pb2.ModelSpec(name=match["name"])
-                if match["version"]:
-                    spec.version.value = int(match["version"])
-                if method == "GET":
-                    self._reply(200, outer._status(spec))
-                    return 200
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > max_message_bytes:
-                    self._reply(413, {"error": f"request body of {length} bytes is above this "
-                                               f"server's limit of {max_message_bytes}"})
-                    return 413
-                body = json.loads(self.rfile.read(length) or b"null")
-                if not isinstance(body, dict):
-                    raise ValueError("the body must be a JSON object")
-                spec.signature_name = body.get("signature_name", "")
-                columns, rows = _columns(body)
-                inputs = {name: (lambda tensor_spec, v=value: tf.constant(
-                    v, dtype=tensor_spec.dtype if tensor_spec is not None else None))
-                    for name, value in columns.items()}
-                _, _, outputs = model_store.predict(store, spec, inputs, max_batch_size, batcher)
-                outputs = {k: _json_value(v) for k, v in outputs.items()}
-                if not rows:
-                    self._reply(200, {"outputs": outputs})
-                elif len(outputs) == 1:
-                    self._reply(200, {"predictions": next(iter(outputs.values()))})
-                else:
-                    names = sorted(outputs)
-                    self._reply(200, {"predictions": [dict(zip(names, values)) for values in
-                                                      zip(*(outputs[n] for n in names))]})
-                return 200
-
-        self._store = store
-        self._http = ThreadingHTTPServer((host, port), Handler)
-        self._http.daemon_threads = True
-        if tls is not None:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(tls.certificate, tls.private_key)
-            if tls.client_ca:
-                context.load_verify_locations(tls.client_ca)
-                context.verify_mode = ssl.CERT_REQUIRED
-            self._http.socket = context.wrap_socket(self._http.socket, server_side=True)
-        self.port = self._http.server_address[1]
-        self.address = f"{host}:{self.port}"
+    def _dropped(self, spec: model_pb2.ModelSpec):
+        logging.warning("REST client of '%s' disconnected before its answer; dropped", spec.name)
+        raise _Reply(CLIENT_CLOSED, {"error": "the client disconnected"})
 
     def _status(self, spec: model_pb2.ModelSpec) -> Dict:
         return {"model_version_status": [
@@ -180,12 +157,72 @@ class RestServer:
             for v, (state, error) in sorted(self._store.version_states(spec).items(),
                                             reverse=True)]}
 
+    def _metadata(self, spec: model_pb2.ModelSpec) -> Dict:
+        servable = self._store.get(spec)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        for name, signature_def in servable.signature_defs.items():
+            signature_map.signature_def[name].CopyFrom(signature_def)
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        response.model_spec.name = self._store.model_name
+        response.model_spec.version.value = servable.version
+        response.metadata["signature_def"].Pack(signature_map)
+        return json_format.MessageToDict(response, preserving_proto_field_name=True)
+
+
+def _disconnect_check(environ) -> Callable[[], bool]:
+    return environ.get("waitress.client_disconnected") or (lambda: False)
+
+
+class RestServer:
+    """RestApi on waitress: request-size limits, an idle timeout, a bounded worker pool."""
+
+    def __init__(self, store, max_batch_size: int, max_message_bytes: int,
+                 metrics: metrics_lib.ServingMetrics, host: str = "127.0.0.1", port: int = 0,
+                 tokens: Optional[FrozenSet[str]] = None, tls=None,
+                 batcher: Optional[batching.Batcher] = None,
+                 limits: Optional[request_limits.RequestLimits] = None,
+                 requests_in_flight: Optional[in_flight.InFlightLimit] = None,
+                 http_limits: HttpLimits = HttpLimits()):
+        if tls is not None:
+            raise ValueError("the REST API is served without TLS (waitress has none): put a "
+                             "TLS-terminating proxy in front of it, or leave --rest-port unset "
+                             "and use gRPC, which serves TLS itself")
+        self.api = RestApi(
+            store, limits or request_limits.RequestLimits(max_batch_size=max_batch_size),
+            max_message_bytes, metrics, tokens, batcher,
+            requests_in_flight or in_flight.InFlightLimit())
+        self._server = waitress.server.create_server(
+            self.api, host=host, port=port, threads=http_limits.workers,
+            connection_limit=http_limits.max_connections,
+            channel_timeout=http_limits.idle_seconds,
+            cleanup_interval=max(1, int(http_limits.idle_seconds / 4)),
+            max_request_header_size=http_limits.max_header_bytes,
+            # a hard cap for waitress; RestApi answers bodies above max_message_bytes with JSON
+            max_request_body_size=2 * max_message_bytes + 64 * 1024,
+            channel_request_lookahead=1,  # lets a request see its client disconnect
+            asyncore_use_poll=True,       # select() fails past 1024 sockets
+            expose_tracebacks=False, ident="privrec")
+        # waitress logs each client that hangs up at INFO; RestApi logs it once, with context
+        logging_lib.getLogger("waitress").setLevel(logging_lib.WARNING)
+        self.port = self._server.effective_port
+        self.address = f"{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.run, daemon=True, name="rest-io")
+
     def start(self) -> None:
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        self._thread.start()
+
+    def _in_io_thread(self, thunk: Callable[[], None]) -> None:
+        self._server.trigger.pull_trigger(thunk)
 
     def stop_accepting(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        """Closes the listening socket; requests already read still get their answers."""
+        self._in_io_thread(lambda: wasyncore.dispatcher.close(self._server))
 
     def stop(self) -> None:
-        pass
+        """Closes every connection and ends the I/O thread and the workers."""
+        def close_all():
+            for channel in list(self._server._map.values()):
+                channel.close()
+        self._in_io_thread(close_all)
+        self._thread.join(5)
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)

@@ -133,7 +133,8 @@ class ModelServer:
 
     `policy`: which versions to serve (serving/version_policy.py; default the newest one).
     `rest_port`: also serve TF Serving's REST API and /monitoring/prometheus/metrics there
-    (0: any free port; None: no REST).
+    (0: any free port; None: no REST; plaintext only, see serving/rest.py); `rest_limits`: its
+    HTTP timeouts, connection and worker limits.
     `tokens`: accepted bearer tokens (None: no auth, e.g. behind an authenticating proxy).
     `tls`: serve over TLS (None: plaintext, for localhost or behind a TLS-terminating proxy).
     `batching_parameters`: batch concurrent Predicts (serving/batching.py; None: no batching).
@@ -154,7 +155,8 @@ class ModelServer:
                  batching_parameters: Optional[batching.BatchingParameters] = None,
                  limits: Optional[request_limits.RequestLimits] = None,
                  max_in_flight: int = in_flight.MAX_IN_FLIGHT,
-                 version_labels: Optional[Dict[str, int]] = None):
+                 version_labels: Optional[Dict[str, int]] = None,
+                 rest_limits: rest.HttpLimits = rest.HttpLimits()):
         self.limits = limits or request_limits.RequestLimits(max_batch_size=max_batch_size)
         self.requests_in_flight = in_flight.InFlightLimit(max_in_flight)
         self.store = ModelStore(model_name, base_path, policy, version_labels)
@@ -181,7 +183,7 @@ class ModelServer:
         self.address = f"{host}:{self.port}"
         self.rest = None if rest_port is None else rest.RestServer(
             self.store, max_batch_size, max_message_bytes, self.metrics, host, rest_port,
-            tokens, tls, self.batcher)
+            tokens, tls, self.batcher, self.limits, self.requests_in_flight, rest_limits)
         self._poll_seconds = poll_seconds
         self._stopped = threading.Event()
 
