@@ -356,7 +356,8 @@ def phone_lookalike(rng):
     model numbers, dotted and spaced dates, business hours, 10-12 digit order numbers."""
     y, m, d = rng.integers(2019, 2026), rng.integers(1, 13), rng.integers(1, 29)
     return _pick(rng, [
-        (_pick(rng, [f"¥{rng.integers(1000, 10000)}.00", f"￥{rng.integers(100, 10000)}.{_digits(rng, 2)}",
+        (_pick(rng, [f"¥{rng.integers(1000, 10000)}.00",
+                     f"￥{rng.integers(100, 10000)}.{_digits(rng, 2)}",
                      f"{rng.integers(1000, 10000)}.00元"]), "price_with_cents"),
         (_pick(rng, [f"iPhone {rng.integers(11, 17)} Pro {_pick(rng, [128, 256, 512])}GB",
                      f"RTX-{rng.integers(30, 50)}{_pick(rng, ['60', '70', '80', '90'])}",

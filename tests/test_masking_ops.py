@@ -295,3 +295,12 @@ def test_phones_as_chinese_users_type_them(text, expected):
 ])
 def test_phone_lookalikes_survive(text):
     assert scrub([text]) == [text]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("tel +44 20 7371 2492 2021/01/17", "tel [PHONE] 2021/01/17"),
+    ("+33664672424 12-02-2023", "[PHONE] 12-02-2023"),
+    ("card 6264072491759053 38码", "card [BANK_CARD] 38码"),
+])
+def test_phones_and_cards_followed_by_a_date_or_size(text, expected):
+    assert scrub([text]) == [expected]

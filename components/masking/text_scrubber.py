@@ -58,6 +58,10 @@ WHOLE_CN_PHONE = (r"(?:\+86" + _GROUP_SEP + r"?)?1[3-9]\d(?:" + _GROUP_SEP + r"?
 # International numbers with a leading '+', grouped any way; replaced when they hold 8-15 digits
 # (E.164's maximum is 15), so '+1 2' or a '+20%' stays.
 INTERNATIONAL_PHONE_CANDIDATE = r"\+\d{1,3}(?:[\s-]?\d{1,4}){1,7}\b"
+# Second pass, at most 3 groups after the country code and ending at a space: a number followed
+# by a date or an order number ('+44 20 7371 2492 2021/01/17') is too long with it and the right
+# length without it (the space stays).
+INTERNATIONAL_PHONE_SHORT = r"\+\d{1,3}(?:[\s-]?\d{1,4}){1,3}(?:\s|$)"
 
 # URLs with credentials: userinfo before the host, or a query/fragment/matrix parameter whose
 # name has a secret-looking segment ('token', 'api_key', 'X-Amz-Signature', 'accessToken'; not
@@ -190,14 +194,19 @@ def _has_e164_length(text: tf.Tensor) -> tf.Tensor:
     return (n_digits >= 8) & (n_digits <= 15)
 
 
-def _replace_valid(text: tf.Tensor, candidate: str, is_valid, placeholder: str) -> tf.Tensor:
-    """Replaces each match of `candidate` in [n] strings for which is_valid(match) holds."""
+def _replace_valid(text: tf.Tensor, candidate: str, is_valid, placeholder: str,
+                   keep_trailing_space: bool = False) -> tf.Tensor:
+    """Replaces each match of `candidate` in [n] strings for which is_valid(match) holds (a
+    whitespace character the match ends with is kept after the placeholder if asked)."""
     pieces, _, _ = tf_text.regex_split_with_offsets(text, candidate, candidate)
     flat = pieces.flat_values
     # Checksums only on the matches (few), not on every piece of text between them.
     at = tf.where(tf.strings.regex_full_match(flat, candidate))
     matches = tf.gather_nd(flat, at)
-    flat = tf.tensor_scatter_nd_update(flat, at, tf.where(is_valid(matches), placeholder, matches))
+    replacement = (tf.strings.regex_replace(matches, r"^(?s:.*?)(\s?)$", placeholder + r"\1")
+                   if keep_trailing_space else placeholder)
+    flat = tf.tensor_scatter_nd_update(flat, at,
+                                       tf.where(is_valid(matches), replacement, matches))
     return tf.strings.reduce_join(pieces.with_flat_values(flat), axis=-1)
 
 
@@ -223,6 +232,8 @@ def scrub_text(text: tf.Tensor) -> tf.Tensor:
     for pattern in PHONE_PATTERNS:
         text = tf.strings.regex_replace(text, pattern, PHONE)
     text = _replace_valid(text, INTERNATIONAL_PHONE_CANDIDATE, _has_e164_length, PHONE)
+    text = _replace_valid(text, INTERNATIONAL_PHONE_SHORT, _has_e164_length, PHONE,
+                          keep_trailing_space=True)
     text = _replace_valid(text, BANK_CARD_CANDIDATE, is_card_number, BANK_CARD)
     text = _replace_valid(text, BANK_CARD_WITHOUT_TAIL, is_card_number, BANK_CARD)
     text = _replace_valid(text, LANDLINE_CANDIDATE, _is_landline, PHONE)
