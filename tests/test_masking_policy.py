@@ -224,7 +224,8 @@ def test_report_holds_counts_and_settings_never_values(tmp_path):
     assert again["columns"]["gender"]["epsilon_per_user"] == 2.0
     assert "ε = 2 per user" in again["columns"]["gender"]["local_dp"]
     assert again["columns"]["order_amount"]["epsilon_per_row"] == 1.0
-    assert again["columns"]["order_amount"]["epsilon_per_user"] == "n·1 for a user with n rows"
+    assert again["columns"]["order_amount"]["epsilon_per_user"] == (
+        "n·1 for a user with n rows holding a value")
     assert "NOT PRIVATE" not in again["columns"]["gender"]["local_dp"]
     dev = report.build(loaded, "DEV-KEY-NOT-PRIVATE", stats, {"train": 10}, None)
     assert "NOT PRIVATE" in dev["columns"]["gender"]["local_dp"]

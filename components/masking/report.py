@@ -41,10 +41,10 @@ def local_dp(params: Dict, key_fingerprint: str) -> Dict:
     per_row = f"ε = {epsilon:g}" + (f", δ = {delta:g}" if delta is not None else "")
     per_user = f"n·{epsilon:g}" + (f", n·{delta:g}" if delta is not None else "")
     return {"unit": randomize.ROW, "epsilon_per_row": epsilon,
-            "epsilon_per_user": f"{per_user} for a user with n rows",
-            "local_dp": (f"each row randomised on its own ({per_row} per row, noise from "
-                         f"{randomness.status()}); a user with n rows gets {per_user} "
-                         "(composition; n is not released).")}
+            "epsilon_per_user": f"{per_user} for a user with n rows holding a value",
+            "local_dp": (f"each row randomised on its own: {per_row} per row; a user with n "
+                         f"rows holding a value gets {per_user} (composition; n is not "
+                         f"released). Noise: {randomness.status()}.")}
 
 
 def build(policy: MaskingPolicy, key_fingerprint: str, stats: Dict[str, int],
