@@ -24,7 +24,7 @@ from audit.mia_library import data_structures, membership_inference_attack
 from components.masking import ptransform
 from components.masking.executor import user_column
 from components.masking.policy import MaskingPolicy
-from components.masking.reidentification import KAnonymize
+from components.masking.reidentification import SUPPRESSED, KAnonymize
 from components.masking.pseudonymizer import PseudonymKey
 from pipeline import configs
 from privrec.data import schema
@@ -34,7 +34,7 @@ from trainer.retrieval_metrics import RANK_KEY
 ATTACKS = (data_structures.AttackType.THRESHOLD_ATTACK,
            data_structures.AttackType.LOGISTIC_REGRESSION)
 SLICE_NAMES = {None: "all users", 0: "light users", 1: "heavy users"}
-INDEX = "__row_index"  # carried through KAnonymize to find the released rows
+INDEX = "__row_index"  # carried through KAnonymize to find the suppressed rows
 USER_FEATURES = ("mean loss", "mean log-rank", "best loss", "share in top 10")
 
 
@@ -59,13 +59,15 @@ def mask_rows(rows: List[Dict[str, str]], policy: MaskingPolicy, key: PseudonymK
 
 
 def k_anonymous(rows: List[Dict], policy: MaskingPolicy) -> List[Dict]:
-    """The rows the policy's k-anonymity step would release (the pipeline applied it to the
+    """The rows as the policy's k-anonymity step would release them: every row, the
+    quasi-identifiers of classes below k_min suppressed (the pipeline applied it to the
     members; without it here, held-out users of rare classes would differ from the members by
     construction, and the attack would see that instead of memorisation)."""
     if policy.k_anonymity is None:
         return rows
+    quasi_identifiers = list(policy.k_anonymity.quasi_identifiers)
     with tempfile.TemporaryDirectory() as scratch:
-        out = os.path.join(scratch, "released.json")
+        out = os.path.join(scratch, "suppressed.json")
 
         def save(indices):
             with open(out, "w") as f:
@@ -74,10 +76,13 @@ def k_anonymous(rows: List[Dict], policy: MaskingPolicy) -> List[Dict]:
         with beam.Pipeline() as pipeline:
             result = (pipeline | beam.Create([{**r, INDEX: i} for i, r in enumerate(rows)])
                       | KAnonymize(policy.k_anonymity, user_column(policy)))
-            (result["released"] | beam.Map(lambda r: r[INDEX]) | beam.combiners.ToList()
-             | beam.Map(save))
+            (result["released"]
+             | beam.Filter(lambda r: all(r[c] == SUPPRESSED for c in quasi_identifiers))
+             | beam.Map(lambda r: r[INDEX]) | beam.combiners.ToList() | beam.Map(save))
         with open(out) as f:
-            return [rows[i] for i in sorted(json.load(f))]
+            suppressed = set(json.load(f))
+    return [{**row, **{c: SUPPRESSED for c in quasi_identifiers}} if i in suppressed else row
+            for i, row in enumerate(rows)]
 
 
 def _feature(example: bytes, name: str):

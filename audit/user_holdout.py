@@ -13,7 +13,7 @@ import os
 import shutil
 from typing import Dict, List
 
-from privrec.data import schema
+from privrec.data import schema, time_window
 
 MEMBERS_DIR, NON_MEMBERS_FILE = "members", "non_members.csv"
 
@@ -32,6 +32,9 @@ def split(data_dir: str, out_dir: str, share: float = 0.5, seed: int = 0) -> Dic
     os.makedirs(os.path.join(members_dir, schema.INTERACTIONS_DIR), exist_ok=True)
     shutil.copyfile(os.path.join(data_dir, schema.CATALOG_FILE),
                     os.path.join(members_dir, schema.CATALOG_FILE))
+    window = time_window.read(os.path.join(data_dir, schema.INTERACTIONS_DIR))
+    if window:  # the members' rows cover the same public period
+        time_window.write(os.path.join(members_dir, schema.INTERACTIONS_DIR), window)
     kept: List[Dict[str, str]] = []
     held: List[Dict[str, str]] = []
     files = sorted(glob.glob(os.path.join(data_dir, schema.INTERACTIONS_DIR, "*.csv")))

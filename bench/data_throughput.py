@@ -34,7 +34,7 @@ SAMPLE_SECONDS = 0.2
 
 def write_data(data_dir: str, rows: int, shop: str) -> int:
     """`rows / shop.interactions` interaction files of one shop; returns the number of files."""
-    from privrec.data import generator, schema
+    from privrec.data import generator, schema, time_window
     size = generator.SIZES[shop]
     if rows % size.interactions:
         raise SystemExit(f"--rows {rows} is not a multiple of the {shop} shop's "
@@ -47,6 +47,7 @@ def write_data(data_dir: str, rows: int, shop: str) -> int:
                                 schema.CATALOG_COLUMNS)
         generator.write_csv(os.path.join(data_dir, schema.INTERACTIONS_DIR, f"part-{i:05d}.csv"),
                             data["interactions"], schema.INTERACTION_COLUMNS)
+    time_window.write(os.path.join(data_dir, schema.INTERACTIONS_DIR), generator.TIME_WINDOW)
     return files
 
 

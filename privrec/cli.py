@@ -27,6 +27,9 @@ def _config(args):
     if args.train_steps:
         overrides["train_steps"] = args.train_steps
     trainer = {}
+    if args.func is cmd_run and getattr(args, "size", None) == "default" \
+            and args.data_dir is None:
+        trainer.update(configs.DEFAULT_SHOP_TRAINER)  # the generated default shop's settings
     if getattr(args, "target_epsilon", None) is not None:
         trainer["target_epsilon"] = args.target_epsilon
     if getattr(args, "warm_start", False):
@@ -39,6 +42,12 @@ def _config(args):
         overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
     if getattr(args, "epsilon_budget", None) is not None:
         overrides["epsilon_budget"] = args.epsilon_budget
+    if getattr(args, "time_window", None):
+        from privrec.data import time_window
+        try:
+            overrides["time_window"] = tuple(time_window.parse(args.time_window))
+        except ValueError as error:
+            sys.exit(f"privrec: {error}")
     span_settings = {}
     if getattr(args, "training_spans", None) is not None:
         if args.training_spans < 1:
@@ -61,8 +70,15 @@ def _config(args):
     config = configs.local_config(args.work_dir, args.data_dir, **overrides)
     try:
         config.schema_file  # a policy of its own needs a schema of its own
+        windows = config.time_windows if args.data_dir else True
     except ValueError as error:
         sys.exit(f"privrec: {error}")
+    if not windows:
+        sys.exit(f"privrec: {config.interactions_dir} declares no time window (time_window.json)"
+                 ": give the public period your interactions cover with --time-window START,END "
+                 "(dates YYYY-MM-DD at UTC midnight or Unix seconds, END exclusive). The "
+                 "train/eval split is cut at shares of it, never at the data's own first and last "
+                 "timestamps, which one user could move")
     return config
 
 
@@ -345,6 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="pipeline root, MLMD, serving dir and generated data go here")
         p.add_argument("--data-dir", help="existing data (catalog.csv, interactions/*.csv); "
                        "default: generate into <work-dir>/data")
+        p.add_argument("--time-window", metavar="START,END", help="the public period the "
+                       "interactions of --data-dir cover (YYYY-MM-DD or Unix seconds, END "
+                       "exclusive); the train/eval split cuts it (default: the data's "
+                       "interactions/time_window.json, which generated and MovieLens data have)")
         p.add_argument("--dev-key", action="store_true",
                        help="pseudonymise with a PUBLIC development key (no protection)")
         p.add_argument("--train-steps", type=int, help="override the number of DP-SGD steps")

@@ -14,7 +14,8 @@ from privrec.data import generator, schema
 
 
 def _run_on(tmp_path, rows, columns):
-    config = configs.local_config(str(tmp_path), allow_dev_key=True, train_steps=2)
+    config = configs.local_config(str(tmp_path), allow_dev_key=True, train_steps=2,
+                                  time_window=generator.TIME_WINDOW)
     data = generator.generate(generator.SIZES["tiny"])
     generator.write_csv(config.catalog_path, data["catalog"], schema.CATALOG_COLUMNS)
     generator.write_csv(os.path.join(config.interactions_dir, "data.csv"), rows, columns)
@@ -27,7 +28,8 @@ def _run_on(tmp_path, rows, columns):
 
 def _run_on_bytes(tmp_path, raw: bytes):
     """Like _run_on, for a data.csv of exactly these bytes."""
-    config = configs.local_config(str(tmp_path), allow_dev_key=True, train_steps=2)
+    config = configs.local_config(str(tmp_path), allow_dev_key=True, train_steps=2,
+                                  time_window=generator.TIME_WINDOW)
     data = generator.generate(generator.SIZES["tiny"])
     generator.write_csv(config.catalog_path, data["catalog"], schema.CATALOG_COLUMNS)
     os.makedirs(config.interactions_dir, exist_ok=True)
@@ -133,7 +135,8 @@ def test_latin1_bytes_name_file_line_column_and_the_fix_and_publish_nothing(tmp_
     rows = _rows()
     rows[57]["query"] = "café"
     raw = _csv_bytes(rows).replace("café".encode("utf-8"), "café".encode("latin-1"))
-    config = configs.local_config(str(tmp_path), allow_dev_key=True, train_steps=2)
+    config = configs.local_config(str(tmp_path), allow_dev_key=True, train_steps=2,
+                                  time_window=generator.TIME_WINDOW)
     data = generator.generate(generator.SIZES["tiny"])
     generator.write_csv(config.catalog_path, data["catalog"], schema.CATALOG_COLUMNS)
     os.makedirs(config.interactions_dir)

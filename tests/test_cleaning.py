@@ -91,7 +91,8 @@ def test_dirty_data_over_the_budget_stops_ingestion_with_counts_and_publishes_no
     """A real run: the error counts each rule, the raw file is untouched, and the failed
     ExampleGen leaves no examples: TFX removes its output dirs and publishes no artifact."""
     config = configs.local_config(str(tmp_path), allow_dev_key=True, train_steps=2,
-                                  masking_policy=policy_lib.TINY_POLICY)
+                                  masking_policy=policy_lib.TINY_POLICY,
+                                  time_window=generator.TIME_WINDOW)
     data, rows = _planted()
     generator.write_csv(config.catalog_path, data["catalog"], schema.CATALOG_COLUMNS)
     raw = os.path.join(config.interactions_dir, "data.csv")

@@ -149,7 +149,8 @@ def test_privrec_run_stops_before_transform_on_anomalous_data(tmp_path, capsys):
                         schema.INTERACTION_COLUMNS)
     with pytest.raises(SystemExit) as exit_:
         cli.main(["run", "--work-dir", str(tmp_path), "--data-dir", config.data_dir,
-                  "--dev-key", "--policy", policy.TINY_POLICY, "--train-steps", "2"])
+                  "--dev-key", "--policy", policy.TINY_POLICY, "--train-steps", "2",
+                  "--time-window", "{},{}".format(*generator.TIME_WINDOW)])
     message = str(exit_.value.code)
     assert message.startswith("privrec run: data validation: ")
     assert "feature 'event_type'" in message and "Unexpected string values" in message

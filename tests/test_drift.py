@@ -154,7 +154,8 @@ def _ingest_and_check_drift(config):
     from tfx import v1 as tfx
     from components.masking.component import MaskingExampleGen
     example_gen = MaskingExampleGen(config.interactions_dir, policy.load(config.masking_policy),
-                                    config.eval_fraction_buckets, config.allow_dev_key)
+                                    config.eval_fraction_buckets, config.allow_dev_key,
+                                    time_windows=config.time_windows)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     drift = distribution.drift_validator(statistics_gen.outputs["statistics"], config.drift)
     tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(

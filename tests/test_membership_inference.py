@@ -12,7 +12,7 @@ import tensorflow as tf
 from audit import membership_inference, run as audit_run, user_holdout
 from components.masking import pseudonymizer
 from components.model_card import card as model_card
-from privrec.data import generator, schema
+from privrec.data import generator, schema, time_window
 
 
 def _scores(rng, users, loss_mean, side):
@@ -51,13 +51,15 @@ def test_holdout_keeps_every_row_and_splits_whole_users(tmp_path):
     assert split["non_member_users"] + split["member_users"] == len(
         {r["user_id"] for r in original})
     assert 0.2 < split["non_member_users"] / len({r["user_id"] for r in original}) < 0.6
+    assert time_window.read(os.path.join(split["members_dir"], schema.INTERACTIONS_DIR)) == \
+        generator.TIME_WINDOW  # the members cover the same public period
     again = user_holdout.split(data, str(tmp_path / "again"), share=0.4, seed=3)
     assert again["non_member_users"] == split["non_member_users"]  # depends on ids and seed only
 
 
 def test_held_out_rows_are_masked_and_k_anonymised_like_the_members(tmp_path):
     """Without the k-anonymity step, held-out users of rare classes would be attackable as
-    'non-members' by construction."""
+    'non-members' by construction: their quasi-identifiers are suppressed as the members' are."""
     from components.masking import policy
     data = generator.write_dataset(str(tmp_path / "data"), "tiny")
     rows = user_holdout.read_rows(os.path.join(data, schema.INTERACTIONS_DIR, "data.csv"))
@@ -67,9 +69,13 @@ def test_held_out_rows_are_masked_and_k_anonymised_like_the_members(tmp_path):
     examples = membership_inference.mask_rows(rows + [loner] * 3, policy.load(policy.TINY_POLICY),
                                               key, max_timestamp=2 ** 62)
     users = {membership_inference._feature(e, schema.USER_ID) for e in examples}
-    assert len(users) >= 60 and 0.8 * len(rows) <= len(examples) <= len(rows)
+    assert len(users) == 81 and len(examples) == len(rows) + 3  # no row is dropped
     lonely = pseudonymizer.pseudonymize(tf.constant(["lonely-user"]), key).numpy()[0]
-    assert lonely not in users  # alone in its class: suppressed, as ingestion would
+    lonely_examples = [e for e in examples
+                       if membership_inference._feature(e, schema.USER_ID) == lonely]
+    assert len(lonely_examples) == 3  # alone in its class: cells suppressed, as ingestion would
+    assert {(membership_inference._feature(e, "birth_date"),
+             membership_inference._feature(e, "city")) for e in lonely_examples} == {(b"*", b"*")}
     assert not any(b"13912345678" in e for e in examples)
 
 
