@@ -1,7 +1,8 @@
 """Unique canary PII planted in the tiny run's raw input: every detector type, every column role.
 
 Canary user A lives in a populous equivalence class, so its rows are released (masked); canary
-user B has canary quasi-identifiers that put it alone in a class, so k-anonymity suppresses it.
+user B has canary quasi-identifiers that put it alone in a class, so k-anonymity suppresses its
+quasi-identifier cells (its rows are released with "*" there, everything else masked).
 After the run, none of `NEEDLES` may appear anywhere (tests/test_pipeline_e2e.py).
 """
 import csv

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from privrec.data import movielens, schema
+from privrec.data import movielens, schema, time_window
 
 ML_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "movielens-100k")
 
@@ -19,6 +19,10 @@ def test_movielens_loads_into_the_input_schema(tmp_path):
     assert timestamps == sorted(timestamps)
     movielens.write_dataset(ML_DIR, str(tmp_path))
     assert (tmp_path / "interactions" / "data.csv").stat().st_size > 1_000_000
+    # The published collection period is the declared window, and it holds every rating.
+    window = time_window.read(str(tmp_path / "interactions"))
+    assert window == movielens.TIME_WINDOW_100K
+    assert window.start <= timestamps[0] and timestamps[-1] < window.end
 
 
 def test_missing_folder_is_named(tmp_path):

@@ -18,6 +18,7 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
 
 from components.masking import pseudonymizer
 from pipeline import run_summary
+from privrec.data import generator
 from serving import client, server
 from trainer import export, privacy as privacy_lib
 from tests import canaries
@@ -132,7 +133,11 @@ def test_canary_rows_are_masked_or_suppressed_as_the_policy_says(tiny_run, pipel
     examples = _examples(config, "train") + _examples(config, "eval")
     user_a = [e for e in examples if _value(e, "user_id") == pseudonym(canaries.A["user_id"])]
     user_b = [e for e in examples if _value(e, "user_id") == pseudonym(canaries.B["user_id"])]
-    assert len(user_a) == len(canaries.A_QUERIES) and user_b == []  # B: alone in its class
+    assert len(user_a) == len(canaries.A_QUERIES) and len(user_b) == len(canaries.B_QUERIES)
+    # B is alone in its class: its rows are released with every quasi-identifier suppressed
+    # (cells, not rows: no user's rows may depend on whether others share their class).
+    assert {(_value(e, "birth_date"), _value(e, "city")) for e in user_b} == {(b"*", b"*")}
+    assert not any("卡纳".encode() in _value(e, "query") for e in user_b)  # its name, scrubbed
     queries = " ".join(_value(e, "query").decode() for e in user_a)
     for placeholder in ("[PHONE]", "[EMAIL]", "[ID_NUMBER]", "[BANK_CARD]", "[IP]", "[URL]",
                         "[NAME]", "[ADDRESS]"):
@@ -156,8 +161,14 @@ def test_masking_report_counts_detections_k_anonymity_and_epsilon(tiny_run):
     assert masking["rows_out"] == sum(masking["rows_out_per_split"].values()) == \
         len(_examples(config, "train")) + len(_examples(config, "eval"))
     k = masking["k_anonymity"]
-    assert masking["rows_suppressed"] == k["rows_in_classes_below_k_min"] > 0
-    assert k["users_in_classes_below_k_min"] >= 1 and k["min_k_released"] >= k["k_min"] == 3
+    assert masking["rows_suppressed"] == 0 and masking["rows_out"] == masking["rows_in"]
+    assert k["rows_with_suppressed_quasi_identifiers"] >= len(canaries.B_QUERIES)
+    assert k["suppressed_cells"] == 2 * k["rows_with_suppressed_quasi_identifiers"]
+    assert k["users_with_suppressed_quasi_identifiers"] >= 1
+    assert k["min_k_released"] >= k["k_min"] == 3
+    assert masking["time_split"]["window"] == list(generator.TIME_WINDOW)
+    assert masking["time_split"]["rows_before_window"] == \
+        masking["time_split"]["rows_after_window"] == 0
     assert not k["budget_exceeded"] and k["l_diversity"]["gender"]["min_l"] >= 1
     query = masking["columns"]["query"]["placeholders_inserted"]
     assert all(query[p] > 0 for p in ("[PHONE]", "[EMAIL]", "[ID_NUMBER]", "[BANK_CARD]",

@@ -17,7 +17,7 @@ from components.model_card import card as model_card
 from components.span_trainer import executor as span_executor
 from pipeline import configs, data_stages, local_runner, run_summary
 from pipeline.spans import ContentKeyedImportSchemaGen
-from privrec.data import generator, schema
+from privrec.data import generator, schema, time_window
 from tests import pipeline_models
 from tests.conftest import TINY_TRAIN_STEPS
 from trainer import export, span_ledger
@@ -109,7 +109,8 @@ def test_span_mode_follows_the_layout_and_refuses_a_mix(tmp_path):
 
 def test_building_the_pipeline_lists_interactions_once(tmp_path, monkeypatch):
     """Span mode is detected once per pipeline build (two matches: span folders, loose files),
-    not at every read of config.span_mode (each a listing, remote on a bucket)."""
+    not at every read of config.span_mode (each a listing, remote on a bucket); one more
+    listing finds the span folders' declared time windows."""
     from components.masking import sources
     from pipeline.pipeline import create_pipeline
     config = configs.local_config(str(tmp_path), data_dir=str(tmp_path / "input"),
@@ -119,24 +120,36 @@ def test_building_the_pipeline_lists_interactions_once(tmp_path, monkeypatch):
     real_match = sources.match
     monkeypatch.setattr(sources, "match", lambda *a: listings.append(a) or real_match(*a))
     create_pipeline(config)
-    assert [pattern for _, pattern in listings] == ["span-*/*.csv", "*.csv"]
+    assert [pattern for _, pattern in listings] == ["span-*/*.csv", "*.csv",
+                                                    "span-*/time_window.json"]
 
 
 def _split_by_time(data_dir):
-    """The tiny data set's interactions split at the median time: span 1 earlier, span 2 later."""
+    """The tiny data set's interactions split at the middle of its time window: span 1 the
+    first 30 days, span 2 the next 30, each with its own window."""
     generator.write_dataset(data_dir, "tiny")
     source = os.path.join(data_dir, schema.INTERACTIONS_DIR, "data.csv")
     with open(source, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         rows, columns = sorted(reader, key=lambda r: int(r[schema.TIMESTAMP])), reader.fieldnames
     os.remove(source)
-    half = len(rows) // 2
-    return {1: rows[:half], 2: rows[half:]}, columns
+    os.remove(os.path.join(data_dir, schema.INTERACTIONS_DIR, time_window.FILE_NAME))
+    start, end = generator.TIME_WINDOW
+    middle = (start + end) // 2
+    return {1: [r for r in rows if int(r[schema.TIMESTAMP]) < middle],
+            2: [r for r in rows if int(r[schema.TIMESTAMP]) >= middle]}, columns
+
+
+SPAN_WINDOWS = {1: time_window.TimeWindow(generator.TIME_WINDOW.start,
+                                          sum(generator.TIME_WINDOW) // 2),
+                2: time_window.TimeWindow(sum(generator.TIME_WINDOW) // 2,
+                                          generator.TIME_WINDOW.end)}
 
 
 def _arrive(config, span, rows, columns):
-    generator.write_csv(os.path.join(config.interactions_dir, f"span-{span}", "data.csv"),
-                        rows, columns)
+    folder = os.path.join(config.interactions_dir, f"span-{span}")
+    generator.write_csv(os.path.join(folder, "data.csv"), rows, columns)
+    time_window.write(folder, SPAN_WINDOWS[span])
 
 
 @pytest.mark.heavy
