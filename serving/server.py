@@ -38,6 +38,31 @@ def _answer(context, method: str, handle: Callable[[], object]):
     context.abort(code, message)
 
 
+class _Unreadable:
+    """A request message that did not parse."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+def _tolerant(message_class):
+    """A deserializer that hands an unparsable message to the handler (which answers
+    INVALID_ARGUMENT) instead of failing inside gRPC, which answers INTERNAL."""
+    def deserialize(data: bytes):
+        try:
+            return message_class.FromString(data)
+        except Exception as error:  # noqa: BLE001  DecodeError, and whatever else bytes cause
+            return _Unreadable(f"the request is not a valid {message_class.DESCRIPTOR.full_name}"
+                               f": {error}")
+    return deserialize
+
+
+def _readable(request):
+    if isinstance(request, _Unreadable):
+        raise ValueError(request.message)
+    return request
+
+
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(self, store: ModelStore, max_batch_size: int = configs.SERVING_MAX_BATCH_SIZE,
                  batcher: Optional[batching.Batcher] = None,
@@ -51,7 +76,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def Predict(self, request, context):
         remaining = context.time_remaining()  # None: the client set no deadline
         deadline = None if remaining is None else time.monotonic() + remaining
-        return _answer(context, "Predict", lambda: self._predict(request, deadline))
+        return _answer(context, "Predict", lambda: self._predict(_readable(request), deadline))
 
     def _predict(self, request, deadline: Optional[float]) -> predict_pb2.PredictResponse:
         with self._in_flight.slot():
@@ -73,7 +98,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         return response
 
     def GetModelMetadata(self, request, context):
-        return _answer(context, "GetModelMetadata", lambda: self._metadata(request))
+        return _answer(context, "GetModelMetadata",
+                       lambda: self._metadata(_readable(request)))
 
     def _metadata(self, request) -> get_model_metadata_pb2.GetModelMetadataResponse:
         servable = self._store.get(request.model_spec)
@@ -87,6 +113,19 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         response.model_spec.version.value = servable.version
         response.metadata["signature_def"].Pack(signature_map)
         return response
+
+
+def _prediction_handlers(service: PredictionService) -> grpc.GenericRpcHandler:
+    """PredictionService's Predict and GetModelMetadata, with tolerant deserializers (the other
+    methods are unimplemented, as gRPC answers for unknown methods)."""
+    def handler(method, request_class):
+        return grpc.unary_unary_rpc_method_handler(
+            method, request_deserializer=_tolerant(request_class),
+            response_serializer=lambda response: response.SerializeToString())
+    return grpc.method_handlers_generic_handler("tensorflow.serving.PredictionService", {
+        "Predict": handler(service.Predict, predict_pb2.PredictRequest),
+        "GetModelMetadata": handler(service.GetModelMetadata,
+                                    get_model_metadata_pb2.GetModelMetadataRequest)})
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
@@ -170,9 +209,9 @@ class ModelServer:
             maximum_concurrent_rpcs=max_in_flight,  # queued calls count: they hold their message
             options=[("grpc.max_receive_message_length", max_message_bytes),
                      ("grpc.max_send_message_length", max_message_bytes)])
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionService(self.store, batcher=self.batcher, limits=self.limits,
-                              requests_in_flight=self.requests_in_flight), self._server)
+        self._server.add_generic_rpc_handlers([_prediction_handlers(PredictionService(
+            self.store, batcher=self.batcher, limits=self.limits,
+            requests_in_flight=self.requests_in_flight))])
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(self.store),
                                                                   self._server)
         self.health = health.HealthServicer()
