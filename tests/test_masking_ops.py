@@ -304,3 +304,11 @@ def test_phone_lookalikes_survive(text):
 ])
 def test_phones_and_cards_followed_by_a_date_or_size(text, expected):
     assert scrub([text]) == [expected]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("０２０－６５６１９０５３ １３２ ８９３０ ２９４３ |", "[PHONE] [PHONE] |"),
+    ("手机：0571-2110-9074 2020/08/16 08:16", "手机：[PHONE] 2020/08/16 08:16"),
+])
+def test_two_numbers_side_by_side_are_two_phones(text, expected):
+    assert scrub([text]) == [expected]

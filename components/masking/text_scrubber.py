@@ -38,19 +38,25 @@ _AREA_THEN_SEP = _AREA + _GROUP_SEP
 _AREA_IN_PARENS = r"[(（]" + _AREA + r"[)）]" + _GROUP_SEP + r"?"
 _LOCAL = r"(?:\d{7,8}|\d{3,4}" + _GROUP_SEP + r"\d{4})"
 _LANDLINE = r"(?:" + _AREA_THEN_SEP + r"|" + _AREA_IN_PARENS + r")" + _LOCAL
-# Searched together with 4-4-4-4 digit groups (SKUs, cards that failed Luhn), which are left
-# alone: '0755 3456 7890' inside 'SKU 6222 0755 3456 7890' is no landline. Landlines run after
+# Searched together with 4-4-4-4 digit groups, one separator throughout (SKUs, cards that failed
+# Luhn), which are left alone: '0755 3456 7890' inside 'SKU 6222 0755 3456 7890' is no landline. Landlines run after
 # bank cards for the same reason.
-LANDLINE_CANDIDATE = (r"\b\d{4}(?:[ \-]\d{4}){3}(?:[ \-]\d{1,3})?\b"
+LANDLINE_CANDIDATE = (r"\b\d{4}(?: \d{4}){3}(?: \d{1,3})?\b"
+                      r"|\b\d{4}(?:-\d{4}){3}(?:-\d{1,3})?\b"
                       r"|(?:\b" + _AREA_THEN_SEP + r"|" + _AREA_IN_PARENS + r")" + _LOCAL + r"\b")
 PHONE_PATTERNS = (CN_MOBILE,)
-# Digits typed in full-width (a Chinese IME's full-width mode): runs of them (and separators)
-# are read as ASCII and replaced when they are a whole Chinese mobile or landline number.
+# Digits typed in full-width (a Chinese IME's full-width mode), read as ASCII and replaced when
+# they are a whole Chinese mobile or landline number: a mobile grouped 3-4-4 by spaces, else a
+# maximal run of digits, dashes, dots and parentheses (so a longer number is no phone, and two
+# numbers separated by a space are two candidates).
 _FULLWIDTH_DIGIT = "[０-９]"
-_FULLWIDTH_SEP = "[ 　\\-－.．]"
+_FULLWIDTH_SPACE = "[ 　]"
 FULLWIDTH_PHONE_CANDIDATE = (
-    r"(?:[＋+][８8][６6]" + _FULLWIDTH_SEP + r"?|[(（]" + _FULLWIDTH_DIGIT + r"{3,4}[)）][ 　]?)?"
-    + _FULLWIDTH_DIGIT + r"(?:" + _FULLWIDTH_SEP + r"?" + _FULLWIDTH_DIGIT + r")+")
+    r"(?:[＋+][８8][６6]" + _FULLWIDTH_SPACE + r"?)?１[３-９]" + _FULLWIDTH_DIGIT
+    + r"(?:" + _FULLWIDTH_SPACE + _FULLWIDTH_DIGIT + r"{4}){2}"
+    + r"|(?:[＋+][８8][６6][\-－.．" + _FULLWIDTH_SPACE[1:-1] + r"]?|[(（]" + _FULLWIDTH_DIGIT
+    + r"{3,4}[)）]" + _FULLWIDTH_SPACE + r"?)?"
+    + _FULLWIDTH_DIGIT + r"(?:[\-－.．]?" + _FULLWIDTH_DIGIT + r")+")
 # What such a run must be once read as ASCII: a whole mobile or landline number.
 WHOLE_CN_PHONE = (r"(?:\+86" + _GROUP_SEP + r"?)?1[3-9]\d(?:" + _GROUP_SEP + r"?\d{4}){2}"
                   r"|" + _LANDLINE + r"|" + _AREA + r"\d{7,8}")
