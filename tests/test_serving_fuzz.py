@@ -27,9 +27,16 @@ INPUTS = ("user_id", "query", "recent_item_ids")
 INT32 = st.integers(-2 ** 31, 2 ** 31 - 1)
 INT64 = st.integers(-2 ** 63, 2 ** 63 - 1)
 FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=32)
-SIZES = st.one_of(st.integers(-3, 6), st.sampled_from(
-    [0, 1, 8, 9, 1024, 50_000_000, 10 ** 12, 2 ** 62, 2 ** 63 - 1]))
-DTYPES = st.one_of(st.sampled_from(sorted(types_pb2.DataType.values())), st.integers(-3, 300))
+HUGE = st.sampled_from([50_000_000, 10 ** 9, 10 ** 12, 2 ** 62, 2 ** 63 - 1])
+SIZES = st.one_of(st.integers(-3, 6), st.sampled_from([0, 1, 8, 9, 1024]), HUGE)
+# Declared shapes: any, or one huge dimension behind a small batch (amplification: a tiny
+# message asking for a huge tensor, which make_ndarray would fill in).
+SHAPES = st.one_of(st.lists(SIZES, max_size=6), st.tuples(st.integers(0, 2), HUGE).map(
+    lambda batch_and_size: [batch_and_size[0] or 1, batch_and_size[1]][batch_and_size[0] == 0:]))
+COMMON_DTYPES = (types_pb2.DT_STRING, types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE,
+                 types_pb2.DT_INT32, types_pb2.DT_INT64, types_pb2.DT_BOOL)
+DTYPES = st.one_of(st.sampled_from(COMMON_DTYPES), st.sampled_from(
+    sorted(types_pb2.DataType.values())), st.integers(-3, 300))
 STRINGS = st.lists(st.one_of(st.binary(max_size=40), st.just(b"x" * 300_000)), max_size=6)
 VALUES = {  # TensorProto field -> values for it
     "string_val": STRINGS, "float_val": st.lists(FLOATS, max_size=6),
@@ -68,7 +75,7 @@ def _tensors(nesting=1):
     TensorProtos inside variant or resource-handle values."""
     nested = st.just(()) if not nesting else st.one_of(st.just(()), st.lists(
         st.tuples(st.sampled_from(["variant", "resource"]), _tensors(nesting - 1)), max_size=2))
-    return st.builds(_tensor, dtype=DTYPES, dims=st.lists(SIZES, max_size=6),
+    return st.builds(_tensor, dtype=DTYPES, dims=SHAPES,
                      unknown_rank=st.sampled_from([False] * 9 + [True]),
                      values=st.fixed_dictionaries({}, optional=dict(VALUES)),
                      version_number=st.integers(-5, 5), nested=nested)

@@ -8,6 +8,10 @@ import sys
 import threading
 import time
 
+import json
+import urllib.error
+import urllib.request
+
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -90,29 +94,44 @@ def _health(address):
         return None
 
 
+def _rest_predict(rest_port, micros, outcomes):
+    body = json.dumps({"instances": [{"user_id": str(micros), "query": "red shoes",
+                                      "recent_item_ids": ""}]}).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{rest_port}/v1/models/{MODEL}:predict", data=body),
+                timeout=60) as response:
+            outcomes.append("OK" if response.status == 200 else str(response.status))
+    except (urllib.error.URLError, OSError) as error:
+        outcomes.append(f"REST {error}")
+
+
 def test_sigterm_drains_calls_in_flight_then_exits_0(tmp_path):
-    """`privrec serve` with its default grace period: 4 calls of ~1-2 s in flight at SIGTERM all
-    finish OK, and the process exits 0."""
+    """`privrec serve` with its default grace period: 4 gRPC calls and 1 REST call of ~1-2 s in
+    flight at SIGTERM all finish OK, and the process exits 0."""
     root = tmp_path / "serving"
     save_slow_model(str(root / MODEL / "1"))
-    port = _free_port()
+    port, rest_port = _free_port(), _free_port()
     address = f"127.0.0.1:{port}"
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "privrec.cli", "serve", "--serving-root", str(root),
-             "--model-name", MODEL, "--port", str(port)],
+             "--model-name", MODEL, "--port", str(port), "--rest-port", str(rest_port)],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         assert _wait_until(lambda: _health(address) == health_pb2.HealthCheckResponse.SERVING,
                            120), log_path.read_text()[-3000:]
         threads, outcomes = _calls_in_background(address, 4, 1_000_000)
+        threads.append(threading.Thread(target=_rest_predict,
+                                        args=(rest_port, 1_000_000, outcomes)))
+        threads[-1].start()
         time.sleep(0.5)  # the calls reach the server and start sleeping in the model
         process.send_signal(signal.SIGTERM)
         for thread in threads:
             thread.join(60)
         assert process.wait(30) == 0, log_path.read_text()[-3000:]
-        assert outcomes == ["OK"] * 4, (outcomes, log_path.read_text()[-3000:])
+        assert outcomes == ["OK"] * 5, (outcomes, log_path.read_text()[-3000:])
     finally:
         if process.poll() is None:
             process.kill()
