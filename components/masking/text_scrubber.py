@@ -203,7 +203,16 @@ def _has_e164_length(text: tf.Tensor) -> tf.Tensor:
 def _replace_valid(text: tf.Tensor, candidate: str, is_valid, placeholder: str,
                    keep_trailing_space: bool = False) -> tf.Tensor:
     """Replaces each match of `candidate` in [n] strings for which is_valid(match) holds (a
-    whitespace character the match ends with is kept after the placeholder if asked)."""
+    whitespace character the match ends with is kept after the placeholder if asked). Only the
+    strings holding a match are split (a regex scan is much cheaper than a split and join)."""
+    at = tf.where(tf.strings.regex_full_match(text, "(?s).*(?:" + candidate + ").*"))
+    replaced = _replace_valid_in_all(tf.gather_nd(text, at), candidate, is_valid, placeholder,
+                                     keep_trailing_space)
+    return tf.tensor_scatter_nd_update(text, at, replaced)
+
+
+def _replace_valid_in_all(text: tf.Tensor, candidate: str, is_valid, placeholder: str,
+                          keep_trailing_space: bool) -> tf.Tensor:
     pieces, _, _ = tf_text.regex_split_with_offsets(text, candidate, candidate)
     flat = pieces.flat_values
     # Checksums only on the matches (few), not on every piece of text between them.
@@ -217,10 +226,13 @@ def _replace_valid(text: tf.Tensor, candidate: str, is_valid, placeholder: str,
 
 
 def _rewrite_whole_tokens(text: tf.Tensor, token: str, whole: str, rewrite: str) -> tf.Tensor:
-    """Rewrites each maximal `token` match in [n] strings that `whole` matches from end to end."""
-    pieces, _, _ = tf_text.regex_split_with_offsets(text, token, token)
+    """Rewrites each maximal `token` match in [n] strings that `whole` matches from end to end
+    (only the strings holding a token are split)."""
+    at = tf.where(tf.strings.regex_full_match(text, "(?s).*(?:" + token + ").*"))
+    pieces, _, _ = tf_text.regex_split_with_offsets(tf.gather_nd(text, at), token, token)
     rewritten = tf.strings.regex_replace(pieces.flat_values, "^(?:" + whole + ")$", rewrite)
-    return tf.strings.reduce_join(pieces.with_flat_values(rewritten), axis=-1)
+    return tf.tensor_scatter_nd_update(
+        text, at, tf.strings.reduce_join(pieces.with_flat_values(rewritten), axis=-1))
 
 
 # One trace per process: Transform traces its preprocessing_fn several times (and the serving
