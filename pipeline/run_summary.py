@@ -62,6 +62,13 @@ class RunSummary:
                f"({self.masking['rows_suppressed']} suppressed"
                + (f"; k >= {k['min_k_released']} over {', '.join(k['quasi_identifiers'])}"
                   if k else "") + ")")
+        local = {c: col for c, col in self.masking.get("columns", {}).items()
+                 if "epsilon_per_user" in col}
+        if local:
+            yield "local DP      : " + "; ".join(
+                f"{c} ε {col['epsilon_per_user']} per user" if col.get("unit") == "user" else
+                f"{c} ε {col['epsilon']:g} per row ({col['epsilon_per_user']})"
+                for c, col in sorted(local.items()))
         cleaned = self.masking.get("cleaning")
         if cleaned:
             yield (f"cleaning      : {cleaned['rows_removed']} of {cleaned['rows_read']} raw rows "

@@ -66,8 +66,9 @@ def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
             "pseudonym_key_fingerprint": masking["pseudonym_key_fingerprint"],
             "placeholders_inserted": detectors,
             "local_dp_columns": {c: {k2: v for k2, v in col.items()
-                                     if k2 in ("epsilon", "delta", "noise_stddev",
-                                               "keep_probability")}
+                                     if k2 in ("unit", "epsilon", "epsilon_per_user",
+                                               "delta", "noise_stddev", "keep_probability",
+                                               "local_dp")}
                                  for c, col in masking["columns"].items() if "epsilon" in col},
             "k_anonymity": {key: k[key] for key in (
                 "quasi_identifiers", "k_min", "min_k_released", "classes",
