@@ -32,8 +32,7 @@ class RunSummary:
 
     def lines(self):
         yield f"pipeline root : {self.pipeline_root}"
-        for name, value in sorted(self.metrics.items()):
-            yield f"eval {name:<9}: {value:.4f}"
+        yield from metric_lines(self.metrics)
         runs = self.privacy.get("runs") or ()
         yield (f"privacy       : ε = {self.privacy['epsilon']:.3f} at δ = "
                f"{self.privacy['delta']:.2e} ("
@@ -79,6 +78,17 @@ class RunSummary:
             yield f"  gate failed : {failure}"
         yield (f"pushed        : version {self.pushed_version} -> {self.pushed_destination}"
                if self.pushed else "pushed        : no (model not blessed)")
+
+
+def metric_lines(metrics: Dict[str, float]):
+    """One line per metric family, e.g. 'eval recall    : @10 0.3237, @50 0.5487, @100 0.6765'."""
+    families: Dict[str, list] = {}
+    for name, value in metrics.items():
+        family, _, k = name.partition("_at_")
+        families.setdefault(family, []).append((int(k) if k.isdigit() else 0, k, value))
+    for family, values in sorted(families.items()):
+        yield f"eval {family:<9}: " + ", ".join(
+            f"@{k} {value:.4f}" if k else f"{value:.4f}" for _, k, value in sorted(values))
 
 
 def latest(store: mlmd.MetadataStore, type_name: str):

@@ -82,16 +82,27 @@ def _config(args):
     return config
 
 
-def _run_pipeline(config, command: str) -> None:
-    """Runs the pipeline; data that fails validation ends the command with the anomalies, a
-    run over the privacy budget with the ledger's refusal (no traceback: nothing failed)."""
+def _run_pipeline(config, command: str, terminal) -> None:
+    """Runs the pipeline, one progress line per component on `terminal`; data that fails
+    validation ends the command with the anomalies, a run over the privacy budget with the
+    ledger's refusal, a second run on a busy root with the lock's (no traceback: nothing
+    failed)."""
     from components.validation.anomalies import DataAnomaliesError
-    from pipeline import local_runner
+    from pipeline import local_runner, root_lock
+    from privrec import console
     from trainer.span_ledger import PrivacyBudgetError
     try:
-        local_runner.run(config)
-    except (DataAnomaliesError, PrivacyBudgetError) as error:
+        with console.ComponentProgress(terminal) as progress:
+            local_runner.run(config, printer=progress)
+    except (DataAnomaliesError, PrivacyBudgetError, root_lock.ConcurrentRunError) as error:
         sys.exit(f"privrec {command}: {error}")
+
+
+def _terminal(args):
+    """The quiet terminal (privrec/console.py): library output to <work-dir>/privrec.log."""
+    from privrec import console
+    return console.quiet(os.path.join(os.path.abspath(args.work_dir), console.LOG_FILE),
+                         args.verbose)
 
 
 def cmd_keygen(args):
@@ -129,41 +140,51 @@ def _example_request(config):
 
 
 def cmd_run(args):
+    with _terminal(args) as terminal:  # first: importing TFX already warns
+        _run(args, terminal.print, terminal)
+
+
+def _run(args, say, terminal):
     from pipeline import run_summary
     from privrec.data import generator
     from serving import client, server
     from trainer import catalog as catalog_lib
     config = _config(args)
     if args.data_dir is None and not os.path.exists(config.catalog_path):
-        print(f"[privrec] generating the '{args.size}' data set in {config.data_dir}")
+        say(f"[privrec] generating the '{args.size}' data set in {config.data_dir}")
         generator.write_dataset(config.data_dir, args.size)
-    _run_pipeline(config, "run")
+    _run_pipeline(config, "run", terminal)
     summary = run_summary.read(config)
     model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
     address, version = model_server.start()
     if version is None:
         model_server.stop()
-        print("\n==== privrec run summary ====\n" + "\n".join(summary.lines()))
+        say("\n==== privrec run summary ====\n" + "\n".join(summary.lines()))
         sys.exit(f"no model has ever been pushed to {config.push_dir} (this one was not "
                  "blessed), so there is nothing to serve")
-    print(f"[privrec] gRPC server on {address} serving version {version}")
+    say(f"[privrec] gRPC server on {address} serving version {version}")
     try:
         user_id, query, recent = _example_request(config)
         served_version, items = client.recommend(address, user_id, query, recent,
                                                  config.model_name)
     finally:
         model_server.stop()
-    print("\n==== privrec run summary ====\n" + "\n".join(summary.lines()))
-    print(f"recommendations (over gRPC, version {served_version}) for a user with recent items "
-          f"{' '.join(recent) or '(none)'} and query {query!r}:")
+    say("\n==== privrec run summary ====\n" + "\n".join(summary.lines()))
+    say(f"recommendations (over gRPC, version {served_version}) for a user with recent items "
+        f"{' '.join(recent) or '(none)'} and query {query!r}:")
     catalog = catalog_lib.Catalog.load(config.catalog_path)
     titles = dict(zip(catalog.item_ids, catalog.titles))
     for rank, (item, score) in enumerate(items, 1):
-        print(f"  {rank:>2}. {item}  score {score:.3f}  {titles.get(item, '')}")
+        say(f"  {rank:>2}. {item}  score {score:.3f}  {titles.get(item, '')}")
 
 
 def cmd_finetune(args):
     """Runs the pipeline on new data with the Trainer continuing the given model version."""
+    with _terminal(args) as terminal:  # first: importing TFX already warns
+        _finetune(args, terminal)
+
+
+def _finetune(args, terminal):
     from pipeline import run_summary
     from trainer import catalog as catalog_lib, export
     if args.warm_start:
@@ -184,13 +205,14 @@ def cmd_finetune(args):
         config, serving_root=args.serving_root or os.path.dirname(base_path),
         model_name=args.model_name or os.path.basename(base_path),
         trainer=dataclasses.replace(config.trainer, init_from=model_dir))
-    _run_pipeline(config, "finetune")
+    _run_pipeline(config, "finetune", terminal)
     summary = run_summary.read(config)
-    print("\n==== privrec finetune summary ====\n" + "\n".join(summary.lines()))
+    terminal.print("\n==== privrec finetune summary ====\n" + "\n".join(summary.lines()))
     privacy = summary.privacy
-    print(f"fine-tuned {model_dir} on {config.data_dir}: ε = {privacy['epsilon_this_run']:.3f} "
-          f"this run, cumulative ε = {privacy['epsilon']:.3f} over {len(privacy['runs'])} DP "
-          f"runs (was {before['epsilon']:.3f}; budget {config.epsilon_budget})")
+    terminal.print(f"fine-tuned {model_dir} on {config.data_dir}: ε = "
+                   f"{privacy['epsilon_this_run']:.3f} this run, cumulative ε = "
+                   f"{privacy['epsilon']:.3f} over {len(privacy['runs'])} DP runs (was "
+                   f"{before['epsilon']:.3f}; budget {config.epsilon_budget})")
     if not summary.pushed:
         sys.exit(f"privrec finetune: the fine-tuned model was not blessed, nothing pushed to "
                  f"{config.push_dir}")
@@ -367,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "interactions/time_window.json, which generated and MovieLens data have)")
         p.add_argument("--dev-key", action="store_true",
                        help="pseudonymise with a PUBLIC development key (no protection)")
+        p.add_argument("--verbose", action="store_true", help="show library logs and warnings "
+                       "live instead of writing them to <work-dir>/privrec.log")
         p.add_argument("--train-steps", type=int, help="override the number of DP-SGD steps")
         p.add_argument("--target-epsilon", type=float, help="calibrate the noise multiplier so "
                        "training spends at most this ε (default: the configured multiplier)")

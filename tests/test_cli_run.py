@@ -19,4 +19,14 @@ def test_privrec_run_prints_progress_summary_and_grpc_recommendations(tmp_path):
     assert re.search(r"privacy\s+: ε = \d+\.\d+ at δ = ", out)
     assert "blessed" in out and "pushed" in out and "pipeline root" in out
     assert len(re.findall(r"^\s+\d+\. p\d{5}  score ", out, re.M)) == 10
-    assert "Exception ignored" not in result.stderr
+    assert re.search(r"^eval recall\s+: @10 \d\.\d{4}, @50 \d\.\d{4}, @100 \d\.\d{4}$", out,
+                     re.M)
+    # Quiet: library warnings and logs go to the work dir's log file, named at start and end.
+    log = tmp_path / "privrec.log"
+    assert out.splitlines()[0] == f"[privrec] library logs go to {log} (--verbose shows them here)"
+    assert out.splitlines()[-1] == f"[privrec] library logs: {log}"
+    assert len(out.splitlines()) <= 50, out
+    assert not re.search(r"Warning|WARNING|absl|tensorflow", out), out
+    logged = log.read_text(errors="replace")
+    assert "WARNING" in logged or "Warning" in logged  # TFX's and TF's, where they belong
+    assert "Exception ignored" not in logged and "Exception ignored" not in result.stderr

@@ -1,0 +1,87 @@
+"""A quiet terminal for long commands: one line per component with a live spinner and elapsed
+time while it runs, every library's output (Python warnings, absl/TFX logs, TensorFlow's C++
+logs) in a log file in the work dir.
+
+`quiet(log_path)` moves this process's stdout and stderr (file descriptors 1 and 2, so C++
+output too) to the log file and returns a rich Console on the real terminal for what the user
+should see. Errors still reach the terminal in full: the descriptors are restored before an
+exception leaves the block, so Python prints it (and `sys.exit` messages) where the user looks.
+"""
+import contextlib
+import io
+import os
+import sys
+from typing import Iterator, Optional
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+LOG_FILE = "privrec.log"
+
+
+@contextlib.contextmanager
+def quiet(log_path: str, verbose: bool = False) -> Iterator[Console]:
+    """Library output to `log_path` (unless `verbose`); yields the terminal's Console."""
+    sys.stdout.flush(), sys.stderr.flush()
+    if verbose:
+        yield Console(highlight=False, markup=False, soft_wrap=True)
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+    terminal, opened = _terminal_file()
+    console = Console(file=terminal, highlight=False, markup=False, soft_wrap=True)
+    console.print(f"[privrec] library logs go to {log_path} (--verbose shows them here)")
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(log_path, "ab") as log:
+            os.dup2(log.fileno(), 1), os.dup2(log.fileno(), 2)
+            try:
+                yield console
+            finally:
+                sys.stdout.flush(), sys.stderr.flush()
+                os.dup2(saved[0], 1), os.dup2(saved[1], 2)
+                os.close(saved[0]), os.close(saved[1])
+        console.print(f"[privrec] library logs: {log_path}")
+    finally:
+        if opened:
+            terminal.close()
+
+
+def _terminal_file():
+    """(file for the user's terminal, whether it was opened here): a duplicate of fd 1, or
+    sys.stdout itself when it is not fd 1 (e.g. captured by a caller), which the redirect of
+    fd 1 does not touch."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return sys.stdout, False
+    return os.fdopen(os.dup(descriptor), "w", buffering=1, encoding="utf-8"), True
+
+
+class ComponentProgress:
+    """The printer `pipeline.local_runner.run` calls with '▶ running: X' / '✔ finished: X in
+    12s' lines: a running component is a live spinner with its elapsed time, a finished one a
+    permanent line. Safe to call from the runner's watcher thread."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                 TimeElapsedColumn(), console=console, transient=True)
+        self.tasks = {}
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def __call__(self, line: str) -> None:
+        state, _, rest = line.removeprefix("[privrec] ").partition(": ")
+        node = rest.split(" in ")[0]
+        if "running" in state:
+            self.tasks[node] = self.progress.add_task(f"[privrec] running {node}", total=None)
+            return
+        task: Optional[int] = self.tasks.pop(node, None)
+        if task is not None:
+            self.progress.remove_task(task)
+        self.console.print(line)
