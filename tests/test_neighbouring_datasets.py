@@ -29,7 +29,7 @@ from tfx_bsl.public import tfxio
 
 from components.masking import executor, pseudonymizer, report
 from components.masking import policy as policy_lib
-from components.masking.component import MaskingReport
+from components.masking.component import MaskingExampleGen, MaskingReport
 from pipeline import configs
 from privrec.data import generator, schema
 from trainer import features
@@ -77,7 +77,6 @@ def _new_user_rows(rows):
 
 def _ingest(data_dir, output_dir, masking_policy):
     """The masking ExampleGen executor, as the pipeline configures it, on data_dir."""
-    from components.masking.component import MaskingExampleGen
     config = configs.local_config(output_dir, data_dir=data_dir)
     component = MaskingExampleGen(config.interactions_dir, masking_policy,
                                   config.eval_fraction_buckets, time_windows=config.time_windows)
