@@ -1,7 +1,8 @@
 """`ModelCardPusher`: TFX's Pusher, which also writes the model card next to the pushed model.
 
 Inputs beyond the Pusher's: the masking report, the masked Examples (span, fingerprint) and the
-Evaluator's output, so every number in the card comes from this run's artifacts. The released
+Evaluator's output, so every number in the card comes from this run's artifacts. A local
+version is written atomically (staged under a hidden name, renamed). The released
 card (DP outputs and public facts only, card.released) goes to <pushed version>/model_card/
 (TF Serving ignores the directory); the internal card, with exact counts and metrics, to the
 PushedModel artifact under the pipeline root. Models that are not blessed are not pushed and
@@ -9,16 +10,20 @@ get no card.
 """
 import json
 import os
+import time
 
 from tfx import types
 from tfx.components.pusher import component as pusher_component, executor as pusher_executor
 from tfx.dsl.components.base import executor_spec
+from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, component_spec, standard_artifacts, standard_component_specs
+from tfx.utils import io_utils, proto_utils
 
 from components.masking import report as masking_report
 from components.masking.component import MaskingReport
 from components.model_card import card
 from pipeline import run_summary
+from serving import atomic_push
 from trainer import export, span_ledger
 
 MASKING_REPORT, EXAMPLES, EVALUATION = "masking_report", "examples", "model_evaluation"
@@ -34,18 +39,52 @@ class ModelCardPusherSpec(standard_component_specs.PusherSpec):
 
 
 class Executor(pusher_executor.Executor):
+    """TFX's Pusher, writing a local version atomically (serving/atomic_push.py: staged under
+    a hidden name with its released card, then renamed), so a model server polling the base
+    directory never loads half a model. Remote destinations (gs://…) keep TFX's copy, which
+    writes saved_model.pb last."""
+
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802 (TFX's name)
-        super().Do(input_dict, output_dict, exec_properties)
+        destination = pusher_pb2.PushDestination()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
+        base = destination.filesystem.base_directory
+        if "://" in base:
+            super().Do(input_dict, output_dict, exec_properties)
+            pushed = artifact_utils.get_single_instance(
+                output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+            if pushed.get_int_custom_property("pushed") == 1:
+                path = pushed.get_string_custom_property("pushed_destination")
+                internal = self._card(input_dict, exec_properties, path,
+                                      pushed.get_string_custom_property("pushed_version"))
+                card.write(card.released(internal), os.path.join(path, card.DIRECTORY))
+                card.write(internal, os.path.join(pushed.uri, card.DIRECTORY))
+            return
+        self._log_startup(input_dict, output_dict, exec_properties)
         pushed = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.PUSHED_MODEL_KEY])
-        if pushed.get_int_custom_property("pushed") != 1:
+        if not self.CheckBlessing(input_dict):
+            self._MarkNotPushed(pushed)
             return
-        destination = pushed.get_string_custom_property("pushed_destination")
+        model_path = self.GetModelPath(input_dict)
+        version = int(time.time())
+        internal = self._card(input_dict, exec_properties, os.path.join(base, str(version)),
+                              str(version), model_path)
+        serving_path = atomic_push.push_version(
+            model_path, base, version, before_publish=lambda staged: card.write(
+                card.released(internal), os.path.join(staged, card.DIRECTORY)))
+        io_utils.copy_dir(model_path, pushed.uri)
+        card.write(internal, os.path.join(pushed.uri, card.DIRECTORY))
+        self._MarkPushed(pushed, pushed_destination=serving_path, pushed_version=str(version))
+
+    def _card(self, input_dict, exec_properties, destination: str, version: str,
+              model_path: str = None):
+        """The internal card of the model pushed to `destination` (card.build)."""
         examples = artifact_utils.get_single_instance(input_dict[EXAMPLES])
         settings = json.loads(exec_properties.get(
             standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
-        built = card.build(
-            privacy=export.read_privacy_report(destination),
+        return card.build(
+            privacy=export.read_privacy_report(model_path or destination),
             masking=masking_report.read(
                 artifact_utils.get_single_instance(input_dict[MASKING_REPORT]).uri),
             metrics=run_summary.candidate_metrics(
@@ -53,13 +92,10 @@ class Executor(pusher_executor.Executor):
             data={"source": settings.get("data_source"), "span": examples.span,
                   "input_fingerprint": examples.get_string_custom_property(
                       "input_fingerprint")},
-            model={"name": settings.get("model_name"),
-                   "version": pushed.get_string_custom_property("pushed_version"),
-                   "blessed": True, "pushed_to": destination},
+            model={"name": settings.get("model_name"), "version": version, "blessed": True,
+                   "pushed_to": destination},
             ledger=span_ledger.of_model_artifact(artifact_utils.get_single_instance(
                 input_dict[standard_component_specs.MODEL_KEY])))
-        card.write(card.released(built), os.path.join(destination, card.DIRECTORY))
-        card.write(built, os.path.join(pushed.uri, card.DIRECTORY))
 
 
 class ModelCardPusher(pusher_component.Pusher):
