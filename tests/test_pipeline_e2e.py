@@ -342,6 +342,8 @@ def test_pushed_model_has_a_model_card_read_from_the_run(tiny_run):
     summary = run_summary.read(config)
     assert summary.pushed
     pushed = os.path.join(config.push_dir, summary.pushed_version)
+    # Pushed atomically: staged under a hidden name with its card, renamed; nothing left over.
+    assert [name for name in os.listdir(config.push_dir) if name.startswith(".")] == []
     # The released card (next to the pushed model): DP outputs and public facts only.
     released = card.read(pushed)
     assert "evaluation" not in released and set(released["data"]) == {"source", "span"}
