@@ -16,7 +16,8 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the TF Text ops the SavedModel uses)
 from absl import logging
 from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow_serving.apis import get_model_status_pb2, model_pb2, prediction_log_pb2
+from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_pb2,
+                                    prediction_log_pb2)
 
 from pipeline import configs
 from serving import batching, version_policy
@@ -361,3 +362,18 @@ def predict(store: ModelStore, model_spec: model_pb2.ModelSpec, inputs: Dict[str
             outputs = {k: v.numpy() for k, v in
                        servable.model.signatures[signature](**tensors).items()}
         return servable.version, signature, outputs
+
+
+def signature_metadata(store: "ModelStore", spec: model_pb2.ModelSpec
+                       ) -> get_model_metadata_pb2.GetModelMetadataResponse:
+    """GetModelMetadata's answer (the signature defs of the version `spec` names), for the
+    gRPC and the REST API alike."""
+    servable = store.get(spec)
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    for name, signature_def in servable.signature_defs.items():
+        signature_map.signature_def[name].CopyFrom(signature_def)
+    response = get_model_metadata_pb2.GetModelMetadataResponse()
+    response.model_spec.name = store.model_name
+    response.model_spec.version.value = servable.version
+    response.metadata["signature_def"].Pack(signature_map)
+    return response

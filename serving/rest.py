@@ -29,7 +29,7 @@ import waitress.server
 from waitress import wasyncore
 from absl import logging
 from google.protobuf import json_format
-from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
+from tensorflow_serving.apis import get_model_status_pb2, model_pb2
 
 from serving import (auth, batching, in_flight, metrics as metrics_lib, model_store,
                      request_limits, rest_json, status_codes)
@@ -158,15 +158,8 @@ class RestApi:
                                             reverse=True)]}
 
     def _metadata(self, spec: model_pb2.ModelSpec) -> Dict:
-        servable = self._store.get(spec)
-        signature_map = get_model_metadata_pb2.SignatureDefMap()
-        for name, signature_def in servable.signature_defs.items():
-            signature_map.signature_def[name].CopyFrom(signature_def)
-        response = get_model_metadata_pb2.GetModelMetadataResponse()
-        response.model_spec.name = self._store.model_name
-        response.model_spec.version.value = servable.version
-        response.metadata["signature_def"].Pack(signature_map)
-        return json_format.MessageToDict(response, preserving_proto_field_name=True)
+        return json_format.MessageToDict(model_store.signature_metadata(self._store, spec),
+                                         preserving_proto_field_name=True)
 
 
 def _disconnect_check(environ) -> Callable[[], bool]:

@@ -24,8 +24,8 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      prediction_service_pb2_grpc)
 
 from pipeline import configs
-from serving import (auth, batching, in_flight, metrics as metrics_lib, request_limits, rest,
-                     status_codes, version_policy)
+from serving import (auth, batching, in_flight, metrics as metrics_lib, model_store,
+                     request_limits, rest, status_codes, version_policy)
 from serving.model_store import ModelStore, ServableNotFound, list_versions, predict  # noqa: F401
 
 
@@ -102,17 +102,10 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                        lambda: self._metadata(_readable(request)))
 
     def _metadata(self, request) -> get_model_metadata_pb2.GetModelMetadataResponse:
-        servable = self._store.get(request.model_spec)
+        self._store.get(request.model_spec)  # NOT_FOUND before a malformed field is named
         if list(request.metadata_field) != ["signature_def"]:
             raise ValueError("metadata_field must be exactly ['signature_def']")
-        signature_map = get_model_metadata_pb2.SignatureDefMap()
-        for name, signature_def in servable.signature_defs.items():
-            signature_map.signature_def[name].CopyFrom(signature_def)
-        response = get_model_metadata_pb2.GetModelMetadataResponse()
-        response.model_spec.name = self._store.model_name
-        response.model_spec.version.value = servable.version
-        response.metadata["signature_def"].Pack(signature_map)
-        return response
+        return model_store.signature_metadata(self._store, request.model_spec)
 
 
 def _prediction_handlers(service: PredictionService) -> grpc.GenericRpcHandler:
