@@ -58,7 +58,8 @@ class RunSummary:
         k = self.masking.get("k_anonymity") or {}
         yield (f"masking       : policy {self.masking['policy_version']}, "
                f"{self.masking['rows_in']} rows in, {self.masking['rows_out']} out "
-               f"({self.masking['rows_suppressed']} suppressed"
+               f"({k.get('rows_with_suppressed_quasi_identifiers', 0)} with quasi-identifiers "
+               "suppressed"
                + (f"; k >= {k['min_k_released']} over {', '.join(k['quasi_identifiers'])}"
                   if k else "") + ")")
         local = {c: col for c, col in self.masking.get("columns", {}).items()

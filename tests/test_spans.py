@@ -24,9 +24,12 @@ from trainer import export, span_ledger
 
 
 def _recomputed_epsilon(runs, delta) -> float:
-    """TF-Privacy's accountant (dp_accounting RDP) over the recorded DP-SGD runs, composed."""
+    """TF-Privacy's accountant (dp_accounting RDP) over the recorded DP-SGD runs and the DP
+    counts of users that set their sampling rates, composed."""
     accountant = dp_accounting.rdp.RdpAccountant()
     for run in runs:
+        if run.get("user_count_noise_multiplier") is not None:
+            accountant.compose(dp_accounting.GaussianDpEvent(run["user_count_noise_multiplier"]))
         q = run["users_per_step"] / run["num_users"]
         accountant.compose(dp_accounting.SelfComposedDpEvent(dp_accounting.PoissonSampledDpEvent(
             q, dp_accounting.GaussianDpEvent(run["noise_multiplier"])), run["steps"]))

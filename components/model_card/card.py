@@ -72,7 +72,8 @@ def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
                                  for c, col in masking["columns"].items() if "epsilon" in col},
             "k_anonymity": {key: k[key] for key in (
                 "quasi_identifiers", "k_min", "min_k_released", "classes",
-                "rows_in_classes_below_k_min", "l_diversity") if key in k},
+                "rows_with_suppressed_quasi_identifiers", "suppression", "l_diversity")
+                if key in k},
         },
         "differential_privacy": {key: privacy.get(key) for key in (
             "privacy_unit", "epsilon", "delta", "epsilon_this_run", "noise_multiplier",
