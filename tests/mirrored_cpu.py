@@ -3,8 +3,10 @@
 MirroredStrategy and on one device from the same weights and batch, and prints the
 measurements as JSON on its last line."""
 import json
+import os
 
 import privrec  # noqa: F401  (Keras 2, before TensorFlow)
+from privrec import randomness
 import numpy as np
 import tensorflow as tf
 
@@ -45,6 +47,9 @@ def main():
            "devices": list(strategy.extended.worker_devices),
            "auto": type(devices.strategy("auto")).__name__}
     tf.random.set_seed(3)
+    # fit() must see the batch the one-device step saw: the sampler's draws reproducible (tests
+    # only; the user sampling in training comes from OS entropy).
+    os.environ[randomness.TEST_ONLY_SEED_ENV] = "3"
     single = synthetic.model()
     with strategy.scope():
         mirrored = synthetic.model()
