@@ -185,7 +185,7 @@ def served(tmp_path_factory):
 
 
 @pytest.mark.parametrize("examples", [
-    1500, pytest.param(15000, marks=pytest.mark.heavy)])
+    1500, pytest.param(5000, marks=pytest.mark.heavy)])
 def test_random_predict_requests_get_client_errors_and_the_server_stays_small(served, examples):
     stub, raw_predict, process, log_path = served
     baseline = _status_kb(process.pid, "VmRSS")
