@@ -3,15 +3,14 @@ exports it."""
 import math
 import os
 
-import numpy as np
 from absl import logging
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer import (catalog as catalog_lib, devices, export, features, privacy, query_vectors,
-                     span_ledger, user_sampling)
+from trainer import (catalog as catalog_lib, devices, export, privacy, query_vectors, span_ledger,
+                     user_sampling)
 from trainer.model import TwoTowerModel
 
 
@@ -29,11 +28,10 @@ def user_sampler(fn_args, tft_output, config) -> user_sampling.UserSampler:
         fn_args.train_files, tfxio.TensorFlowDatasetOptions(batch_size=4096, num_epochs=1,
                                                             shuffle=False),
         tft_output.transformed_metadata.schema)
-    examples = user_sampling.read_examples(dataset)
-    exact = len(np.unique(examples[features.USER_KEY]))
     return user_sampling.UserSampler(
-        examples, config["users_per_step"], config["max_examples_per_user"],
-        num_users_estimate=privacy.dp_user_count(exact, config["user_count_noise"]))
+        user_sampling.read_examples(dataset), config["users_per_step"],
+        config["max_examples_per_user"],
+        count_users=lambda exact: privacy.dp_user_count(exact, config["user_count_noise"]))
 
 
 def build_model(config, catalog: catalog_lib.Catalog) -> TwoTowerModel:

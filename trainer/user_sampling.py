@@ -10,7 +10,7 @@ the code cannot predict, so the sampler takes no seed. A batch is
 retraces, never an empty batch) and padding carries mask 0, so it adds nothing to any gradient.
 """
 import math
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -37,7 +37,8 @@ class UserSampler:
     """Groups examples by user and yields Poisson-sampled user batches."""
 
     def __init__(self, examples: Dict[str, np.ndarray], users_per_step: float,
-                 max_examples_per_user: int, num_users_estimate: Optional[int] = None):
+                 max_examples_per_user: int,
+                 count_users: Optional[Callable[[int], int]] = None):
         if features.USER_KEY not in examples:
             raise ValueError(
                 f"the transformed examples have no '{features.USER_KEY}': user-level DP-SGD "
@@ -53,9 +54,10 @@ class UserSampler:
         self.num_users = len(self.rows_of_user)
         self.num_examples = len(keys)
         self.max_examples_per_user = max_examples_per_user
-        # q from a DP (or public) count of users when given: q is released with the model, and
-        # users_per_step / exact count would spell out the exact count.
-        self.users_counted = num_users_estimate or self.num_users
+        # q from a DP (or public) count of users when `count_users` (exact -> released count)
+        # is given: q is released with the model, and users_per_step / exact count would spell
+        # out the exact count.
+        self.users_counted = count_users(self.num_users) if count_users else self.num_users
         self.sampling_rate = min(1.0, users_per_step / self.users_counted)
         # The model's inputs (arrays, or anything indexed like one: query_vectors.VectorRows);
         # the user key only groups rows.
