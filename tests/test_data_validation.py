@@ -16,7 +16,7 @@ from components.masking.ptransform import to_example
 from components.validation import anomalies as anomalies_lib
 from pipeline import configs, run_summary
 from pipeline.pipeline import string_length_checks
-from privrec import cli
+from privrec.app import cli
 from privrec.data import generator, schema
 
 SCHEMA = configs.CURATED_SCHEMAS[policy.DEFAULT_POLICY]

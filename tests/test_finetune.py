@@ -10,7 +10,7 @@ import pytest
 
 from components.masking import policy, pseudonymizer
 from pipeline import configs, run_summary
-from privrec import cli
+from privrec.app import cli
 from privrec.data import generator
 from serving import server
 from tests import serve_once

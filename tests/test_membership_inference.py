@@ -80,7 +80,7 @@ def test_held_out_rows_are_masked_and_k_anonymised_like_the_members(tmp_path):
 
 
 def test_privrec_audit_attacks_the_dp_and_the_non_dp_model(tmp_path, monkeypatch, capsys):
-    from privrec import cli
+    from privrec.app import cli
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
     work = tmp_path / "audit"
     # 43 member users at 16 per step spend a user-level ε of ~16 in 40 steps: above the default

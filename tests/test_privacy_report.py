@@ -19,7 +19,7 @@ def test_epsilons_are_parsed_and_bad_ones_named():
 @pytest.mark.heavy
 def test_privacy_report_trains_at_each_epsilon_and_draws_the_curve(tmp_path, monkeypatch,
                                                                     capsys):
-    from privrec import cli
+    from privrec.app import cli
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
     work = tmp_path / "report"
     cli.main(["privacy-report", "--size", "tiny", "--work-dir", str(work), "--train-steps", "40",

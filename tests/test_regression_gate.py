@@ -15,7 +15,7 @@ import pytest
 from components.masking import pseudonymizer
 from components.model_card import card
 from pipeline import configs, local_runner, run_summary
-from privrec import cli
+from privrec.app import cli
 from serving import server
 from tests import pipeline_models, serve_once
 from trainer import export, privacy as privacy_lib

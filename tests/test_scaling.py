@@ -17,7 +17,7 @@ from apache_beam.options.pipeline_options import (DirectOptions, FlinkRunnerOpti
                                                   StandardOptions, WorkerOptions)
 
 from pipeline import configs
-from privrec import cli
+from privrec.app import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = "europe-docker.pkg.dev/my-project/privrec/privrec:0.1.0"

@@ -157,7 +157,7 @@ def served(tmp_path_factory):
     log_path = root / "serve.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "privrec.cli", "serve", "--serving-root", str(root),
+            [sys.executable, "-m", "privrec.app.cli", "serve", "--serving-root", str(root),
              "--model-name", MODEL, "--port", str(port), "--max-batch-size", "8"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")

@@ -116,7 +116,7 @@ def test_sigterm_drains_calls_in_flight_then_exits_0(tmp_path):
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "privrec.cli", "serve", "--serving-root", str(root),
+            [sys.executable, "-m", "privrec.app.cli", "serve", "--serving-root", str(root),
              "--model-name", MODEL, "--port", str(port), "--rest-port", str(rest_port)],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:

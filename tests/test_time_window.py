@@ -7,7 +7,7 @@ import pytest
 
 from components.masking import executor
 from pipeline import configs
-from privrec import cli
+from privrec.app import cli
 from privrec.data import generator, movielens, time_window
 
 

@@ -89,7 +89,7 @@ def _run_pipeline(config, command: str, terminal) -> None:
     failed)."""
     from components.validation.anomalies import DataAnomaliesError
     from pipeline import local_runner, root_lock
-    from privrec import console
+    from privrec.app import console
     from trainer.span_ledger import PrivacyBudgetError
     try:
         with console.ComponentProgress(terminal) as progress:
@@ -99,8 +99,8 @@ def _run_pipeline(config, command: str, terminal) -> None:
 
 
 def _terminal(args):
-    """The quiet terminal (privrec/console.py): library output to <work-dir>/privrec.log."""
-    from privrec import console
+    """The quiet terminal (privrec/app/console.py): library output to <work-dir>/privrec.log."""
+    from privrec.app import console
     return console.quiet(os.path.join(os.path.abspath(args.work_dir), console.LOG_FILE),
                          args.verbose)
 
