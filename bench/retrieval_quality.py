@@ -10,8 +10,8 @@ cold-start slice (test items with no training interaction) and catalog coverage 
 - TFRS tutorial: user-id and title embeddings (32), in-batch softmax (tfrs.tasks.Retrieval),
   Adagrad 0.1, batch 8192, 3 epochs, as in TFRS's basic retrieval tutorial.
 - privrec: trainer/model.py (MiniLM query and titles, recent items, catalog negatives), non-DP
-  with plain mini-batch steps; DP with user-level DP-SGD (trainer/user_sampling.py, noise
-  calibrated by trainer/privacy.py to each ε at δ = --delta). With --popularity-prior-noise,
+  with plain mini-batch steps; DP with user-level DP-SGD (privrec/privacy/user_sampling.py, noise
+  calibrated by privrec/privacy/ to each ε at δ = --delta). With --popularity-prior-noise,
   each ε also "+ prior": the DP popularity prior in the logits, its ε inside the same target.
 With MiniLM frozen (the default) every privrec model trains on query vectors computed once per
 distinct query (trainer/query_vectors.py), as the Trainer does. "DP/non-DP step" is a DP step's
@@ -42,8 +42,9 @@ import tensorflow_recommenders as tfrs  # noqa: E402
 from bench import report  # noqa: E402
 from pipeline import configs  # noqa: E402
 from privrec.data import movielens, schema  # noqa: E402
-from trainer import (catalog as catalog_lib, features, minilm, privacy, query_vectors,  # noqa: E402
-                     user_sampling)
+from privrec import privacy  # noqa: E402
+from privrec.privacy import user_sampling  # noqa: E402
+from trainer import catalog as catalog_lib, features, minilm, query_vectors  # noqa: E402
 from trainer.model import TextEncoder, TwoTowerModel  # noqa: E402
 from trainer.retrieval_metrics import catalog_coverage, metrics_from_ranks  # noqa: E402
 
@@ -276,7 +277,7 @@ def dp_model(catalog, config: Dict, sampler: user_sampling.UserSampler,
     released from the sampler's users (privacy.popularity_prior), as the Trainer does."""
     model = privrec_model(catalog, config)
     if config.get("popularity_prior_noise") is not None:
-        model.release_popularity_prior(*sampler.user_items(),
+        model.release_popularity_prior(*sampler.user_items(features.LABEL),
                                        config["popularity_prior_noise"])
     model.dp = privacy.UserLevelDP(config["l2_norm_clip"], noise_multiplier,
                                    sampler.expected_users_per_step)

@@ -8,7 +8,7 @@
   span, never trained on); older spans' eval splits are held out too and only feed the
   Trainer's validation loss.
 - The Trainer is a SpanTrainer in both modes: it refuses a run that would take a span over the
-  ε budget and records the per-span privacy ledger in MLMD (trainer/span_ledger.py). Outside
+  ε budget and records the per-span privacy ledger in MLMD (privrec/privacy/span_ledger.py). Outside
   span mode every run reads all of interactions/ again, as span 0: a pipeline root's runs
   compose, one privacy budget.
 - The pipeline caches (enable_cache): an unchanged span, schema and config reuse the earlier
@@ -27,7 +27,7 @@ from tfx.types import component_spec, standard_artifacts, standard_component_spe
 from components.masking import pseudonymizer, sources
 from components.span_trainer.component import SpanTrainer
 from pipeline import configs
-from trainer import span_ledger
+from privrec.privacy import span_ledger
 
 EXAMPLE_GEN_ID = "MaskingExampleGen"
 

@@ -14,7 +14,9 @@ tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU"
                                            [tf.config.LogicalDeviceConfiguration()] * 2)
 
 from tests import synthetic_two_tower as synthetic  # noqa: E402
-from trainer import devices, privacy, user_sampling  # noqa: E402
+from privrec import privacy  # noqa: E402
+from privrec.privacy import user_sampling  # noqa: E402
+from trainer import devices  # noqa: E402
 
 USERS, CLIP, SIGMA, LEARNING_RATE = 8, 1e-3, 2.0, 100.0
 QUIET, NOISY = (privacy.UserLevelDP(CLIP, sigma, USERS) for sigma in (0.0, SIGMA))

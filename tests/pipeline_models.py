@@ -6,7 +6,7 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from trainer import span_ledger
+from privrec.privacy import span_ledger
 
 
 def models(metadata_path: str) -> List[metadata_store_pb2.Artifact]:

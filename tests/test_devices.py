@@ -11,7 +11,9 @@ import pytest
 import tensorflow as tf
 
 from tests import synthetic_two_tower as synthetic
-from trainer import devices, privacy, user_sampling
+from privrec import privacy
+from privrec.privacy import user_sampling
+from trainer import devices
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

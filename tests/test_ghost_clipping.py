@@ -5,7 +5,9 @@ import pytest
 import tensorflow as tf
 
 from tests import synthetic_two_tower as synthetic
-from trainer import ghost_clipping, privacy, query_vectors, user_sampling
+from privrec import privacy
+from privrec.privacy import user_sampling
+from trainer import ghost_clipping, query_vectors
 
 
 def _batch(model, rows_per_user, k):

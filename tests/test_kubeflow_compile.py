@@ -30,7 +30,7 @@ def test_compile_writes_a_v2_spec_naming_every_component(tmp_path):
     assert "--runner=DataflowRunner" in _container(spec, "MaskingExampleGen")["args"]
     assert "--runner=DataflowRunner" in _container(spec, "Transform")["args"]
     assert spec["pipelineSpec"]["pipelineInfo"]["name"] == config.pipeline_name
-    # The Trainer's privacy ledger input is the pipeline's latest Model (trainer/span_ledger.py).
+    # The Trainer's privacy ledger input is the pipeline's latest Model (privrec/privacy/span_ledger.py).
     trainer_inputs = tasks["Trainer"]["inputs"]["artifacts"]
     assert trainer_inputs["privacy_ledger"]["taskOutputArtifact"] == {
         "outputArtifactKey": "model", "producerTask": "LatestModelResolver"}

@@ -10,7 +10,8 @@ from pipeline import configs, local_runner, run_summary
 from privrec.data import movielens
 from tests import serve_once
 from tests.test_movielens import ML_DIR
-from trainer import export, privacy
+from privrec import privacy
+from trainer import export
 
 
 @pytest.mark.heavy

@@ -20,7 +20,8 @@ from components.masking import pseudonymizer
 from pipeline import run_summary
 from privrec.data import generator
 from serving import client, server
-from trainer import export, privacy as privacy_lib
+from privrec import privacy as privacy_lib
+from trainer import export
 from tests import canaries
 from tests.conftest import run_temp_dir
 

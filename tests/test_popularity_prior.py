@@ -6,7 +6,9 @@ import pytest
 import tensorflow as tf
 
 from tests import synthetic_two_tower as synthetic
-from trainer import catalog as catalog_lib, export, features, privacy, user_sampling
+from privrec import privacy
+from privrec.privacy import user_sampling
+from trainer import catalog as catalog_lib, export, features
 from trainer.model import TEMPERATURE
 
 RUN = dict(num_users=900, users_per_step=64, steps=300)
@@ -17,7 +19,7 @@ def _prior(user_items, num_indices, noise_multiplier):
     """The prior of users given as one array of item indices each (user i: user_items[i])."""
     users = np.repeat(np.arange(len(user_items)), [len(items) for items in user_items])
     items = np.concatenate([np.asarray(items, np.int64) for items in user_items] or [[]])
-    return privacy.popularity_prior(users, items, num_indices, noise_multiplier)
+    return privacy.popularity_prior(users, items, num_indices, noise_multiplier, first_item=2)
 
 
 def test_each_user_moves_the_noiseless_counts_by_at_most_one():
@@ -41,10 +43,11 @@ def test_interactions_in_any_order_and_user_keys_give_the_per_user_counts():
     for user in np.unique(users):
         counts = np.bincount(items[users == user], minlength=60)
         want += counts / max(np.linalg.norm(counts), 1.0)
-    got = np.expm1(privacy.popularity_prior(users, items, 60, noise_multiplier=1e-9))
+    got = np.expm1(privacy.popularity_prior(users, items, 60, noise_multiplier=1e-9,
+                                             first_item=2))
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="one user per interaction: 2 users for 3 items"):
-        privacy.popularity_prior([1, 2], [2, 3, 4], 8, noise_multiplier=1.0)
+        privacy.popularity_prior([1, 2], [2, 3, 4], 8, noise_multiplier=1.0, first_item=2)
 
 
 def test_the_samplers_interactions_are_its_examples_users_and_labels():
@@ -54,7 +57,7 @@ def test_the_samplers_interactions_are_its_examples_users_and_labels():
     labels = np.array([[5], [2], [7], [3], [5], [2]])
     sampler = user_sampling.UserSampler({features.USER_KEY: keys, features.LABEL: labels},
                                         users_per_step=1, max_examples_per_user=2)
-    users, items = sampler.user_items()
+    users, items = sampler.user_items(features.LABEL)
     assert sorted(zip(np.array([b"a", b"b", b"c"])[users].tolist(), items.tolist())) == \
         sorted(zip(keys.tolist(), labels.reshape(-1).tolist()))
 

@@ -1,10 +1,10 @@
-"""Noise calibration to a target ε, with the accountant that reports ε (trainer/privacy.py)."""
+"""Noise calibration to a target ε, with the accountant that reports ε (privrec/privacy/)."""
 import math
 
 import numpy as np
 import pytest
 
-from trainer import privacy
+from privrec import privacy
 
 RUN = dict(num_users=20_000, users_per_step=256, steps=400)
 DATA = dict(max_examples_per_user=8, num_examples=150_000)

@@ -10,7 +10,7 @@ import tensorflow as tf
 from tensorflow_privacy.privacy.dp_query import gaussian_query
 
 from audit.epsilon_lower_bound import clopper_pearson, epsilon_lower_bound
-from trainer import privacy
+from privrec import privacy
 
 TRIALS, DELTA, SIGMA = 2_000, 1e-5, 2.0
 AUDITED_ITEM = 5
@@ -52,7 +52,7 @@ def test_clopper_pearson_matches_the_exact_binomial_interval():
 def test_the_popularity_prior_leaks_no_more_than_its_claimed_epsilon():
     claimed = _claimed_epsilon(SIGMA)
     scores_in, scores_out = _prior_releases(
-        lambda users, items: privacy.popularity_prior(users, items, 10, SIGMA))
+        lambda users, items: privacy.popularity_prior(users, items, 10, SIGMA, first_item=2))
     bound = epsilon_lower_bound(scores_in, scores_out, DELTA)
     assert bound <= claimed, (bound, claimed)
     assert np.std(scores_out) > 0  # each release drew fresh noise
@@ -64,7 +64,7 @@ def test_a_seeded_prior_is_caught_by_the_audit():
     query = gaussian_query.GaussianSumQuery(1.0, SIGMA)
     scores, trials = {}, 500  # enough to bound ε above the claim when the noise is replayed
     for neighbour in (True, False):
-        noiseless = privacy.popularity_prior(*_interactions(neighbour), 10, 1e-9)
+        noiseless = privacy.popularity_prior(*_interactions(neighbour), 10, 1e-9, first_item=2)
         counts = tf.constant(np.expm1(noiseless), tf.float32)
         scores[neighbour] = []
         for _ in range(trials):

@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from privrec import randomness
 from tests import synthetic_two_tower as synthetic
-from trainer import features, query_vectors, user_sampling
+from privrec.privacy import user_sampling
+from trainer import features, query_vectors
 
 
 def _repeated_queries():

@@ -18,7 +18,8 @@ from pipeline import configs, local_runner, run_summary
 from privrec.app import cli
 from serving import server
 from tests import pipeline_models, serve_once
-from trainer import export, privacy as privacy_lib
+from privrec import privacy as privacy_lib
+from trainer import export
 
 
 def _relative_distance(model, reference) -> float:
@@ -58,7 +59,7 @@ def test_untrained_model_is_not_blessed_and_previous_version_stays(tiny_run, pip
 def test_a_run_within_budget_alone_is_refused_when_the_pipelines_runs_compose_over_it(
         tiny_run, pipeline_key, monkeypatch):
     """Outside span mode too, the runs of one pipeline root train on the same users and compose
-    (trainer/span_ledger.py): a run spending ε = 1 on its own, under a budget of 2, is refused
+    (privrec/privacy/span_ledger.py): a run spending ε = 1 on its own, under a budget of 2, is refused
     by the Trainer before training, because with the earlier runs the data's ε exceeds 2."""
     config, *_ = tiny_run
     versions_before = server.list_versions(config.push_dir)

@@ -1,4 +1,4 @@
-"""Incremental runs over spans (pipeline/spans.py, trainer/span_ledger.py): two spans of the tiny
+"""Incremental runs over spans (pipeline/spans.py, privrec/privacy/span_ledger.py): two spans of the tiny
 data set arrive one after the other; the second run ingests only the new span, trains on both,
 warm-starts from the first run's blessed model, reuses cached outputs, and its per-span ε (the
 ledger in MLMD) composes the first run; a budget it would exceed stops it before training."""
@@ -20,7 +20,8 @@ from pipeline.spans import ContentKeyedImportSchemaGen
 from privrec.data import generator, schema, time_window
 from tests import pipeline_models
 from tests.conftest import TINY_TRAIN_STEPS
-from trainer import export, span_ledger
+from privrec.privacy import span_ledger
+from trainer import export
 
 
 def _recomputed_epsilon(runs, delta) -> float:

@@ -10,7 +10,9 @@ import tensorflow as tf
 
 from serving import model_store
 from tests import synthetic_two_tower as synthetic
-from trainer import export, features, minilm, privacy, user_sampling
+from privrec import privacy
+from privrec.privacy import user_sampling
+from trainer import export, features, minilm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -4,7 +4,9 @@ import pytest
 import tensorflow as tf
 
 from tests import synthetic_two_tower as synthetic
-from trainer import features, privacy, user_sampling
+from privrec import privacy
+from privrec.privacy import user_sampling
+from trainer import features
 
 
 def test_each_step_samples_users_at_rate_q_with_at_most_k_examples_each():

@@ -4,7 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from tests import synthetic_two_tower as synthetic
-from trainer import query_vectors, user_sampling, value_gather
+from privrec.privacy import user_sampling
+from trainer import query_vectors, value_gather
 
 
 def test_embedding_looks_up_and_differentiates_like_keras_embedding():

@@ -34,8 +34,8 @@ def _device_names(kind: str) -> List[str]:
 def multi_worker_strategy() -> tf.distribute.Strategy:
     """MultiWorkerMirroredStrategy over the cluster $TF_CONFIG names (this process's task too).
 
-    More than one worker is refused: the user sampler's dataset (trainer/user_sampling.py) is
-    not sharded by user across workers, and tf.data's auto-sharding of it (by data: every n-th
+    More than one worker is refused: the user sampler's dataset
+    (privrec/privacy/user_sampling.py) is not sharded by user across workers, and tf.data's auto-sharding of it (by data: every n-th
     element) would split or duplicate whole steps' Poisson samples, so what one global step
     sees would no longer be what the accountant counts; and every worker would export the model
     to the same directory (no chief-only export yet)."""

@@ -9,14 +9,15 @@ import tensorflow as tf
 
 from components.masking import text_scrubber
 from privrec.data import schema
+from privrec.privacy import user_sampling
 from trainer import catalog as catalog_lib, minilm
 
 QUERY_TOKENS = "query_token_ids"
 HISTORY = "history_item_idx"
 LABEL = "item_idx"
 # The pseudonymised user id, passed through unchanged: the Trainer groups examples by it to
-# sample users (user-level DP-SGD, trainer/user_sampling.py). The model never sees it.
-USER_KEY = "user_key"
+# sample users (user-level DP-SGD, privrec/privacy/user_sampling.py). The model never sees it.
+USER_KEY = user_sampling.USER_KEY
 
 
 def _dense(x: tf.Tensor) -> tf.Tensor:

@@ -32,7 +32,8 @@ from typing import Callable, Dict, List, Tuple
 
 import tensorflow as tf
 
-from trainer import features, user_sampling
+from privrec.privacy import user_sampling
+from trainer import features
 from trainer.query_vectors import QUERY_VECTOR
 
 

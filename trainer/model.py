@@ -12,8 +12,8 @@ no log-Q correction.
 
 Why the unit is the user: one user contributes many examples (hundreds in MovieLens), so an
 example-level ε says nothing about a person. `train_step` gets Poisson-sampled users with at
-most k examples each (trainer/user_sampling.py), clips each user's gradient of their summed
-loss and adds noise with TF-Privacy's Gaussian sum query (trainer/privacy.py). With MiniLM
+most k examples each (privrec/privacy/user_sampling.py), clips each user's gradient of their summed
+loss and adds noise with TF-Privacy's Gaussian sum query (privrec/privacy/mechanism.py). With MiniLM
 frozen the clipped sum comes from per-user gradient norms without per-user gradients
 (trainer/ghost_clipping.py); with trained MiniLM layers from each user's gradient
 (tf.vectorized_map over users: cost grows with users × k, not with users²). The optimizer then
@@ -32,8 +32,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from trainer import (catalog as catalog_lib, features, ghost_clipping, minilm, privacy,
-                     user_sampling, value_gather)
+from privrec import privacy
+from privrec.privacy import user_sampling
+from trainer import catalog as catalog_lib, features, ghost_clipping, minilm, value_gather
 from trainer.query_vectors import QUERY_VECTOR
 
 TEMPERATURE = 0.1  # cosine similarities / temperature = logits
@@ -225,7 +226,8 @@ class TwoTowerModel(tfrs.Model):
         privacy.popularity_prior); its ε is the caller's to account (privacy.account's
         popularity_noise_multiplier)."""
         self.item_log_popularity.assign(
-            privacy.popularity_prior(users, items, self.num_items, noise_multiplier))
+            privacy.popularity_prior(users, items, self.num_items, noise_multiplier,
+                                     first_item=catalog_lib.FIRST_ITEM_INDEX))
 
     @_no_autograph
     def query_embedding(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:

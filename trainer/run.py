@@ -9,8 +9,9 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from trainer import (catalog as catalog_lib, devices, export, privacy, query_vectors, span_ledger,
-                     user_sampling)
+from privrec import privacy
+from privrec.privacy import span_ledger, user_sampling
+from trainer import catalog as catalog_lib, devices, export, features, query_vectors
 from trainer.model import TwoTowerModel
 
 
@@ -100,7 +101,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         else:
             model, earlier_runs = build_model(config, catalog), []
     if prior_noise is not None:
-        model.release_popularity_prior(*sampler.user_items(), prior_noise)
+        model.release_popularity_prior(*sampler.user_items(features.LABEL), prior_noise)
     logging.info("Training with %s on %d replica(s), policy %s", type(strategy).__name__,
                  strategy.num_replicas_in_sync, policy)
     distinct_queries = None

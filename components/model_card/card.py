@@ -47,7 +47,7 @@ def build(privacy: Dict, masking: Dict, metrics: Dict[str, float], data: Dict,
     """privacy: privacy.json; masking: the masking report; metrics: the Evaluator's candidate
     metrics (overall; `cold_start_*` on items with no training interaction); data: span and
     source of the Examples; model: name, version, blessing; ledger: the Model's
-    privacy ledger (trainer/span_ledger.py)."""
+    privacy ledger (privrec/privacy/span_ledger.py)."""
     k = masking.get("k_anonymity") or {}
     detectors: Dict[str, int] = {}
     for column in masking["columns"].values():

@@ -24,7 +24,8 @@ from components.masking.component import MaskingReport
 from components.model_card import card
 from pipeline import run_summary
 from serving import atomic_push
-from trainer import export, span_ledger
+from privrec.privacy import span_ledger
+from trainer import export
 
 MASKING_REPORT, EXAMPLES, EVALUATION = "masking_report", "examples", "model_evaluation"
 

@@ -3,7 +3,7 @@ Trainer in both modes; outside span mode the data is span 0).
 
 `span_examples`: the masked Examples the run trains on (the latest N spans, or this run's;
 Transform's transformed copies carry no span). `privacy_ledger`: the pipeline's latest Model
-artifact (any, blessed or not), whose MLMD ledger this run extends (trainer/span_ledger.py).
+artifact (any, blessed or not), whose MLMD ledger this run extends (privrec/privacy/span_ledger.py).
 """
 from typing import Any, Dict, Optional
 

@@ -11,7 +11,7 @@ from tfx.utils import json_utils
 
 from components.masking.executor import KEY_FINGERPRINT
 from components.span_trainer import disjoint_users
-from trainer import span_ledger
+from privrec.privacy import span_ledger
 
 SPAN_EXAMPLES_KEY = "span_examples"
 LEDGER_KEY = "privacy_ledger"

@@ -90,7 +90,7 @@ def _run_pipeline(config, command: str, terminal) -> None:
     from components.validation.anomalies import DataAnomaliesError
     from pipeline import local_runner, root_lock
     from privrec.app import console
-    from trainer.span_ledger import PrivacyBudgetError
+    from privrec.privacy.span_ledger import PrivacyBudgetError
     try:
         with console.ComponentProgress(terminal) as progress:
             local_runner.run(config, printer=progress)

@@ -16,9 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from privrec import randomness
-from trainer import features
-
 EXAMPLE_MASK = "example_mask"
+# The feature that names each example's user (the pseudonymised user id): examples are grouped
+# by it. The model never sees it.
+USER_KEY = "user_key"
 PAD_USERS = 8
 
 
@@ -39,15 +40,15 @@ class UserSampler:
     def __init__(self, examples: Dict[str, np.ndarray], users_per_step: float,
                  max_examples_per_user: int,
                  count_users: Optional[Callable[[int], int]] = None):
-        if features.USER_KEY not in examples:
+        if USER_KEY not in examples:
             raise ValueError(
-                f"the transformed examples have no '{features.USER_KEY}': user-level DP-SGD "
+                f"the transformed examples have no '{USER_KEY}': user-level DP-SGD "
                 "groups examples by the pseudonymised user_id, so the masking policy must "
                 "pseudonymise user_id (role direct_identifier, action pseudonymize), not drop it")
         if max_examples_per_user < 1 or not users_per_step > 0:
             raise ValueError("max_examples_per_user must be >= 1 and users_per_step > 0, got "
                              f"{max_examples_per_user} and {users_per_step}")
-        keys = np.asarray(examples[features.USER_KEY]).reshape(-1)
+        keys = np.asarray(examples[USER_KEY]).reshape(-1)
         order = np.argsort(keys, kind="stable")
         _, starts = np.unique(keys[order], return_index=True)
         self.rows_of_user = np.split(order, starts[1:])
@@ -62,16 +63,16 @@ class UserSampler:
         # The model's inputs (arrays, or anything indexed like one: query_vectors.VectorRows);
         # the user key only groups rows.
         self.examples = {name: values for name, values in examples.items()
-                         if name != features.USER_KEY}
+                         if name != USER_KEY}
 
     @property
     def expected_users_per_step(self) -> float:
         """q × the counted users: the divisor of each step's noised sum (released)."""
         return self.sampling_rate * self.users_counted
 
-    def user_items(self) -> Tuple[np.ndarray, np.ndarray]:
-        """(user index, target item index) of every example: who interacted with what."""
-        labels = np.asarray(self.examples[features.LABEL]).reshape(-1)
+    def user_items(self, label: str) -> Tuple[np.ndarray, np.ndarray]:
+        """(user index, the `label` feature) of every example: who interacted with what."""
+        labels = np.asarray(self.examples[label]).reshape(-1)
         users = np.repeat(np.arange(self.num_users), [len(rows) for rows in self.rows_of_user])
         return users, labels[np.concatenate(self.rows_of_user)]
 

@@ -14,7 +14,7 @@ one privacy budget; a new root starts an empty ledger, which is only right for d
 users.
 
 What ε of a span means, and what is assumed:
-- The privacy unit is the user (trainer/privacy.py): ε of a span bounds what all models trained
+- The privacy unit is the user (privrec/privacy/accounting.py): ε of a span bounds what all models trained
   so far reveal about any one user whose data is in that span.
 - spans_share_users=True (default, conservative): a shop's customers come back, so any user may
   be in every span. A run that trained on spans 2-3 still touched the span-1 users who were
@@ -24,7 +24,7 @@ What ε of a span means, and what is assumed:
   per disjoint cohort). Then parallel composition holds: ε(span) composes only the runs that
   trained on that span.
 - All runs compose at the current run's δ (1/users unless TrainerConfig.delta is set); each
-  run's own mechanism (q, σ, steps) is replayed by the RDP accountant, as privacy.account does.
+  run's own mechanism (q, σ, steps) is replayed by the RDP accountant, as accounting.account does.
 """
 import json
 import os
@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Sequence
 
 import tensorflow as tf
 
-from trainer import privacy
+from privrec.privacy import accounting
 
 LEDGER_FILE = "privacy_ledger.json"
 LEDGER_PROPERTY = "privacy_ledger"   # MLMD custom property of the Model artifact (JSON)
@@ -51,7 +51,7 @@ def composed_runs(runs: Sequence[Dict], span: int, share_users: bool) -> List[Di
 def span_epsilons(runs: Sequence[Dict], spans: Sequence[int], delta: float,
                   share_users: bool) -> Dict[int, float]:
     """Cumulative user-level ε of each span over the runs (see the module docstring)."""
-    return {span: privacy.composed_epsilon(composed_runs(runs, span, share_users), delta)
+    return {span: accounting.composed_epsilon(composed_runs(runs, span, share_users), delta)
             for span in spans}
 
 
@@ -67,7 +67,7 @@ def check_budget(config: Dict, num_users: int, users_per_step: float, steps: int
     if not settings:
         return None
     this_run = {"spans": sorted(settings["spans"]),
-                **privacy.run_record(num_users, users_per_step, steps, noise_multiplier,
+                **accounting.run_record(num_users, users_per_step, steps, noise_multiplier,
                                      popularity_noise, user_count_noise),
                 "delta": delta}
     runs: List[Dict] = list(settings["earlier_runs"]) + [this_run]
