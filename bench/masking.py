@@ -47,7 +47,7 @@ import privrec  # noqa: E402,F401  (runtime switches, before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
 from bench import labelled_pii  # noqa: E402
-from components.masking import text_scrubber  # noqa: E402
+from privrec import text_scrubber  # noqa: E402
 from privrec.data import generator  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -7,7 +7,8 @@ import os
 from typing import Dict, List, Optional, Tuple
 
 import privrec  # noqa: F401  (runtime switches)
-from components.masking import policy as masking_policy, sources
+from components.masking import policy as masking_policy
+from privrec.data import sources
 
 PIPELINE_NAME = "privrec"
 MODEL_NAME = "privrec"
@@ -47,7 +48,7 @@ def beam_args(runner: str = "direct", **settings) -> List[str]:
     """beam_pipeline_args for one of BEAM_RUNNERS; `settings` (Beam option names) add to or
     override the preset. Refuses an unknown runner or option and a missing required one."""
     from apache_beam.options import pipeline_options
-    from pipeline import beam_dependencies
+    from privrec import beam_dependencies
     # The hook that spares local runs TFX's per-component sdist of itself (beam_dependencies)
     # comes with privrec's Beam arguments (local_runner.run installs it too).
     beam_dependencies.skip_tfx_package_for_local_runners()

@@ -10,7 +10,8 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from pipeline import beam_dependencies, configs, root_lock
+from pipeline import configs, root_lock
+from privrec import beam_dependencies
 from pipeline.pipeline import create_pipeline
 
 _STATES = {metadata_store_pb2.Execution.RUNNING: "▶ running",

@@ -24,7 +24,8 @@ from tfx.dsl.components.base import base_component
 from tfx.dsl.input_resolution import canned_resolver_functions
 from tfx.types import component_spec, standard_artifacts, standard_component_specs
 
-from components.masking import pseudonymizer, sources
+from components.masking import pseudonymizer
+from privrec.data import sources
 from components.span_trainer.component import SpanTrainer
 from pipeline import configs
 from privrec.privacy import span_ledger

@@ -12,7 +12,7 @@ from typing import List
 import numpy as np
 import tensorflow as tf
 
-from components.masking import sources
+from privrec.data import sources
 from trainer import minilm
 
 PAD_INDEX, UNKNOWN_INDEX, FIRST_ITEM_INDEX = 0, 1, 2

@@ -7,7 +7,7 @@ raw request text exactly as ingestion did.
 """
 import tensorflow as tf
 
-from components.masking import text_scrubber
+from privrec import text_scrubber
 from privrec.data import schema
 from privrec.privacy import user_sampling
 from trainer import catalog as catalog_lib, minilm

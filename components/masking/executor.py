@@ -47,10 +47,10 @@ from tfx.utils import proto_utils
 
 from components.masking import cleaning, malformed
 from components.masking import policy as policy_lib
-from components.masking import pseudonymizer, reidentification, report, sources
+from components.masking import pseudonymizer, reidentification, report
 from components.masking.ptransform import MaskInteractions, ReleasedColumns, to_example
-from pipeline import beam_dependencies
-from privrec.data import schema, time_window
+from privrec import beam_dependencies
+from privrec.data import schema, sources, time_window
 
 ALLOW_DEV_KEY = "allow_dev_key"
 POLICY_JSON = "masking_policy_json"

@@ -8,7 +8,7 @@ import contextlib
 import csv
 from typing import Dict, Optional, Sequence, Tuple
 
-from components.masking import sources
+from privrec.data import sources
 
 ENCODING = sources.ENCODING
 

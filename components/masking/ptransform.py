@@ -13,7 +13,8 @@ import apache_beam as beam
 import numpy as np
 import tensorflow as tf
 
-from components.masking import generalize, pseudonymizer, randomize, text_scrubber
+from components.masking import generalize, pseudonymizer, randomize
+from privrec import text_scrubber
 from components.masking.policy import DIRECT, FREE_TEXT, MaskingPolicy
 
 STATS_TAG = "stats"

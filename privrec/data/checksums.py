@@ -1,5 +1,5 @@
 """Check digits of the identifiers the generators plant (Python reference implementations; the
-scrubber's TF-op versions live in components/masking/text_scrubber.py)."""
+scrubber's TF-op versions live in privrec/text_scrubber.py)."""
 
 _GB11643_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 

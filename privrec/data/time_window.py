@@ -74,7 +74,7 @@ def write(folder: str, window: TimeWindow) -> str:
 
 def read(folder: str) -> Optional[TimeWindow]:
     """The window declared in folder (local or remote), or None when it declares none."""
-    from components.masking import sources
+    from privrec.data import sources
     path = os.path.join(folder, FILE_NAME)
     if not sources.exists(path):
         return None
