@@ -37,6 +37,7 @@ DEFAULT_POLICY = os.path.join(POLICY_DIR, "default.yaml")
 TINY_POLICY = os.path.join(POLICY_DIR, "tiny.yaml")
 TINY_AUDIT_POLICY = os.path.join(POLICY_DIR, "tiny_audit.yaml")
 MOVIELENS_POLICY = os.path.join(POLICY_DIR, "movielens.yaml")
+MOVIELENS_1M_POLICY = os.path.join(POLICY_DIR, "movielens_1m.yaml")
 
 DIRECT, QUASI, SENSITIVE, FREE_TEXT, KEEP = (
     "direct_identifier", "quasi_identifier", "sensitive_attribute", "free_text", "keep")

@@ -124,9 +124,18 @@ def cmd_generate(args):
 
 
 def cmd_movielens(args):
-    from privrec.data import movielens
-    movielens.write_dataset(args.ml_dir, args.out)
-    print(f"converted {args.ml_dir} to {args.out}")
+    """The layout is told by its files: ratings.dat is MovieLens 1M, else u.data is 100K."""
+    from privrec.data import movielens, movielens_1m
+    if movielens_1m.is_layout(args.ml_dir):
+        movielens_1m.write_dataset(args.ml_dir, args.out, args.user_share)
+        policy = "components/masking/policies/movielens_1m.yaml"
+    elif args.user_share != 1.0:
+        sys.exit("privrec movielens: --user-share applies to the MovieLens 1M layout only")
+    else:
+        movielens.write_dataset(args.ml_dir, args.out)
+        policy = "components/masking/policies/movielens.yaml"
+    print(f"converted {args.ml_dir} to {args.out}; run it with --data-dir {args.out} "
+          f"--policy {policy}")
 
 
 def _example_request(config):
@@ -410,8 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "spans hold disjoint users, so a span's ε composes only the runs that "
                        "trained on it (default: any user may be in every span)")
         p.add_argument("--policy", help="masking policy YAML (default: components/masking/"
-                       "policies/default.yaml; tiny.yaml for --size tiny; movielens.yaml for "
-                       "data from `privrec movielens`)")
+                       "policies/default.yaml; tiny.yaml for --size tiny; movielens.yaml / "
+                       "movielens_1m.yaml for data from `privrec movielens`)")
         p.add_argument("--schema", help="curated schema of the masked examples (default: "
                        "pipeline/schema/<policy>.pbtxt of a committed policy; required for "
                        "other policies); any anomaly stops the run before Transform")
@@ -434,8 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("movielens", help="convert MovieLens 100K into privrec's input layout")
+    p = sub.add_parser("movielens", help="convert MovieLens (100K: u.data ...; 1M: ratings.dat "
+                       "...) into privrec's input layout")
     p.add_argument("--ml-dir", default="../shared/data/movielens-100k")
+    p.add_argument("--user-share", type=float, default=1.0, help="MovieLens 1M: keep this share "
+                   "of the users (by a hash of the id), with all their ratings (default: all)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_movielens)
 

@@ -47,13 +47,13 @@ def load(ml_dir: str) -> Dict[str, List[Dict[str, str]]]:
     history = collections.defaultdict(list)
     rows = []
     for t, uid, iid, rating in ratings:
-        rows.append(_interaction(t, uid, iid, rating, history[uid], user=users[uid]))
+        rows.append(interaction(t, uid, iid, rating, history[uid], user=users[uid]))
         history[uid].append(f"m{iid}")
     return {"catalog": catalog, "interactions": rows}
 
 
-def _interaction(t: int, uid: str, iid: str, rating: float, recent: List[str], query: str = "",
-                 user: Dict[str, str] = None) -> Dict[str, str]:
+def interaction(t: int, uid: str, iid: str, rating: float, recent: List[str], query: str = "",
+                user: Dict[str, str] = None) -> Dict[str, str]:
     return {"timestamp": str(t), "user_id": uid, "name": "", "phone": "", "email": "",
             "address": "", "birth_date": "", "gender": "", "city": "", **(user or {}),
             "order_amount": "", "query": query, "recent_item_ids": " ".join(recent[-5:]),
@@ -87,16 +87,20 @@ def load_csv_layout(ml_dir: str) -> Dict[str, List[Dict[str, str]]]:
     history = collections.defaultdict(list)
     interactions = []
     for t, uid, iid, rating in ratings:
-        interactions.append(_interaction(t, uid, iid, rating, history[uid],
-                                         " ".join(tags.get((uid, iid), []))))
+        interactions.append(interaction(t, uid, iid, rating, history[uid],
+                                        " ".join(tags.get((uid, iid), []))))
         history[uid].append(f"m{iid}")
     return {"catalog": catalog, "interactions": interactions}
 
 
 def load_any(ml_dir: str) -> Dict[str, List[Dict[str, str]]]:
-    """The 100K layout if u.data is there, else the CSV layout."""
+    """The 100K layout if u.data is there, the 1M layout if ratings.dat is (movielens_1m.py),
+    else the CSV layout."""
+    from privrec.data import movielens_1m
     if os.path.exists(os.path.join(ml_dir, "u.data")):
         return load(ml_dir)
+    if movielens_1m.is_layout(ml_dir):
+        return movielens_1m.load(ml_dir)
     return load_csv_layout(ml_dir)
 
 
