@@ -21,6 +21,7 @@ CURATED_SCHEMAS = {
     masking_policy.TINY_POLICY: os.path.join(SCHEMA_DIR, "tiny.pbtxt"),
     masking_policy.TINY_AUDIT_POLICY: os.path.join(SCHEMA_DIR, "tiny.pbtxt"),
     masking_policy.MOVIELENS_POLICY: os.path.join(SCHEMA_DIR, "movielens.pbtxt"),
+    masking_policy.MOVIELENS_1M_POLICY: os.path.join(SCHEMA_DIR, "movielens_1m.pbtxt"),
 }
 STRING_LENGTH_CHECKS = os.path.join(SCHEMA_DIR, "string_lengths.pbtxt")
 
