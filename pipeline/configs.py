@@ -8,10 +8,14 @@ from typing import Dict, List, Optional, Tuple
 
 import privrec  # noqa: F401  (runtime switches)
 from components.masking import policy as masking_policy
+# The serving and eval contract (names the trainer, serving and the model card share) is the
+# core's; its settings are read from here with the others.
+from privrec.contract import (  # noqa: F401
+    EVAL_SIGNATURE, MODEL_NAME, SERVING_MAX_BATCH_SIZE, SERVING_MAX_MESSAGE_BYTES, SERVING_PORT,
+    SERVING_SIGNATURE, SERVING_TOKENS_FILE_ENV)
 from privrec.data import sources
 
 PIPELINE_NAME = "privrec"
-MODEL_NAME = "privrec"
 
 # Curated schemas of the masked examples (pipeline/schema/): the masking policy decides the
 # generalised values (birth bands, regions), so each committed policy has its schema.
@@ -312,11 +316,3 @@ def trainer_custom_config(config: PipelineConfig) -> Dict:
     """The Trainer's / Transform's custom_config: JSON-serialisable, recorded in MLMD."""
     return {"catalog_path": config.catalog_path, **dataclasses.asdict(config.trainer)}
 
-
-# Serving
-SERVING_PORT = 8500
-SERVING_SIGNATURE = "serving_default"
-EVAL_SIGNATURE = "eval"
-SERVING_MAX_BATCH_SIZE = 1024              # rows per Predict request; more: INVALID_ARGUMENT
-SERVING_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # gRPC receive/send limit (gRPC's own default)
-SERVING_TOKENS_FILE_ENV = "PRIVREC_SERVING_TOKENS_FILE"  # bearer tokens, one per line

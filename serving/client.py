@@ -8,7 +8,7 @@ import grpc
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from pipeline import configs
+from privrec import contract
 
 TOKEN_ENV = "PRIVREC_SERVING_TOKEN"
 
@@ -27,7 +27,7 @@ def _channel(target: str, tls_ca: Optional[str], tls_client: Optional[Tuple[str,
 
 
 def recommend(target: str, user_id: str, query: str, recent_item_ids: Sequence[str] = (),
-              model_name: str = configs.MODEL_NAME, timeout: float = 30.0,
+              model_name: str = contract.MODEL_NAME, timeout: float = 30.0,
               token: Optional[str] = None, tls_ca: Optional[str] = None,
               tls_client: Optional[Tuple[str, str]] = None
               ) -> Tuple[int, List[Tuple[str, float]]]:
@@ -38,7 +38,7 @@ def recommend(target: str, user_id: str, query: str, recent_item_ids: Sequence[s
     """
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
-    request.model_spec.signature_name = configs.SERVING_SIGNATURE
+    request.model_spec.signature_name = contract.SERVING_SIGNATURE
     for name, value in (("user_id", user_id), ("query", query),
                         ("recent_item_ids", " ".join(recent_item_ids))):
         request.inputs[name].CopyFrom(tf.make_tensor_proto([value], dtype=tf.string))

@@ -19,7 +19,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_pb2,
                                     prediction_log_pb2)
 
-from pipeline import configs
+from privrec import contract
 from serving import batching, version_policy
 
 STATE = get_model_status_pb2.ModelVersionStatus
@@ -97,14 +97,14 @@ class Servable:
             for record in tf.data.TFRecordDataset(records).as_numpy_iterator():
                 log = prediction_log_pb2.PredictionLog.FromString(record)
                 request = log.predict_log.request
-                self.run(request.model_spec.signature_name or configs.SERVING_SIGNATURE,
+                self.run(request.model_spec.signature_name or contract.SERVING_SIGNATURE,
                          {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()})
                 count += 1
             return count
-        function = self.model.signatures.get(configs.SERVING_SIGNATURE)
+        function = self.model.signatures.get(contract.SERVING_SIGNATURE)
         if function is None:
             return 0
-        self.run(configs.SERVING_SIGNATURE,
+        self.run(contract.SERVING_SIGNATURE,
                  {k: tf.zeros([1 if d is None else d for d in spec.shape], spec.dtype)
                   for k, spec in function.structured_input_signature[1].items()})
         return 1
@@ -338,7 +338,7 @@ def predict(store: ModelStore, model_spec: model_pb2.ModelSpec, inputs: Dict[str
         raise batching.DeadlineExceeded("the deadline passed before the request was read")
     servable = store.get(model_spec)
     with servable.in_use():  # an unloading version waits for this request
-        signature = model_spec.signature_name or configs.SERVING_SIGNATURE
+        signature = model_spec.signature_name or contract.SERVING_SIGNATURE
         specs = servable.input_specs(signature)
         tensors = {}
         for name, build in inputs.items():

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, types_pb2
 
-from pipeline import configs
+from privrec import contract
 
 MAX_RANK = 32                       # numpy's own limit on dimensions
 MAX_REQUEST_ELEMENTS = 1 << 20      # summed over a request's inputs
@@ -35,7 +35,7 @@ class RequestTooLarge(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class RequestLimits:
-    max_batch_size: int = configs.SERVING_MAX_BATCH_SIZE
+    max_batch_size: int = contract.SERVING_MAX_BATCH_SIZE
     max_elements: int = MAX_REQUEST_ELEMENTS
     max_bytes: int = MAX_REQUEST_BYTES
 

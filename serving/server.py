@@ -23,7 +23,7 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc)
 
-from pipeline import configs
+from privrec import contract
 from serving import (auth, batching, in_flight, metrics as metrics_lib, model_store,
                      request_limits, rest, status_codes, version_policy)
 from serving.model_store import ModelStore, ServableNotFound, list_versions, predict  # noqa: F401
@@ -64,7 +64,7 @@ def _readable(request):
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, store: ModelStore, max_batch_size: int = configs.SERVING_MAX_BATCH_SIZE,
+    def __init__(self, store: ModelStore, max_batch_size: int = contract.SERVING_MAX_BATCH_SIZE,
                  batcher: Optional[batching.Batcher] = None,
                  limits: Optional[request_limits.RequestLimits] = None,
                  requests_in_flight: Optional[in_flight.InFlightLimit] = None):
@@ -177,10 +177,10 @@ class ModelServer:
     `version_labels`: {"stable": 3, …} for model_spec.version_label (the model config's).
     """
 
-    def __init__(self, model_name: str, base_path: str, port: int = configs.SERVING_PORT,
+    def __init__(self, model_name: str, base_path: str, port: int = contract.SERVING_PORT,
                  host: str = "127.0.0.1", poll_seconds: float = 5.0, workers: int = 8,
-                 max_batch_size: int = configs.SERVING_MAX_BATCH_SIZE,
-                 max_message_bytes: int = configs.SERVING_MAX_MESSAGE_BYTES,
+                 max_batch_size: int = contract.SERVING_MAX_BATCH_SIZE,
+                 max_message_bytes: int = contract.SERVING_MAX_MESSAGE_BYTES,
                  tokens: Optional[FrozenSet[str]] = None, tls: Optional[TlsFiles] = None,
                  policy: version_policy.VersionPolicy = version_policy.VersionPolicy(),
                  rest_port: Optional[int] = None,

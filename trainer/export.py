@@ -18,14 +18,16 @@ import tensorflow_recommenders as tfrs
 import tensorflow_transform as tft
 from tf_keras.src.saving.legacy.saved_model import utils as keras_saved_model_utils
 
-from pipeline import configs
+from privrec import contract
+# The model version directory's privacy report: the contract's (its readers need not import
+# the trainer); trainer.export writes it and reads it back.
+from privrec.contract import PRIVACY_FILE, read_privacy_report  # noqa: F401
 from privrec.data import schema
 from trainer import catalog as catalog_lib, features
 from trainer.model import TwoTowerModel
 from trainer.privacy_metric import EPSILON_KEY
 from trainer.retrieval_metrics import CATALOG_SIZE_KEY, RANK_KEY, TOP_ITEMS_KEY
 
-PRIVACY_FILE = "privacy.json"
 TRAINING_FILE = "training.json"
 LOSS_KEY = "true_item_loss"  # eval signature: full-catalog softmax loss of the true item
 KERAS_FILE = os.path.join("keras", "two_tower.keras")  # inside a model version directory
@@ -108,8 +110,8 @@ def export(module: ExportModule, directory: str, privacy_report: Dict, training:
     # the Keras model travels as its own file (save_keras).
     with keras_saved_model_utils.keras_option_scope(save_traces=False):
         tf.saved_model.save(module, directory, signatures={
-            configs.SERVING_SIGNATURE: module.serve.get_concrete_function(),
-            configs.EVAL_SIGNATURE: module.evaluate.get_concrete_function()})
+            contract.SERVING_SIGNATURE: module.serve.get_concrete_function(),
+            contract.EVAL_SIGNATURE: module.evaluate.get_concrete_function()})
     extra = os.path.join(directory, "assets.extra")
     tf.io.gfile.makedirs(extra)
     save_keras(module.model, directory)
@@ -150,11 +152,6 @@ def check_same_catalog(model: TwoTowerModel, catalog: catalog_lib.Catalog,
         raise ValueError(f"the catalog given is not the one the model in {model_dir} was "
                          "trained on (items, categories or titles differ): fine-tuning cannot "
                          "change the item index; train a new model on this catalog instead")
-
-
-def read_privacy_report(model_dir: str) -> Dict:
-    with tf.io.gfile.GFile(os.path.join(model_dir, "assets.extra", PRIVACY_FILE)) as f:
-        return json.load(f)
 
 
 def training_summary_path(serving_model_dir: str) -> str:

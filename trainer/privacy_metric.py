@@ -13,9 +13,9 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
+from privrec.contract import EPSILON_KEY
 from trainer.retrieval_metrics import model_predictions, per_model_computations
 
-EPSILON_KEY = "privacy_epsilon"
 
 
 class _EpsilonCombiner(beam.CombineFn):
