@@ -44,7 +44,7 @@ def run_temp_dir(log_path: str) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, pipeline_key):
-    """The whole pipeline on the tiny data set plus canary PII rows (tests/canaries.py).
+    """The whole pipeline on the tiny data set plus canary PII rows (tests/support/canaries.py).
 
     Returns (config, progress lines, path of the run's log: stdout, stderr and Python logging).
     The run's temporary files go to `run_temp_dir(log path)` (Python's tempfile directory).
@@ -52,7 +52,7 @@ def tiny_run(tmp_path_factory, pipeline_key):
     from components.masking import policy
     from pipeline import configs, local_runner
     from privrec.data import generator
-    from tests import canaries
+    from tests.support import canaries
     work = tmp_path_factory.mktemp("tiny_run")
     config = configs.local_config(str(work), data_dir=str(work / "input"),
                                   train_steps=TINY_TRAIN_STEPS, masking_policy=policy.TINY_POLICY)
