@@ -21,6 +21,15 @@ EPSILON_KEY = "privacy_epsilon"
 # The privacy report, in <model version directory>/assets.extra/ (pushed with the model).
 PRIVACY_FILE = "privacy.json"
 
+# Outputs of the serving signature beside "item_ids" and "scores": the top-k items' titles, and
+# the query as the model saw it, masked by the same ops as ingestion (the try-it page shows it).
+TITLES_KEY = "titles"
+MASKED_QUERY_KEY = "masked_query"
+
+# The public catalog the model ranks (item_id, title per row), in assets.extra/ beside the
+# privacy report; the REST API serves it to the try-it page's picker.
+CATALOG_FILE = "catalog.json"
+
 # Serving
 SERVING_PORT = 8500
 SERVING_MAX_BATCH_SIZE = 1024              # rows per Predict request; more: INVALID_ARGUMENT
