@@ -248,3 +248,43 @@ def test_runnable_blocks_run_in_order_on_the_tiny_shop(tmp_path):
     versions = [path.name for path in (tmp_path / "tiny-shop" / "serving" / "privrec").iterdir()
                 if path.name.isdigit()]
     assert len(versions) == 2, versions   # the run's and the fine-tuned one pushed beside it
+
+
+TOP_LEVEL = {entry.name for entry in REPO.iterdir() if not entry.name.startswith(".")}
+
+
+def _anchors(path: Path) -> set:
+    """GitHub's heading anchors of a markdown file."""
+    anchors = set()
+    in_fence = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip().startswith("```"):
+            in_fence = not in_fence
+        if not in_fence and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_every_repository_path_and_link_in_the_docs_exists():
+    """`trainer/model.py`-like paths name files that exist; links point at files and headings
+    that exist, so a moved module or a renamed section shows up here."""
+    missing = []
+    for path in DOC_FILES:
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"`([A-Za-z_][\w.\-/]*/[\w.\-/]*)(?:::[\w\[\]-]+)?`", text):
+            name = match.group(1)
+            if name.split("/")[0] in TOP_LEVEL and not (REPO / name).exists():
+                missing.append(f"{path.relative_to(REPO)}: `{name}`")
+        for match in re.finditer(r"\]\(([^)\s]+)\)", text):
+            target = match.group(1)
+            if re.match(r"[a-z]+://", target):
+                continue
+            file_part, _, anchor = target.partition("#")
+            linked = (path.parent / file_part).resolve() if file_part else path
+            if not linked.exists():
+                missing.append(f"{path.relative_to(REPO)}: link {target}")
+            elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+                missing.append(f"{path.relative_to(REPO)}: link {target} (no such heading)")
+    if missing:
+        pytest.fail("\n".join(missing))
