@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Tuple
 
 import privrec  # noqa: F401  (runtime switches)
 from components.masking import policy as masking_policy
+from components.validation.thresholds import DistributionThresholds
 # The serving and eval contract (names the trainer, serving and the model card share) is the
 # core's; its settings are read from here with the others.
 from privrec.contract import (  # noqa: F401
@@ -167,16 +168,6 @@ KUBEFLOW_RESOURCES = {
     "Trainer": Resources(cpu_request=4, cpu_limit=8, memory_request_gb=16, memory_limit_gb=32),
     "Evaluator": Resources(cpu_request=2, cpu_limit=4, memory_request_gb=8, memory_limit_gb=16),
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class DistributionThresholds:
-    """Largest distance allowed per feature between two data sets' TFDV statistics
-    (components/validation/distribution.py): L-infinity (largest difference in a value's share)
-    for categorical features, approximate Jensen-Shannon divergence (histograms) for numeric
-    ones. A feature not listed is not compared."""
-    l_infinity: Dict[str, float]
-    jensen_shannon: Dict[str, float]
 
 
 # Drift: this run's statistics vs the previous run's (with daily spans: the previous span's).

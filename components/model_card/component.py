@@ -21,11 +21,10 @@ from tfx.utils import io_utils, proto_utils
 
 from components.masking import report as masking_report
 from components.masking.component import MaskingReport
-from components.model_card import card
-from pipeline import run_summary
-from serving import atomic_push
+from components.model_card import card, evaluation
+from privrec import contract
 from privrec.privacy import span_ledger
-from trainer import export
+from serving import atomic_push
 
 MASKING_REPORT, EXAMPLES, EVALUATION = "masking_report", "examples", "model_evaluation"
 
@@ -85,10 +84,10 @@ class Executor(pusher_executor.Executor):
         settings = json.loads(exec_properties.get(
             standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
         return card.build(
-            privacy=export.read_privacy_report(model_path or destination),
+            privacy=contract.read_privacy_report(model_path or destination),
             masking=masking_report.read(
                 artifact_utils.get_single_instance(input_dict[MASKING_REPORT]).uri),
-            metrics=run_summary.candidate_metrics(
+            metrics=evaluation.candidate_metrics(
                 artifact_utils.get_single_instance(input_dict[EVALUATION]).uri),
             data={"source": settings.get("data_source"), "span": examples.span,
                   "input_fingerprint": examples.get_string_custom_property(

@@ -19,14 +19,14 @@ from tfx.components.distribution_validator.component import DistributionValidato
 from tfx.dsl.input_resolution import canned_resolver_functions
 from tfx.proto import distribution_validator_pb2
 
-from pipeline import configs
+from components.validation.thresholds import DistributionThresholds
 
 DRIFT_ID, SKEW_ID = "DriftValidator", "SkewValidator"
 SKEW_SPLIT_PAIR = ("eval", "train")  # (compared split, baseline split)
 STATISTICS_GEN_ID = "StatisticsGen"
 
 
-def validator_config(thresholds: configs.DistributionThresholds
+def validator_config(thresholds: DistributionThresholds
                      ) -> distribution_validator_pb2.DistributionValidatorConfig:
     """DistributionValidator's config: one comparator per configured feature."""
     config = distribution_validator_pb2.DistributionValidatorConfig()
@@ -52,14 +52,14 @@ def previous_statistics():
     return canned_resolver_functions.slice(latest_two, start=-2, stop=-1).as_optional()
 
 
-def drift_validator(statistics, thresholds: Optional[configs.DistributionThresholds]):
+def drift_validator(statistics, thresholds: Optional[DistributionThresholds]):
     if thresholds is None:
         return None
     return DistributionValidator(statistics=statistics, baseline_statistics=previous_statistics(),
                                  config=validator_config(thresholds)).with_id(DRIFT_ID)
 
 
-def skew_validator(statistics, thresholds: Optional[configs.DistributionThresholds]):
+def skew_validator(statistics, thresholds: Optional[DistributionThresholds]):
     if thresholds is None:
         return None
     return DistributionValidator(statistics=statistics, baseline_statistics=statistics,
