@@ -4,7 +4,9 @@
                                                              {"inputs": {...}}, "signature_name"
   GET  /v1/models/{name}[/versions/{v}|/labels/{l}]          version states (GetModelStatus)
   GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata signature defs (GetModelMetadata)
+  GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/catalog  the public catalog (item ids, titles)
   GET  /monitoring/prometheus/metrics                        counts and latencies (metrics.py)
+  GET  /ui                                                   the try-it page (serving/ui/)
 
 Same store, validation, limits, bearer tokens and in-flight cap as the gRPC server; errors are
 {"error": "..."} with TF Serving's HTTP statuses (serving/status_codes.py).
@@ -15,12 +17,17 @@ idle timeout, never a worker; framing errors (bad Content-Length, oversized head
 by waitress itself. TLS is not served here: waitress has none, so put a TLS-terminating proxy in
 front of the REST port (gRPC serves TLS itself).
 """
+import base64
 import dataclasses
+import hashlib
+import html
 import json
 import logging as logging_lib
+import os
 import re
 import threading
 import time
+import weakref
 from http import HTTPStatus
 from typing import Callable, Dict, FrozenSet, Optional, Tuple
 
@@ -31,14 +38,35 @@ from absl import logging
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2
 
+from privrec import contract
 from serving import (auth, batching, in_flight, metrics as metrics_lib, model_store,
                      request_limits, rest_json, status_codes)
 
 _MODEL_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)"
                          r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
-                         r"(?P<tail>:predict|/metadata)?$")
+                         r"(?P<tail>:predict|/metadata|/catalog)?$")
 _STATE_NAMES = get_model_status_pb2.ModelVersionStatus.State.Name
 CLIENT_CLOSED = 499  # nginx's status for a client that went away before its answer
+UI_PATH = "/ui"
+_UI_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ui", "try_it.html")
+
+
+def _csp_hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+def try_it_page(model_name: str) -> Tuple[bytes, Dict[str, str]]:
+    """The try-it page for `model_name` and its headers: a Content-Security-Policy that lets
+    only the page's own inline script and style run and fetch only from this origin."""
+    with open(_UI_FILE, encoding="utf-8") as f:
+        page = f.read().replace("{{MODEL_NAME}}", html.escape(model_name, quote=True))
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    styles = re.findall(r"<style>(.*?)</style>", page, re.S)
+    policy = ("default-src 'none'; script-src " + " ".join(map(_csp_hash, scripts)) +
+              "; style-src " + " ".join(map(_csp_hash, styles)) + "; connect-src 'self'; "
+              "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    return page.encode(), {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
+                           "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,9 +79,11 @@ class HttpLimits:
 
 
 class _Reply(Exception):
-    def __init__(self, status: int, body, content_type: str = "application/json"):
+    def __init__(self, status: int, body, content_type: str = "application/json",
+                 headers: Optional[Dict[str, str]] = None):
         super().__init__(status)
         self.status, self.body, self.content_type = status, body, content_type
+        self.headers = headers or {}
 
 
 class RestApi:
@@ -66,14 +96,19 @@ class RestApi:
         self._store, self._limits, self._max_body_bytes = store, limits, max_body_bytes
         self._metrics, self._tokens, self._batcher = metrics, tokens, batcher
         self._in_flight = requests_in_flight
+        # loaded version -> its catalog.json, parsed; an unloaded version's entry goes with it
+        self._catalogs: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+        self._catalogs_lock = threading.Lock()
 
     def __call__(self, environ, start_response):
         start = time.perf_counter()
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        headers: Dict[str, str] = {}
         try:
             status, body, content_type = self._route(environ, method, path)
         except _Reply as reply:
             status, body, content_type = reply.status, reply.body, reply.content_type
+            headers = reply.headers
         except Exception as error:  # noqa: BLE001  every error becomes a status
             code, message = status_codes.status_for(error, f"REST {method}")
             status, body, content_type = (status_codes.http_status(code), {"error": message},
@@ -85,12 +120,17 @@ class RestApi:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         reason = "Client Closed Request" if status == CLIENT_CLOSED else HTTPStatus(status).phrase
         start_response(f"{status} {reason}", [("Content-Type", content_type),
-                                              ("Content-Length", str(len(data)))])
+                                              ("Content-Length", str(len(data))),
+                                              *headers.items()])
         return [data]
 
     def _route(self, environ, method: str, path: str) -> Tuple[int, object, str]:
         if method == "GET" and path == metrics_lib.PATH:
             return 200, self._metrics.text(), metrics_lib.CONTENT_TYPE
+        if method == "GET" and path in (UI_PATH, UI_PATH + "/"):
+            # the page holds no data: it asks the API below, which checks the bearer token
+            page, headers = try_it_page(self._store.model_name)
+            raise _Reply(200, page, "text/html; charset=utf-8", headers)
         match = _MODEL_PATH.match(path)
         if not match or (method == "POST") != (match["tail"] == ":predict") or \
                 method not in ("GET", "POST"):
@@ -104,6 +144,9 @@ class RestApi:
         if method == "GET" and match["tail"] == "/metadata":
             with self._in_flight.slot():
                 return 200, self._metadata(spec), "application/json"
+        if method == "GET" and match["tail"] == "/catalog":
+            with self._in_flight.slot():
+                return 200, self._catalog(spec), "application/json"
         if method == "GET":
             return 200, self._status(spec), "application/json"
         with self._in_flight.slot():
@@ -160,6 +203,27 @@ class RestApi:
     def _metadata(self, spec: model_pb2.ModelSpec) -> Dict:
         return json_format.MessageToDict(model_store.signature_metadata(self._store, spec),
                                          preserving_proto_field_name=True)
+
+
+    def _catalog(self, spec: model_pb2.ModelSpec) -> Dict:
+        """The public catalog the version ranks (assets.extra/catalog.json, written by the
+        trainer's export), read once per version directory."""
+        servable = self._store.get(spec)
+        path = os.path.join(servable.path, "assets.extra", contract.CATALOG_FILE)
+        with self._catalogs_lock:
+            items = self._catalogs.get(servable)
+        if items is None:
+            if not os.path.exists(path):
+                raise model_store.ServableNotFound(
+                    f"version {servable.version} of '{self._store.model_name}' has no catalog "
+                    f"(assets.extra/{contract.CATALOG_FILE}); models exported before the try-it "
+                    "page lack it: export the model again to serve it")
+            with open(path, encoding="utf-8") as f:
+                items = [{"item_id": row["item_id"], "title": row["title"]}
+                         for row in json.load(f)]
+            with self._catalogs_lock:
+                self._catalogs[servable] = items
+        return {"model_version": str(servable.version), "items": items}
 
 
 def _disconnect_check(environ) -> Callable[[], bool]:
