@@ -243,6 +243,7 @@ def test_runnable_blocks_run_in_order_on_the_tiny_shop(tmp_path):
         f"(exit {process.returncode}):\n{output[-6000:]}")
     assert len(blocks_run) == len(runnable_blocks())
     assert re.search(r"^blessed\s*:\s*yes", output, flags=re.MULTILINE), output[-3000:]
+    assert (tmp_path / "tiny-shop" / "report" / "index.html").is_file()
     assert re.search(r"^ 1\. p\d{5}", output, flags=re.MULTILINE), output[-3000:]  # recommend
     assert '"predictions"' in output                                               # REST
     versions = [path.name for path in (tmp_path / "tiny-shop" / "serving" / "privrec").iterdir()
