@@ -2,6 +2,15 @@
 
 Importing this package sets the runtime switches the stack needs (see ../shared/STACK.md).
 It is the one place they live; every entry point (CLI, TFX modules, tests) imports it first.
+
+Layers (pyproject.toml's import-linter contracts; a layer imports only the ones below it):
+
+    privrec.app  |  bench       the roof
+    audit
+    pipeline
+    components  |  trainer      siblings: neither imports the other
+    serving
+    privrec (core): contract, data, privacy, randomness, text_scrubber, beam_dependencies
 """
 import os
 import sys
