@@ -2,7 +2,8 @@
 
 `serving_default` takes the raw request (user_id, query, recent_item_ids), runs the transform
 graph (which scrubs the query with the masking ops and tokenises it), the query tower and a
-TFRS brute-force index over the whole catalog. `eval` takes serialized masked tf.Examples and
+TFRS brute-force index over the whole catalog; it returns the top-k item ids, scores and titles
+and the masked query (the same scrub ops on the same text: what the model saw). `eval` takes serialized masked tf.Examples and
 returns per example the true item's rank over the whole catalog, hits at each K and the model's
 recorded ε for the Evaluator (trainer/retrieval_metrics.py, trainer/privacy_metric.py). Only core TF and old TF Text ops are used.
 
@@ -18,7 +19,7 @@ import tensorflow_recommenders as tfrs
 import tensorflow_transform as tft
 from tf_keras.src.saving.legacy.saved_model import utils as keras_saved_model_utils
 
-from privrec import contract
+from privrec import contract, text_scrubber
 # The model version directory's privacy report: the contract's (its readers need not import
 # the trainer); trainer.export writes it and reads it back.
 from privrec.contract import PRIVACY_FILE, read_privacy_report  # noqa: F401
@@ -47,6 +48,9 @@ class ExportModule(tf.Module):
         self.candidates = model.scoring_candidates(indices)  # [items, dim], catalog order
         self.index = tfrs.layers.factorized_top_k.BruteForce(k=self.top_k)
         self.index.index(self.candidates, tf.constant(catalog.item_ids))
+        self.titles = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            tf.constant(catalog.item_ids), tf.constant(catalog.titles)), default_value="")
+        self.catalog = catalog  # written to assets.extra/ by export()
 
     def _as_raw(self, name: str, values: tf.Tensor) -> tf.Tensor:
         """Shapes a [batch] tensor like the raw feature spec expects ([batch] or [batch, 1])."""
@@ -67,7 +71,9 @@ class ExportModule(tf.Module):
     def serve(self, user_id, query, recent_item_ids):
         del user_id  # accepted for API compatibility; no per-user state by design
         scores, item_ids = self.index(self.query_embedding(query, recent_item_ids), k=self.top_k)
-        return {"item_ids": item_ids, "scores": scores}
+        return {"item_ids": item_ids, "scores": scores,
+                contract.TITLES_KEY: self.titles.lookup(item_ids),
+                contract.MASKED_QUERY_KEY: text_scrubber.scrub_text(query)}
 
     @tf.function(autograph=False,
                  input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
@@ -101,7 +107,8 @@ class ExportModule(tf.Module):
 
 
 def export(module: ExportModule, directory: str, privacy_report: Dict, training: Dict) -> None:
-    """Writes the SavedModel with both signatures, the privacy report in assets.extra/, the Keras
+    """Writes the SavedModel with both signatures, the privacy report and the public catalog
+    (item ids and titles, for the try-it page) in assets.extra/, the Keras
     model (save_keras), and the training summary (eval loss before/after, warm start) next to it in the Model artifact:
     losses are non-DP aggregates of private data, so they stay in the pipeline root and are
     not pushed."""
@@ -117,6 +124,9 @@ def export(module: ExportModule, directory: str, privacy_report: Dict, training:
     save_keras(module.model, directory)
     with tf.io.gfile.GFile(os.path.join(extra, PRIVACY_FILE), "w") as f:
         json.dump(privacy_report, f, indent=2)
+    with tf.io.gfile.GFile(os.path.join(extra, contract.CATALOG_FILE), "w") as f:
+        json.dump([{"item_id": i, "title": t} for i, t in
+                   zip(module.catalog.item_ids, module.catalog.titles)], f, ensure_ascii=False)
     with tf.io.gfile.GFile(training_summary_path(directory), "w") as f:
         json.dump(training, f, indent=2)
 

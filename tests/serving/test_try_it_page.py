@@ -7,9 +7,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+import tensorflow as tf
 
 from privrec import contract
 from serving import server
+from tests.serving.test_serving_api import _EchoModel
 from tests.support import catalog_model
 
 MODEL = "privrec"
@@ -17,15 +19,8 @@ TOKEN = "try-it-token"
 
 
 @pytest.fixture(scope="module")
-def base_path(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("try_it") / MODEL)
-    catalog_model.save(path, version=1)
-    return path
-
-
-@pytest.fixture(scope="module")
-def rest(base_path):
-    model_server = server.ModelServer(MODEL, base_path, port=0, rest_port=0,
+def rest(catalog_base_path):
+    model_server = server.ModelServer(MODEL, catalog_base_path, port=0, rest_port=0,
                                       tokens=frozenset({TOKEN}))
     model_server.start()
     yield f"http://{model_server.rest.address}"
@@ -57,8 +52,8 @@ def test_ui_is_one_self_contained_html_page_under_a_strict_csp(rest):
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_catalog_endpoint_serves_the_versions_catalog_behind_the_token(rest, base_path):
-    with open(os.path.join(base_path, "1", "assets.extra", contract.CATALOG_FILE)) as f:
+def test_catalog_endpoint_serves_the_versions_catalog_behind_the_token(rest, catalog_base_path):
+    with open(os.path.join(catalog_base_path, "1", "assets.extra", contract.CATALOG_FILE)) as f:
         written = json.load(f)
     status, headers, body = _get(rest + f"/v1/models/{MODEL}/catalog", TOKEN)
     assert status == 200 and headers["Content-Type"] == "application/json"
@@ -83,8 +78,9 @@ def test_predict_returns_titles_and_the_masked_query_the_model_saw(rest):
 
 
 def test_a_version_without_a_catalog_gets_a_clear_404(tmp_path):
-    directory = catalog_model.save(str(tmp_path / MODEL), version=3)
-    os.remove(os.path.join(directory, "assets.extra", contract.CATALOG_FILE))
+    module = _EchoModel()  # a SavedModel without assets.extra/catalog.json
+    tf.saved_model.save(module, str(tmp_path / MODEL / "3"),
+                        signatures={"serving_default": module.serve.get_concrete_function()})
     model_server = server.ModelServer(MODEL, str(tmp_path / MODEL), port=0, rest_port=0)
     model_server.start()
     try:
