@@ -141,8 +141,16 @@ def _attack(features_in, loss_in, labels_in, features_out, loss_out, labels_out)
                      "members": int(np.sum(labels_in == heavy) if heavy is not None
                                     else len(labels_in)),
                      "non_members": int(np.sum(labels_out == heavy) if heavy is not None
-                                        else len(labels_out))})
+                                        else len(labels_out)),
+                     "roc": _roc_points(result.roc_curve)})
     return rows
+
+
+def _roc_points(roc, points: int = 50) -> Dict[str, List[float]]:
+    """The attack's ROC curve, at most `points` points (the run report draws it)."""
+    keep = np.unique(np.linspace(0, len(roc.fpr) - 1, min(points, len(roc.fpr))).astype(int))
+    return {"fpr": [float(v) for v in np.asarray(roc.fpr)[keep]],
+            "tpr": [float(v) for v in np.asarray(roc.tpr)[keep]]}
 
 
 def attack(members: Dict[str, np.ndarray], non_members: Dict[str, np.ndarray]) -> Dict:

@@ -151,6 +151,37 @@ def _example_request(config):
 def cmd_run(args):
     with _terminal(args) as terminal:  # first: importing TFX already warns
         _run(args, terminal.print, terminal)
+    print(f"[privrec] run report: {_report_path(args)}")
+
+
+def _report_path(args) -> str:
+    from privrec.app.report import build
+    return build.path(args.work_dir)
+
+
+def _write_report(work_dir: str, say) -> str:
+    """<work-dir>/report/index.html (privrec/app/report/). A report that cannot be built is
+    said, with the traceback in the log, not raised: the run itself succeeded."""
+    from privrec.app.report import build
+    try:
+        return build.write(work_dir)
+    except Exception as error:  # noqa: BLE001  (the report must not fail the run)
+        import traceback
+        traceback.print_exc()  # to the log file
+        say(f"[privrec] the run report could not be built: {error!r} (`privrec report` "
+            "retries it)")
+        return ""
+
+
+def cmd_report(args):
+    """Rebuilds <work-dir>/report/index.html from the pipeline root and MLMD."""
+    from privrec.app.report import build
+    with _terminal(args):
+        try:
+            target = build.write(args.work_dir)
+        except LookupError as error:
+            sys.exit(f"privrec report: {error}")
+    print(f"[privrec] run report: {target}")
 
 
 def _run(args, say, terminal):
@@ -164,6 +195,7 @@ def _run(args, say, terminal):
         generator.write_dataset(config.data_dir, args.size)
     _run_pipeline(config, "run", terminal)
     summary = run_summary.read(config)
+    _write_report(args.work_dir, say)
     model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
     address, version = model_server.start()
     if version is None:
@@ -329,22 +361,32 @@ def cmd_compile(args):
 
 def cmd_audit(args):
     """Membership inference audit: DP model vs the same model without DP, held-out users."""
+    with _terminal(args) as terminal:  # quiet like `run`: library output to the log file
+        _audit(args, terminal)
+    print(f"[privrec] run report: {_report_path(args)}")
+
+
+def _audit(args, terminal):
     from audit import run as audit_run
+    from privrec.app import console
     from privrec.data import generator
     config = _config(args)
     data_dir = args.data_dir
     if data_dir is None:
         data_dir = generator.write_dataset(os.path.join(args.work_dir, "data"), args.size)
-    report = audit_run.audit(data_dir, args.work_dir, args.holdout_share, args.seed,
-                             settings=config)
-    print(f"\n==== privrec audit: membership inference ({report['holdout']['member_users']} "
-          f"member users, {report['holdout']['non_member_users']} held out) ====")
-    audit_run.print_table(report)
-    print(f"report: {os.path.join(os.path.abspath(args.work_dir), audit_run.HTML_FILE)}")
+    with console.ComponentProgress(terminal) as progress:
+        report = audit_run.audit(data_dir, args.work_dir, args.holdout_share, args.seed,
+                                 printer=progress, settings=config)
+    say = terminal.print
+    say(f"\n==== privrec audit: membership inference ({report['holdout']['member_users']} "
+        f"member users, {report['holdout']['non_member_users']} held out) ====")
+    audit_run.print_table(report, printer=say)
+    say(f"report: {os.path.join(os.path.abspath(args.work_dir), audit_run.HTML_FILE)}")
     for directory in report["model_cards"]:
-        print(f"model card with these results: {directory}")
+        say(f"model card with these results: {directory}")
     if not report["model_cards"]:
-        print("the DP model was not pushed (not blessed): no model card to add the results to")
+        say("the DP model was not pushed (not blessed): no model card to add the results to")
+    _write_report(args.work_dir, say)
 
 
 def cmd_inventory(args):
@@ -369,18 +411,30 @@ def cmd_inventory(args):
 def cmd_privacy_report(args):
     """Privacy-utility curve: the same Trainer at each ε, scored over the whole catalog."""
     from audit import privacy_utility
-    from privrec.data import generator
     try:
         epsilons = privacy_utility.parse_epsilons(args.epsilons)
     except ValueError as error:
         sys.exit(f"privrec privacy-report: {error}")
+    with _terminal(args) as terminal:  # quiet like `run`: library output to the log file
+        _privacy_report(args, epsilons, terminal)
+    print(f"[privrec] run report: {_report_path(args)}")
+
+
+def _privacy_report(args, epsilons, terminal):
+    from audit import privacy_utility
+    from privrec.app import console
+    from privrec.data import generator
     config = _config(args)
     data_dir = args.data_dir or generator.write_dataset(os.path.join(args.work_dir, "data"),
                                                         args.size)
-    report = privacy_utility.curve(data_dir, args.work_dir, epsilons, settings=config)
-    print("\n==== privrec privacy-report: privacy-utility ====")
-    print("\n".join(privacy_utility.table(report)))
-    print(f"plot: {os.path.join(os.path.abspath(args.work_dir), privacy_utility.PNG_FILE)}")
+    with console.ComponentProgress(terminal) as progress:
+        report = privacy_utility.curve(data_dir, args.work_dir, epsilons, printer=progress,
+                                       settings=config)
+    say = terminal.print
+    say("\n==== privrec privacy-report: privacy-utility ====")
+    say("\n".join(privacy_utility.table(report)))
+    say(f"plot: {os.path.join(os.path.abspath(args.work_dir), privacy_utility.PNG_FILE)}")
+    _write_report(args.work_dir, say)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -484,6 +538,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="tiny", choices=sorted(SIZES),
                    help="generated data set when --data-dir is not given")
     p.set_defaults(func=cmd_privacy_report)
+
+    p = sub.add_parser("report", help="rebuild the run report <work-dir>/report/index.html "
+                       "from the pipeline root and MLMD (and the audit's or privacy-report's "
+                       "results in the work dir)")
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR, help="the run's work dir")
+    p.add_argument("--verbose", action="store_true", help="show library logs and warnings "
+                   "live instead of writing them to <work-dir>/privrec.log")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("inventory", help="print the newest data asset inventory of a run "
                        "(columns, privacy classes, associations, freshness, lineage)")
