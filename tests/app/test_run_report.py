@@ -9,7 +9,7 @@ import re
 from privrec.app.report import build, text
 from tests.app import run_report
 
-SECTIONS = {"data": "Data", "masking": "Masking", "validation": "Validation",
+SECTIONS = {"summary": "Summary", "data": "Data", "masking": "Masking", "validation": "Validation",
             "privacy": "Training and privacy", "evaluation": "Evaluation",
             "release": "Release"}
 
@@ -57,6 +57,8 @@ def test_every_section_with_values_from_the_artifacts(tiny_run):
     assert f"<td>{text.epsilon(privacy['epsilon'])}</td>" in section
     assert text.escape(privacy["epsilon_covers"]) in section
     assert "ε spent per run" in section
+    assert f"<div class='tile-value'>{text.epsilon(privacy['epsilon'])}</div>" in \
+        _section(html, "summary")
     section = _section(html, "evaluation")
     assert re.search(r"Recall@10</td><td class='num'>0\.\d+</td>", section)
     (pushed,) = glob.glob(os.path.join(config.serving_root, config.model_name, "*"))

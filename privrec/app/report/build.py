@@ -7,7 +7,7 @@ from typing import List, Optional
 
 from privrec.app.report import facts as facts_lib, metrics, page
 from privrec.app.report.sections import (data, evaluation, masking, privacy, release, studies,
-                                         validation)
+                                         summary, validation)
 
 REPORT_DIR, INDEX = "report", "index.html"
 AUDIT_JSON, UTILITY_JSON = "mia.json", "privacy_utility.json"   # audit/run.py, privacy_utility
@@ -28,16 +28,19 @@ def run_sections(facts: facts_lib.RunFacts) -> List[page.Section]:
     if facts.privacy:
         sections.append(privacy.section(facts.privacy, facts.training, facts.ledger))
     evaluation_artifact = facts.latest("ModelEvaluation")
+    per_slice = None
     if evaluation_artifact is not None:
         blessed = facts.prop("ModelBlessing", "blessed")
+        per_slice = metrics.per_slice(evaluation_artifact.uri)
         sections.append(evaluation.section(
-            metrics.per_slice(evaluation_artifact.uri), metrics.failures(evaluation_artifact.uri),
+            per_slice, metrics.failures(evaluation_artifact.uri),
             None if blessed is None else blessed == 1))
     sections.append(release.section(
         {"pushed": facts.prop("PushedModel", "pushed") == 1,
          "version": facts.prop("PushedModel", "pushed_version"),
          "destination": facts.prop("PushedModel", "pushed_destination")}, facts.card))
-    return sections
+    overall = (per_slice or {}).get(metrics.OVERALL)
+    return [summary.section(facts, overall)] + sections
 
 
 def _pipeline_dir(work_dir: str) -> Optional[str]:

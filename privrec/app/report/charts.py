@@ -1,6 +1,7 @@
 """Charts as inline SVG (matplotlib, no fonts or links outside the page)."""
 import html
 import io
+import itertools
 import re
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -10,10 +11,20 @@ matplotlib.use("Agg")
 from matplotlib import pyplot  # noqa: E402  (after choosing the non-interactive backend)
 
 CHART_CLASS = "chart"
+MARK = "mark-"  # the SVG id prefix of the data's marks (bars, lines, steps), not axes or text
+_marks = itertools.count()
 COLORS = ("#2f6f9f", "#e07b39", "#3a9a5b", "#8e5ea2", "#c0392b", "#7f8c8d")
 _STYLE = {"svg.fonttype": "none", "svg.hashsalt": "privrec", "font.size": 9,
           "axes.spines.top": False, "axes.spines.right": False,
           "axes.prop_cycle": matplotlib.cycler(color=COLORS)}
+
+
+def _mark(*artists):
+    """Tags what shows data, so a reader (or a test) can tell drawn data from empty axes."""
+    for artist in artists:
+        for part in (artist if isinstance(artist, (list, tuple)) or hasattr(artist, "patches")
+                     else [artist]):
+            part.set_gid(f"{MARK}{next(_marks)}")
 
 
 def _figure(size=(5.2, 3.0)):
@@ -43,8 +54,8 @@ def bars(title: str, labels: Sequence[str], series: Dict[str, Sequence[float]], 
     figure, axes = _figure(size)
     width = 0.8 / max(1, len(series))
     for i, (name, values) in enumerate(series.items()):
-        axes.bar([j + i * width for j in range(len(labels))], values, width, label=name,
-                 color=COLORS[i % len(COLORS)])
+        _mark(axes.bar([j + i * width for j in range(len(labels))], values, width,
+                       label=name, color=COLORS[i % len(COLORS)]))
     axes.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))], list(labels),
                     rotation=35 if rotate else 0, ha="right" if rotate else "center")
     axes.set_ylabel(ylabel)
@@ -63,8 +74,8 @@ def lines(title: str, series: Dict[str, Tuple[Sequence[float], Sequence[float]]]
     if diagonal:
         axes.plot([0, 1], [0, 1], linestyle="--", color="#9aa5b1", linewidth=1, label="chance")
     for i, (name, (xs, ys)) in enumerate(series.items()):
-        axes.plot(xs, ys, marker="o" if markers else None, label=name,
-                  color=COLORS[i % len(COLORS)])
+        _mark(axes.plot(xs, ys, marker="o" if markers else None, label=name,
+                        color=COLORS[i % len(COLORS)]))
     if xlog:
         axes.set_xscale("log")
     if xticks:
@@ -86,18 +97,18 @@ def distribution(name: str, splits: Dict[str, Dict], caption: str) -> str:
             labels = [v or "(empty)" for v, _ in figures["top_values"]]
             total = sum(c for _, c in figures["top_values"]) + figures.get("other_count", 0)
             width = 0.8 / len(splits)
-            axes.bar([j + i * width for j in range(len(labels))],
-                     [c / (total or 1) for _, c in figures["top_values"]], width, label=split,
-                     color=color)
+            _mark(axes.bar([j + i * width for j in range(len(labels))],
+                           [c / (total or 1) for _, c in figures["top_values"]], width,
+                           label=split, color=color))
             axes.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))], labels,
                             rotation=30, ha="right")
             axes.set_ylabel("share of examples")
         else:
             buckets = figures["histogram"]
             total = sum(b[2] for b in buckets) or 1
-            axes.stairs([b[2] / total for b in buckets],
-                        [buckets[0][0]] + [b[1] for b in buckets], label=split, color=color,
-                        linewidth=1.5)
+            _mark(axes.stairs([b[2] / total for b in buckets],
+                              [buckets[0][0]] + [b[1] for b in buckets], label=split,
+                              color=color, linewidth=1.5))
             axes.set_ylabel("share of examples")
     axes.set_title(name)
     axes.legend(fontsize=7)

@@ -33,6 +33,14 @@ figure.chart{margin:6px 0;padding:6px;border:1px solid var(--line);border-radius
 background:#fff}
 figure.chart svg{display:block;max-width:100%;height:auto}
 figcaption{color:var(--muted);font-size:13px;max-width:560px}
+td.num,th{white-space:nowrap}
+pre{white-space:pre-wrap;font-size:13px;background:var(--bg);padding:8px;border-radius:6px}
+.tiles{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}
+.tile{flex:1 1 160px;border:1px solid var(--line);border-radius:8px;padding:10px 14px;
+background:var(--bg)}
+.tile-label{color:var(--muted);font-size:13px}
+.tile-value{font-size:26px;font-weight:700;color:var(--ink)}
+.tile-detail{color:var(--muted);font-size:12px}
 """
 
 
