@@ -8,7 +8,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import component_spec, standard_artifacts, standard_component_specs
 
-from components.masking import executor
+from components.masking import executor, settings
 from components.masking import policy as policy_lib
 
 
@@ -48,7 +48,7 @@ class MaskingExampleGen(FileBasedExampleGen):
                 splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train),
                         example_gen_pb2.SplitConfig.Split(name="eval",
                                                           hash_buckets=evaluation)])),
-            custom_config=executor.make_custom_config(allow_dev_key, policy, key_fingerprint,
+            custom_config=settings.make_custom_config(allow_dev_key, policy, key_fingerprint,
                                                       time_windows),
             range_config=None,
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,

@@ -152,10 +152,15 @@ def to_html(report: Dict) -> str:
     return "\n".join(parts)
 
 
+def to_json(report: Dict) -> str:
+    """The JSON file's text."""
+    return json.dumps(report, indent=2, sort_keys=True)
+
+
 def write(report: Dict, directory: str) -> None:
     tf.io.gfile.makedirs(directory)
     with tf.io.gfile.GFile(os.path.join(directory, JSON_FILE), "w") as f:
-        json.dump(report, f, indent=2, sort_keys=True)
+        f.write(to_json(report))
     with tf.io.gfile.GFile(os.path.join(directory, HTML_FILE), "w") as f:
         f.write(to_html(report))
 

@@ -10,7 +10,8 @@ import pytest
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.localfilesystem import LocalFileSystem
 
-from components.masking import executor, malformed, policy
+from components.masking import malformed, policy, reading
+from components.masking.lineage import source_files
 from privrec.data import sources
 from pipeline import configs, spans
 from privrec.data import generator, schema
@@ -71,13 +72,13 @@ def test_a_non_local_scheme_reads_like_the_local_path(tmp_path, rows):
     local = _write_interactions(str(tmp_path / "interactions"), rows)
     remote_base = f"{SCHEME}://{tmp_path / 'interactions'}"
     tiny = policy.load(policy.TINY_POLICY)
-    files = executor.input_files(remote_base, "*.csv")
+    files = reading.input_files(remote_base, "*.csv")
     assert files == [f"{SCHEME}://{local}"]
     with pytest.raises(FileNotFoundError):
         open(files[0])  # the path is not a local one: only FileSystems can read it
-    assert executor.check_header(files[0], tiny)
-    assert list(executor.read_rows(files[0], tiny)) == list(executor.read_rows(local, tiny))
-    [lineage] = json.loads(executor.source_files(files))
+    assert reading.check_header(files[0], tiny)
+    assert list(reading.read_rows(files[0], tiny)) == list(reading.read_rows(local, tiny))
+    [lineage] = json.loads(source_files(files))
     with open(local, "rb") as f:
         assert lineage == {"name": "part-0.csv", "bytes": os.path.getsize(local),
                            "sha256": hashlib.sha256(f.read()).hexdigest()}
@@ -87,9 +88,9 @@ def test_errors_on_a_non_local_path_name_it_with_line_and_column(tmp_path, rows)
     bad = [dict(r) for r in rows]
     bad[20][schema.TIMESTAMP] = "yesterday"
     _write_interactions(str(tmp_path / "interactions"), bad)
-    [path] = executor.input_files(f"{SCHEME}://{tmp_path / 'interactions'}", "*.csv")
+    [path] = reading.input_files(f"{SCHEME}://{tmp_path / 'interactions'}", "*.csv")
     with pytest.raises(malformed.InputDataError) as failure:
-        list(executor.read_rows(path, policy.load(policy.TINY_POLICY)))
+        list(reading.read_rows(path, policy.load(policy.TINY_POLICY)))
     assert f"{path}, line 22, column 'timestamp'" in str(failure.value)
 
 
@@ -100,9 +101,9 @@ def test_gzip_csv_is_decompressed_and_its_lineage_is_the_stored_file(tmp_path, r
     with open(local, "rb") as source, gzip.open(packed, "wb") as target:
         target.write(source.read())
     tiny = policy.load(policy.TINY_POLICY)
-    assert executor.input_files(str(tmp_path / "packed"), "*.csv*") == [packed]
-    assert list(executor.read_rows(packed, tiny)) == list(executor.read_rows(local, tiny))
-    [lineage] = json.loads(executor.source_files([packed]))
+    assert reading.input_files(str(tmp_path / "packed"), "*.csv*") == [packed]
+    assert list(reading.read_rows(packed, tiny)) == list(reading.read_rows(local, tiny))
+    [lineage] = json.loads(source_files([packed]))
     with open(packed, "rb") as f:
         assert lineage["sha256"] == hashlib.sha256(f.read()).hexdigest()
     assert lineage["bytes"] == os.path.getsize(packed) < os.path.getsize(local)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from components.masking import executor
+from components.masking import malformed, time_split
 from pipeline import configs
 from privrec.app import cli
 from privrec.data import generator, movielens, time_window
@@ -49,23 +49,22 @@ def test_each_span_folder_declares_its_own_window(tmp_path):
 
 
 def test_split_is_a_rule_of_the_row_and_the_window():
-    shares = executor.upper_shares_of(_splits(9, 1))
+    shares = time_split.upper_shares_of(_splits(9, 1))
     window = (1000, 2000)
-    assert [executor.split_index(t, window, shares) for t in (0, 1000, 1899, 1900, 1999, 10**9)] \
-        == [0, 0, 0, 1, 1, 1]
-    assert executor.cut_offs(window, shares) == [1900]
-    assert [executor.window_side(t, window) for t in (999, 1000, 1999, 2000)] == [
+    assert [time_split.split_index(t, window, shares)
+            for t in (0, 1000, 1899, 1900, 1999, 10**9)] == [0, 0, 0, 1, 1, 1]
+    assert time_split.cut_offs(window, shares) == [1900]
+    assert [time_split.window_side(t, window) for t in (999, 1000, 1999, 2000)] == [
         "before", "inside", "inside", "after"]
 
 
 def test_missing_window_is_refused_naming_the_flag_and_the_file():
-    with pytest.raises(executor.InputDataError, match=r"--time-window START,END.*"
+    with pytest.raises(malformed.InputDataError, match=r"--time-window START,END.*"
                        r"PipelineConfig.time_window.*time_window.json"):
-        executor.split_window({}, {}, "/data/interactions")
-    with pytest.raises(executor.InputDataError, match=r"span 3.*span-3 folder"):
-        executor.split_window({"span": 3}, {executor.TIME_WINDOWS: '{"1": [0, 10]}'}, "/d")
-    assert executor.split_window({"span": 3}, {executor.TIME_WINDOWS: '{"*": [0, 10]}'},
-                                 "/d") == (0, 10)
+        time_split.split_window({}, 0, "/data/interactions")
+    with pytest.raises(malformed.InputDataError, match=r"span 3.*span-3 folder"):
+        time_split.split_window({"1": [0, 10]}, 3, "/d")
+    assert time_split.split_window({time_split.ANY_SPAN: [0, 10]}, 3, "/d") == (0, 10)
 
 
 def test_privrec_run_on_own_data_without_a_window_names_the_flag(tmp_path):

@@ -63,7 +63,7 @@ def test_direct_presets_are_the_default_and_the_multi_process_mode():
 def test_masking_shuffles_only_on_runners_whose_shuffles_spill():
     """The masking ExampleGen writes without TFX's Reshuffle on DirectRunner (it would hold the
     whole output in memory) and keeps it (and spreads rows before masking) elsewhere."""
-    from components.masking.executor import shuffles_spill
+    from components.masking.examples_writer import shuffles_spill
     assert not shuffles_spill(configs.PipelineConfig("d", "p", "s", "m").beam_pipeline_args)
     assert not shuffles_spill(configs.beam_args("direct-multiprocess"))
     assert not shuffles_spill([])

@@ -8,7 +8,7 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from components.masking import executor, malformed, policy, pseudonymizer
+from components.masking import malformed, policy, pseudonymizer, reading
 from pipeline import configs, local_runner
 from privrec.data import generator, schema
 
@@ -193,7 +193,7 @@ def test_malformed_helpers_on_a_large_file(tmp_path):
     path = str(tmp_path / "big.csv")
     _write_raw(path, b"".join(raw))
     with pytest.raises(malformed.InputDataError) as failure:
-        list(executor.read_rows(path, policy.load(policy.TINY_POLICY)))
+        list(reading.read_rows(path, policy.load(policy.TINY_POLICY)))
     assert f"{path}, lines 11-" in str(failure.value) and "field larger than field limit" in \
         str(failure.value) and "column 'event_type'" in str(failure.value)
     assert malformed.not_utf8(path) is None

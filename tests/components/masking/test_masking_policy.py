@@ -251,10 +251,10 @@ def test_report_states_delta_and_noise_of_gaussian_columns(tmp_path):
 
 
 def test_numeric_methods_refuse_non_numbers_at_ingestion_without_echoing_them():
-    from components.masking.executor import _row_problem
+    from components.masking.reading import row_problem
     for params in ({"method": "bucket", "boundaries": [10]},
                    {"method": "gaussian", "epsilon": 1, "delta": 1e-6, "lower": 0, "upper": 9}):
         rule = policy.ColumnRule("price", policy.QUASI, "generalize", params)
-        assert _row_problem(rule, "12.5") is None and _row_problem(rule, "") is None
-        problem = _row_problem(rule, "12 yuan")
+        assert row_problem(rule, "12.5") is None and row_problem(rule, "") is None
+        problem = row_problem(rule, "12 yuan")
         assert "not a number" in problem and "yuan" not in problem
