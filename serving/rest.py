@@ -55,11 +55,12 @@ def _csp_hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
 
 
-def try_it_page(model_name: str) -> Tuple[bytes, Dict[str, str]]:
+def try_it_page(model_name: str, token_required: bool) -> Tuple[bytes, Dict[str, str]]:
     """The try-it page for `model_name` and its headers: a Content-Security-Policy that lets
     only the page's own inline script and style run and fetch only from this origin."""
     with open(_UI_FILE, encoding="utf-8") as f:
-        page = f.read().replace("{{MODEL_NAME}}", html.escape(model_name, quote=True))
+        page = f.read().replace("{{MODEL_NAME}}", html.escape(model_name, quote=True)).replace(
+            "{{TOKEN_REQUIRED}}", "yes" if token_required else "no")
     scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
     styles = re.findall(r"<style>(.*?)</style>", page, re.S)
     policy = ("default-src 'none'; script-src " + " ".join(map(_csp_hash, scripts)) +
@@ -129,7 +130,7 @@ class RestApi:
             return 200, self._metrics.text(), metrics_lib.CONTENT_TYPE
         if method == "GET" and path in (UI_PATH, UI_PATH + "/"):
             # the page holds no data: it asks the API below, which checks the bearer token
-            page, headers = try_it_page(self._store.model_name)
+            page, headers = try_it_page(self._store.model_name, bool(self._tokens))
             raise _Reply(200, page, "text/html; charset=utf-8", headers)
         match = _MODEL_PATH.match(path)
         if not match or (method == "POST") != (match["tail"] == ":predict") or \

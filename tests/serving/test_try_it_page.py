@@ -42,6 +42,7 @@ def test_ui_is_one_self_contained_html_page_under_a_strict_csp(rest):
     status, headers, page = _get(rest + "/ui")  # no token: the page holds no data
     assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
     assert f'<meta name="privrec-model" content="{MODEL}">' in page
+    assert '<meta name="privrec-token-required" content="yes">' in page
     assert not re.search(r"(?:src|href|action)\s*=\s*[\"'](?!data:)", page)  # nothing to load
     assert not re.search(r"https?://|//[a-z]", page.replace("https?://", ""))
     policy = dict(part.strip().split(" ", 1) for part in
