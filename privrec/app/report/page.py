@@ -32,7 +32,7 @@ p.note{color:var(--muted);margin:4px 0 10px}
 figure.chart{margin:6px 0;padding:6px;border:1px solid var(--line);border-radius:6px;
 background:#fff}
 figure.chart svg{display:block;max-width:100%;height:auto}
-figcaption{color:var(--muted);font-size:13px;max-width:560px}
+figcaption{color:var(--muted);font-size:13px;width:0;min-width:100%}
 td.num,th{white-space:nowrap}
 pre{white-space:pre-wrap;font-size:13px;background:var(--bg);padding:8px;border-radius:6px}
 .tiles{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}
