@@ -54,6 +54,8 @@ def test_typed_query_shows_the_models_top_k_titles_and_scores(rest, tmp_path):
         assert page.results()[0][:2] == ("Wireless Headphones", "p001")
         page.page.screenshot(path=str(tmp_path / "try-it.png"), full_page=True)
         assert page.page_errors == [] and page.console_errors == []
+    with open(tmp_path / "try-it.png", "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_a_phone_number_in_the_query_shows_as_phone_placeholder(rest):
