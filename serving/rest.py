@@ -19,6 +19,7 @@ front of the REST port (gRPC serves TLS itself).
 """
 import base64
 import dataclasses
+import functools
 import hashlib
 import html
 import json
@@ -55,6 +56,7 @@ def _csp_hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
 
 
+@functools.lru_cache(maxsize=4)
 def try_it_page(model_name: str, token_required: bool) -> Tuple[bytes, Dict[str, str]]:
     """The try-it page for `model_name` and its headers: a Content-Security-Policy that lets
     only the page's own inline script and style run and fetch only from this origin."""
@@ -205,10 +207,9 @@ class RestApi:
         return json_format.MessageToDict(model_store.signature_metadata(self._store, spec),
                                          preserving_proto_field_name=True)
 
-
     def _catalog(self, spec: model_pb2.ModelSpec) -> Dict:
         """The public catalog the version ranks (assets.extra/catalog.json, written by the
-        trainer's export), read once per version directory."""
+        trainer's export), read once per loaded version."""
         servable = self._store.get(spec)
         path = os.path.join(servable.path, "assets.extra", contract.CATALOG_FILE)
         with self._catalogs_lock:
