@@ -1,4 +1,5 @@
 """Charts as inline SVG (matplotlib, no fonts or links outside the page)."""
+import datetime
 import html
 import io
 import itertools
@@ -8,6 +9,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.ticker  # noqa: E402
 from matplotlib import pyplot  # noqa: E402  (after choosing the non-interactive backend)
 
 CHART_CLASS = "chart"
@@ -88,9 +90,16 @@ def lines(title: str, series: Dict[str, Tuple[Sequence[float], Sequence[float]]]
     return svg(figure, caption)
 
 
-def distribution(name: str, splits: Dict[str, Dict], caption: str) -> str:
-    """One inventory column per split: top values as bars, or the TFDV histogram as steps."""
-    figure, axes = _figure((3.8, 2.3))
+def distribution(name: str, splits: Dict[str, Dict], caption: str,
+                 dates: bool = False) -> str:
+    """One inventory column per split: top values as bars, or the TFDV histogram as steps
+    (`dates`: values are Unix seconds, labelled as dates)."""
+    figure, axes = _figure((3.4, 2.2))
+    if dates:
+        axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+            lambda x, _: datetime.datetime.fromtimestamp(x, datetime.timezone.utc).strftime(
+                "%Y-%m-%d")))
+        axes.tick_params(axis="x", labelrotation=30)
     for i, (split, figures) in enumerate(splits.items()):
         color = COLORS[i % len(COLORS)]
         if "top_values" in figures:

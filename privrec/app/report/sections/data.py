@@ -3,6 +3,7 @@ correlations, freshness, lineage)."""
 from typing import Dict
 
 from privrec.app.report import charts, page, text
+from privrec.data.schema import TIMESTAMP
 
 
 def _per_split(column: Dict, key: str, fmt) -> str:
@@ -30,7 +31,8 @@ def _distributions(inventory: Dict):
         first = next(iter(splits.values()))
         if "top_values" in first or first.get("histogram"):
             yield charts.distribution(name, splits, f"{name} ({c['privacy_class']}, "
-                                      f"{c['action']}): share of examples per split")
+                                      f"{c['action']}): share of examples per split",
+                                      dates=name == TIMESTAMP)
 
 
 def section(inventory: Dict) -> page.Section:
