@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from audit import membership_inference, run as audit_run, user_holdout
@@ -79,6 +80,7 @@ def test_held_out_rows_are_masked_and_k_anonymised_like_the_members(tmp_path):
     assert not any(b"13912345678" in e for e in examples)
 
 
+@pytest.mark.heavy  # two pipeline runs of its own (DP and non-DP): CI, not `make test`
 def test_privrec_audit_attacks_the_dp_and_the_non_dp_model(tmp_path, monkeypatch, capsys):
     from privrec.app import cli
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
