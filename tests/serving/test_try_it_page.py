@@ -42,7 +42,6 @@ def test_ui_is_one_self_contained_html_page_under_a_strict_csp(rest):
     status, headers, page = _get(rest + "/ui")  # no token: the page holds no data
     assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
     assert f'<meta name="privrec-model" content="{MODEL}">' in page
-    assert '<meta name="privrec-token-required" content="yes">' in page
     assert not re.search(r"(?:src|href|action)\s*=\s*[\"'](?!data:)", page)  # nothing to load
     assert not re.search(r"https?://|//[a-z]", page.replace("https?://", ""))
     policy = dict(part.strip().split(" ", 1) for part in
@@ -78,14 +77,26 @@ def test_predict_returns_titles_and_the_masked_query_the_model_saw(rest):
     assert prediction["item_ids"][0] == "p001"  # both title words in the query
 
 
-def test_a_version_without_a_catalog_gets_a_clear_404(tmp_path):
-    module = _EchoModel()  # a SavedModel without assets.extra/catalog.json
-    tf.saved_model.save(module, str(tmp_path / MODEL / "3"),
+@pytest.fixture(scope="module")
+def open_rest_without_catalog(tmp_path_factory):
+    """A server without tokens on a SavedModel without assets.extra/catalog.json."""
+    path = tmp_path_factory.mktemp("no_catalog") / MODEL
+    module = _EchoModel()
+    tf.saved_model.save(module, str(path / "3"),
                         signatures={"serving_default": module.serve.get_concrete_function()})
-    model_server = server.ModelServer(MODEL, str(tmp_path / MODEL), port=0, rest_port=0)
+    model_server = server.ModelServer(MODEL, str(path), port=0, rest_port=0)
     model_server.start()
-    try:
-        status, _, body = _get(f"http://{model_server.rest.address}/v1/models/{MODEL}/catalog")
-    finally:
-        model_server.stop()
+    yield f"http://{model_server.rest.address}"
+    model_server.stop()
+
+
+def test_a_version_without_a_catalog_gets_a_clear_404(open_rest_without_catalog):
+    status, _, body = _get(open_rest_without_catalog + f"/v1/models/{MODEL}/catalog")
     assert status == 404 and contract.CATALOG_FILE in json.loads(body)["error"]
+    assert "version 3" in json.loads(body)["error"]
+
+
+def test_without_tokens_the_page_asks_for_none(open_rest_without_catalog, rest):
+    assert '<meta name="privrec-token-required" content="no">' in _get(
+        open_rest_without_catalog + "/ui")[2]
+    assert '<meta name="privrec-token-required" content="yes">' in _get(rest + "/ui/")[2]
