@@ -318,6 +318,8 @@ def cmd_serve(args):
           + (model_server.rest.address if model_server.rest else "off (--rest-port)"))
     if version is None:
         print(f"warning: no version under {base_path} yet; polling for one", file=sys.stderr)
+    if model_server.rest:
+        print(f"try-it page: http://{model_server.rest.address}/ui")
     print(f"serving {model_name} (version {version}) from {base_path} on {address}; "
           f"signature '{configs.SERVING_SIGNATURE}'", flush=True)
     import signal
