@@ -5,7 +5,7 @@ import json
 import os
 from typing import List, Optional
 
-from privrec.app.report import facts as facts_lib, metrics, page
+from privrec.app.report import charts, facts as facts_lib, metrics, page
 from privrec.app.report.sections import (data, evaluation, masking, privacy, release, studies,
                                          summary, validation)
 
@@ -61,6 +61,7 @@ def _json(work_dir: str, name: str):
 def write(work_dir: str) -> str:
     """Writes the page; returns its path. Raises LookupError when the work dir holds no run."""
     work_dir = os.path.abspath(work_dir)
+    charts.reset_marks()
     pipeline_dir = _pipeline_dir(work_dir)
     sections, subtitle = [], []
     if pipeline_dir:

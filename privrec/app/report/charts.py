@@ -21,6 +21,12 @@ _STYLE = {"svg.fonttype": "none", "svg.hashsalt": "privrec", "font.size": 9,
           "axes.prop_cycle": matplotlib.cycler(color=COLORS)}
 
 
+def reset_marks() -> None:
+    """Numbers the marks from 0 again: a page built twice from the same facts is the same."""
+    global _marks
+    _marks = itertools.count()
+
+
 def _mark(*artists):
     """Tags what shows data, so a reader (or a test) can tell drawn data from empty axes."""
     for artist in artists:
