@@ -10,9 +10,10 @@ cold-start slice (test items with no training interaction) and catalog coverage 
 - TFRS tutorial: user-id and title embeddings (32), in-batch softmax (tfrs.tasks.Retrieval),
   Adagrad 0.1, batch 8192, 3 epochs, as in TFRS's basic retrieval tutorial.
 - privrec: trainer/model.py (MiniLM query and titles, recent items, catalog negatives), non-DP
-  with plain mini-batch steps; DP with user-level DP-SGD (privrec/privacy/user_sampling.py, noise
-  calibrated by privrec/privacy/ to each ε at δ = --delta). With --popularity-prior-noise,
-  each ε also "+ prior": the DP popularity prior in the logits, its ε inside the same target.
+  with plain mini-batch steps; DP built and trained exactly as the Trainer does
+  (trainer/training.py: users sampled at a rate from a DP count of them, noise calibrated to
+  each ε at δ = --delta, the count's ε inside it). With --popularity-prior-noise, each ε also
+  "+ prior": the DP popularity prior in the logits, its ε inside the same target.
 With MiniLM frozen (the default) every privrec model trains on query vectors computed once per
 distinct query (trainer/query_vectors.py), as the Trainer does. "DP/non-DP step" is a DP step's
 median time over a non-DP step's on as many examples, both measured the same way, interleaved;
@@ -42,10 +43,10 @@ import tensorflow_recommenders as tfrs  # noqa: E402
 from bench import report  # noqa: E402
 from pipeline import configs  # noqa: E402
 from privrec.data import movielens, schema  # noqa: E402
-from privrec import privacy  # noqa: E402
 from privrec.privacy import user_sampling  # noqa: E402
-from trainer import catalog as catalog_lib, features, minilm, query_vectors  # noqa: E402
-from trainer.model import TextEncoder, TwoTowerModel  # noqa: E402
+from trainer import catalog as catalog_lib, features, minilm, query_vectors, training  # noqa: E402
+from trainer.model import TwoTowerModel  # noqa: E402
+from trainer.text_encoder import TextEncoder  # noqa: E402
 from trainer.retrieval_metrics import catalog_coverage, metrics_from_ranks  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -183,9 +184,7 @@ def tfrs_tutorial(train: Sequence[Dict], test: Sequence[Dict], catalog, labels, 
 
 
 def privrec_model(catalog, config: Dict) -> TwoTowerModel:
-    return TwoTowerModel(config, num_items=catalog.num_indices,
-                         item_category=catalog.category_index(),
-                         item_title_tokens=catalog.title_token_ids(config["title_max_tokens"]))
+    return training.new_model(config, catalog)
 
 
 def privrec_scores(model: TwoTowerModel, test_features: Dict, num_indices: int):
@@ -271,27 +270,20 @@ class _Progress(tf.keras.callbacks.Callback):
             progress(f"{self.name}: step {batch + 1}/{self.steps}")
 
 
-def dp_model(catalog, config: Dict, sampler: user_sampling.UserSampler,
-             noise_multiplier: float) -> TwoTowerModel:
-    """A compiled DP model; with config["popularity_prior_noise"], its DP popularity prior
-    released from the sampler's users (privacy.popularity_prior), as the Trainer does."""
-    model = privrec_model(catalog, config)
-    if config.get("popularity_prior_noise") is not None:
-        model.release_popularity_prior(*sampler.user_items(features.LABEL),
-                                       config["popularity_prior_noise"])
-    model.dp = privacy.UserLevelDP(config["l2_norm_clip"], noise_multiplier,
-                                   sampler.expected_users_per_step)
-    model.compile(optimizer=privacy.make_optimizer(config))
-    return model
+def dp_training(catalog, config: Dict, sampler: user_sampling.UserSampler,
+                steps: int) -> training.Training:
+    """The model and its DP training exactly as the Trainer builds them (trainer/training.py):
+    the noise from config (calibrated to config["target_epsilon"] when set, with the DP count
+    of users), the DP popularity prior with config["popularity_prior_noise"]."""
+    return training.build(config, catalog, sampler, training.dp_settings(config, sampler, steps))
 
 
-def train_dp(catalog, config: Dict, sampler: user_sampling.UserSampler, steps: int,
-             noise_multiplier: float, name: str):
-    model = dp_model(catalog, config, sampler, noise_multiplier)
+def train_dp(catalog, config: Dict, sampler: user_sampling.UserSampler, steps: int, name: str):
+    built = dp_training(catalog, config, sampler, steps)
     started = time.perf_counter()
-    model.fit(sampler.dataset(), steps_per_epoch=steps, epochs=1, verbose=0,
-              callbacks=[_Progress(name, steps)])
-    return model, time.perf_counter() - started
+    built.trainer.fit(sampler.dataset(), steps_per_epoch=steps, epochs=1, verbose=0,
+                      callbacks=[_Progress(name, steps)])
+    return built, time.perf_counter() - started
 
 
 def step_seconds(steps: Dict[str, tuple], rounds: int, warmup: int = 3) -> Dict[str, list]:
@@ -359,8 +351,10 @@ def run(args) -> Dict:
                                      labels)
         record("privrec non-DP", ranks, top, train_seconds=seconds)
 
-    sampler = user_sampling.UserSampler(inputs, args.users_per_step,
-                                        args.max_examples_per_user)
+    # The Trainer's sampler: users Poisson-sampled at a rate from a DP count of them.
+    config.update(users_per_step=args.users_per_step, delta=args.delta,
+                  max_examples_per_user=args.max_examples_per_user)
+    sampler = training.user_sampler(inputs, config)
     steps = math.ceil(args.dp_epochs / sampler.sampling_rate)
     # The cost of DP: a non-DP step on as many examples as a DP step holds on average.
     examples_per_dp_step = int(np.mean([
@@ -371,7 +365,8 @@ def run(args) -> Dict:
         seconds_per_step = step_cost(step_seconds({
             "non_dp": (non_dp_step(privrec_model(catalog, config), config["learning_rate"]),
                        iter(batches(inputs, examples_per_dp_step, shuffle=False))),
-            "dp": (tf.function(dp_model(catalog, config, sampler, 1.0).train_step,
+            "dp": (tf.function(dp_training(catalog, {**config, "noise_multiplier": 1.0},
+                                           sampler, steps).trainer.train_step,
                                reduce_retracing=True), iter(sampler.dataset()))},
             args.step_rounds))
         progress(f"step on {examples_per_dp_step} examples: non-DP "
@@ -382,23 +377,17 @@ def run(args) -> Dict:
     priors = [None] + ([args.popularity_prior_noise] if args.popularity_prior_noise else [])
     for epsilon, prior in itertools.product(args.epsilons if "dp" in args.models else (), priors):
         name = f"privrec DP ε={epsilon:g}" + (" + prior" if prior else "")
-        sigma = privacy.noise_for_target_epsilon(epsilon, sampler.num_users,
-                                                 sampler.expected_users_per_step, steps,
-                                                 args.delta, prior)
         tf.random.set_seed(7)
-        model, seconds = train_dp(
-            catalog, {**config, "popularity_prior_noise": prior,
+        built, seconds = train_dp(
+            catalog, {**config, "popularity_prior_noise": prior, "target_epsilon": epsilon,
                       "learning_rate": args.dp_learning_rate or config["learning_rate"]},
-            sampler, steps, sigma, name)
-        accounted = privacy.account(sampler.num_users, sampler.expected_users_per_step, steps,
-                                    sigma, config["l2_norm_clip"], args.max_examples_per_user,
-                                    sampler.num_examples, args.delta,
-                                    popularity_noise_multiplier=prior)
-        ranks, top = ranks_and_top10(privrec_scores(model, test_inputs, catalog.num_indices),
-                                     labels)
+            sampler, steps, name)
+        accounted = built.settings.account(sampler.num_examples)
+        ranks, top = ranks_and_top10(privrec_scores(built.model, test_inputs,
+                                                    catalog.num_indices), labels)
         record(name, ranks, top, train_seconds=seconds, epsilon=accounted.epsilon,
-               noise_multiplier=sigma,
-               noise_norm_over_clip=model.dp.noise_norm_over_clip(model.trainable_variables),
+               noise_multiplier=accounted.noise_multiplier,
+               noise_norm_over_clip=built.noise_norm_over_clip,
                dp_step_vs_non_dp_step=seconds_per_step["ratio"])
     return {"dataset": os.path.abspath(args.dataset), "interactions": len(rows),
             "users": sampler.num_users, "items": items, "test_examples": len(test),

@@ -1,23 +1,10 @@
-"""The two-tower retrieval model (TFRS) with a pretrained, frozen MiniLM text encoder
-(keras-nlp BertBackbone, trainer/minilm.py), trained with user-level DP-SGD.
-
-Why the loss is per-example and uses catalog negatives: DP-SGD clips each user's gradient,
-which bounds one user's influence only if that user's loss depends on their data alone. TFRS's
-default in-batch softmax scores each query against the *other* examples' positives, so one
-user's data enters everyone's loss and the clipping bound no longer holds. Here each step
-draws negatives uniformly from the public catalog (a distribution that does not depend on
-private data), shares them across the batch, masks accidental hits (negative == positive) and
-computes a softmax loss per example: [own positive, shared negatives]. Uniform sampling needs
-no log-Q correction.
-
-Why the unit is the user: one user contributes many examples (hundreds in MovieLens), so an
-example-level ε says nothing about a person. `train_step` gets Poisson-sampled users with at
-most k examples each (privrec/privacy/user_sampling.py), clips each user's gradient of their summed
-loss and adds noise with TF-Privacy's Gaussian sum query (privrec/privacy/mechanism.py). With MiniLM
-frozen the clipped sum comes from per-user gradient norms without per-user gradients
-(trainer/ghost_clipping.py); with trained MiniLM layers from each user's gradient
-(tf.vectorized_map over users: cost grows with users × k, not with users²). The optimizer then
-applies an already private gradient.
+"""The two-tower retrieval model (TFRS): a query tower (query text through a pretrained MiniLM,
+trainer/text_encoder.py, plus the recent items), a candidate tower (item id, category, title) and
+the retrieval task (trainer/retrieval_task.py: softmax over catalog negatives shared by the batch,
+one loss per example). The model knows nothing of DP: privrec trains it only inside
+privrec/privacy/dp_training.py's DPTrainer (user-level DP-SGD), which uses the narrow interface
+below: `sample_negatives`, `prepare_batch`, `per_example_loss` and `layer_cotangents` (the
+trainable layers' inputs and cotangents ghost clipping needs, trainer/layer_cotangents.py).
 
 There is no user-id embedding: it would memorise individuals and cannot serve new users. The
 user is represented by the query text and the recent items carried in each request.
@@ -32,16 +19,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from privrec import privacy
-from privrec.privacy import user_sampling
-from trainer import catalog as catalog_lib, features, ghost_clipping, minilm, value_gather
+from trainer import catalog as catalog_lib, features, layer_cotangents, value_gather
 from trainer.query_vectors import QUERY_VECTOR
+from trainer.retrieval_task import TEMPERATURE, CatalogNegativesRetrieval
+from trainer.text_encoder import TextEncoder
 
-TEMPERATURE = 0.1  # cosine similarities / temperature = logits
-_MASKED_LOGIT = -1e9
 
-
-# The towers' and steps' Python control flow is on Python values only, so they need no
+# The towers' Python control flow is on Python values only, so they need no
 # AutoGraph. Left on, AutoGraph transpiles tf_keras itself (its "keras" no-convert rule does not
 # match the tf_keras package): ~20 s of every Trainer run.
 _no_autograph = tf.autograph.experimental.do_not_convert
@@ -70,62 +54,6 @@ QUERY_HIDDEN, QUERY_TOKEN_MASK = "query_text_hidden", "query_text_token_mask"
 
 
 @tf.keras.utils.register_keras_serializable(package="privrec")
-class TextEncoder(tf.keras.layers.Layer):
-    """Pretrained MiniLM (trainer/minilm.py): WordPiece ids -> sentence embedding.
-    Pretrained on public text. Frozen by default, so it learns nothing from private data; with
-    `trainable_layers` = N > 0 its top N transformer layers are trained (under DP, like every
-    trainable variable: they are in each user's clipped gradient). The word embeddings and
-    lower layers stay frozen, so each step runs them once, outside the per-user gradients
-    (`lower`), and only the top layers inside them (`upper`)."""
-
-    def __init__(self, trainable_layers: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.backbone = minilm.backbone()
-        if not 0 <= trainable_layers <= self.backbone.num_layers:
-            raise ValueError(f"text_trainable_layers must be in 0..{self.backbone.num_layers} "
-                             f"(MiniLM's transformer layers), got {trainable_layers}")
-        self.trainable_layers = trainable_layers
-        self.top = [minilm.transformer_layer(self.backbone, i) for i in range(
-            self.backbone.num_layers - trainable_layers, self.backbone.num_layers)]
-        self.backbone.trainable = bool(self.top)
-        for layer in self.backbone.layers:
-            layer.trainable = any(layer is top for top in self.top)
-        # Frozen: the whole backbone is the lower part (its sequence output, as always).
-        self._lower = (minilm.lower_layers(self.backbone, trainable_layers) if self.top
-                       else lambda inputs: self.backbone(inputs)["sequence_output"])
-
-    @property
-    def dim(self) -> int:
-        return self.backbone.hidden_dim
-
-    # MiniLM's layers run without AutoGraph (see minilm._new_backbone).
-    @_no_autograph
-    def lower(self, token_ids):
-        """[batch, tokens] ids -> (hidden states the top layers take, token mask); padding
-        columns after the batch's longest query are dropped."""
-        token_ids = minilm.trim_padding(token_ids)
-        mask = tf.not_equal(token_ids, 0)
-        hidden = self._lower({"token_ids": token_ids, "padding_mask": mask,
-                              "segment_ids": tf.zeros_like(token_ids)})
-        return hidden, mask
-
-    @_no_autograph
-    def upper(self, hidden, mask):
-        """The trained top layers (none when frozen), then mean pooling."""
-        for layer in self.top:
-            hidden = layer(hidden, padding_mask=mask, training=False)
-        return minilm.pool(hidden, mask)
-
-    def call(self, token_ids):
-        return self.upper(*self.lower(token_ids))
-
-    def encode_in_batches(self, token_ids: np.ndarray, batch: int = 256) -> np.ndarray:
-        return np.concatenate([
-            tf.cast(self(tf.constant(token_ids[i:i + batch])), tf.float32).numpy()
-            for i in range(0, len(token_ids), batch)])
-
-
-@tf.keras.utils.register_keras_serializable(package="privrec")
 class TwoTowerModel(tfrs.Model):
     """Query tower: query text (MiniLM) + recent items. Candidate tower: item id, category,
     title (MiniLM).
@@ -140,9 +68,7 @@ class TwoTowerModel(tfrs.Model):
                  item_title_tokens: np.ndarray, num_categories: Optional[int] = None,
                  item_title_vectors: Optional[np.ndarray] = None, **kwargs):
         # The model itself is float32 whatever the global policy: its layers may compute in
-        # mixed precision (trainer/devices.py), the loss and DP-SGD do not, and compile() does
-        # not wrap the optimizer in a dynamic loss scale (which would skip steps depending on
-        # the batch's gradients, outside the DP mechanism).
+        # mixed precision (trainer/devices.py), its embeddings, logits and loss do not.
         super().__init__(**{**kwargs, "dtype": "float32"})
         self.config = {k: config[k] if k in config else ARCHITECTURE_DEFAULTS[k]
                        for k in ARCHITECTURE_KEYS}
@@ -150,7 +76,8 @@ class TwoTowerModel(tfrs.Model):
         self.num_items = num_items
         self.num_categories = num_categories or int(np.max(item_category)) + 1
         self.negatives_per_step = config["negatives_per_step"]
-        self.dp: Optional[privacy.UserLevelDP] = None  # set by the Trainer before fit()
+        self.task = CatalogNegativesRetrieval(self.negatives_per_step, num_items,
+                                              catalog_lib.FIRST_ITEM_INDEX)
         # train_step and test_step all-reduce their loss: each replica returns the global one.
         self.distribute_reduction_method = "first"
         self.text_encoder = TextEncoder(self.config["text_trainable_layers"])
@@ -168,7 +95,7 @@ class TwoTowerModel(tfrs.Model):
             "item_title_tokens", shape=np.shape(item_title_tokens), dtype=tf.int64,
             trainable=False,
             initializer=tf.keras.initializers.Constant(np.asarray(item_title_tokens)))
-        # log(1 + DP count) per item index, added to the logits (privacy.popularity_prior);
+        # log(1 + DP count) per item index, added to the logits (set_popularity_prior);
         # all 0 until the Trainer sets it. Only in models configured with a prior.
         self.item_log_popularity = None
         if self.config["popularity_prior_noise"] is not None:
@@ -220,14 +147,10 @@ class TwoTowerModel(tfrs.Model):
                 and bool(np.array_equal(self.item_category.numpy(), item_category))
                 and bool(np.array_equal(self.item_title_tokens.numpy(), item_title_tokens)))
 
-    def release_popularity_prior(self, users: np.ndarray, items: np.ndarray,
-                                 noise_multiplier: float) -> None:
-        """Sets the DP popularity prior from interactions (each one's user and target item:
-        privacy.popularity_prior); its ε is the caller's to account (privacy.account's
-        popularity_noise_multiplier)."""
-        self.item_log_popularity.assign(
-            privacy.popularity_prior(users, items, self.num_items, noise_multiplier,
-                                     first_item=catalog_lib.FIRST_ITEM_INDEX))
+    def set_popularity_prior(self, log_popularity: np.ndarray) -> None:
+        """Sets the [num_items] log popularity added to the logits (a released, DP prior:
+        trainer/training.py)."""
+        self.item_log_popularity.assign(log_popularity)
 
     @_no_autograph
     def query_embedding(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
@@ -270,40 +193,25 @@ class TwoTowerModel(tfrs.Model):
         return tf.concat([candidates, TEMPERATURE * prior], -1)
 
     def sample_negatives(self) -> tf.Tensor:
-        """Uniform over catalog items (indices 2..): independent of any private data."""
-        return tf.random.uniform([self.negatives_per_step], 2, self.num_items, dtype=tf.int64)
-
-    def softmax_loss(self, positive_scores, negative_scores, labels, negatives) -> tf.Tensor:
-        """[batch] softmax cross-entropy of each positive against the negatives, accidental
-        hits masked, from cosine scores: positive [batch], negative [batch, m]. Logits are
-        cosine / TEMPERATURE, plus the item's log popularity with a prior (a constant: it
-        changes which direction each gradient takes, not whose data it depends on)."""
-        positive_logits = positive_scores / TEMPERATURE
-        negative_logits = negative_scores / TEMPERATURE
-        if self.item_log_popularity is not None:
-            positive_logits += tf.gather(self.item_log_popularity, labels)
-            negative_logits += tf.gather(self.item_log_popularity, negatives)[tf.newaxis, :]
-        accidental_hit = tf.equal(labels[:, tf.newaxis], negatives[tf.newaxis, :])
-        negative = tf.where(accidental_hit, _MASKED_LOGIT, negative_logits)
-        logits = tf.concat([positive_logits[:, tf.newaxis], negative], axis=1)
-        return tf.reduce_logsumexp(logits, axis=1) - logits[:, 0]
+        """The task's negatives: uniform over catalog items, independent of any private data."""
+        return self.task.sample_negatives()
 
     @_no_autograph
     def per_example_loss(self, inputs: Dict[str, tf.Tensor], negatives: tf.Tensor) -> tf.Tensor:
         """[batch] softmax cross-entropy of each positive against the shared negatives."""
         labels = tf.reshape(inputs[features.LABEL], [-1])
         query = self.query_embedding(inputs)
-        return self.softmax_loss(
+        return self.task(
             tf.reduce_sum(query * self.candidate_embedding(labels), -1),
             tf.matmul(query, self.candidate_embedding(negatives), transpose_b=True),
-            labels, negatives)
+            labels, negatives, self.item_log_popularity)
 
-    def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
-        return tf.reduce_mean(self.per_example_loss(inputs, self.sample_negatives()))
-
-    def _encode_queries(self, users: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        """The encoder's frozen part, run once for every query of the [slots, k] batch, outside
-        the per-user gradients; its trained top layers (if any) run inside them."""
+    def prepare_batch(self, users: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        """A [slots, k] batch with the encoder's frozen part run once for every query, outside
+        any per-user gradient: query vectors (frozen MiniLM), or the hidden states its trained
+        top layers take. Unchanged when already done (trainer/query_vectors.py)."""
+        if QUERY_VECTOR in users or QUERY_HIDDEN in users:
+            return users
         tokens = users[features.QUERY_TOKENS]
         hidden, mask = self.text_encoder.lower(tf.reshape(tokens, [-1, tf.shape(tokens)[-1]]))
         slots = tf.shape(tokens)[:2]
@@ -317,53 +225,17 @@ class TwoTowerModel(tfrs.Model):
         return {**users, QUERY_VECTOR: tf.reshape(
             vectors, tf.concat([slots, [self.text_encoder.dim]], 0))}
 
-    def user_gradients(self, users: Dict[str, tf.Tensor], negatives: tf.Tensor):
-        """[users, ...] gradient of each user's summed (masked) loss, per trainable variable,
-        and [users] those losses."""
-        variables = self.trainable_variables
-        if QUERY_VECTOR not in users:  # else computed before training (trainer/query_vectors.py)
-            users = self._encode_queries(users)
+    def layer_cotangents(self, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
+                         weights: tf.Tensor):
+        """The trainable layers' inputs and cotangents in a [users, k] batch with per-row
+        `weights`, and [users] weighted losses; None when not available
+        (trainer/layer_cotangents.py)."""
+        return layer_cotangents.layer_cotangents(self, users, negatives, weights)
 
-        def one_user(user):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_sum(self.per_example_loss(user, negatives)
-                                     * user[user_sampling.EXAMPLE_MASK])
-            gradients = tape.gradient(loss, variables,
-                                      unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            return [tf.convert_to_tensor(g) for g in gradients], loss
-
-        return tf.vectorized_map(one_user, users)
-
-    def private_gradients(self, users: Dict[str, tf.Tensor], negatives: tf.Tensor):
-        """The privatised mean gradient per trainable variable (privacy.UserLevelDP: under
-        MirroredStrategy, of every replica's users, noised once) and the mean loss per real
-        example over all replicas. Each user's clipped gradient comes from ghost clipping
-        (trainer/ghost_clipping.py) when it covers the trainable variables, else from the
-        per-user gradients (`user_gradients`)."""
-        if QUERY_VECTOR not in users and not self.text_encoder.trainable_layers:
-            users = self._encode_queries(users)
-        if QUERY_VECTOR in users and ghost_clipping.applies(self):
-            summed, losses = ghost_clipping.clipped_user_sum(self, users, negatives,
-                                                             self.dp.clip_weights)
-        else:
-            gradients, losses = self.user_gradients(users, negatives)
-            summed = self.dp.clip_and_sum(gradients)
-        loss = _mean_over_replicas(tf.reduce_sum(losses),
-                                   tf.reduce_sum(users[user_sampling.EXAMPLE_MASK]))
-        return self.dp.noised_mean(summed), loss
-
-    @_no_autograph
-    def train_step(self, users):
-        """One user-level DP-SGD step on a batch of [user slots, k] examples (a replica's
-        slice of the slots under MirroredStrategy). Each replica draws its own negatives: they
-        are public and uniform, and each user's loss still depends on their data alone."""
-        if self.dp is None:
-            raise ValueError("set model.dp (privacy.UserLevelDP) before training: privrec "
-                             "never trains without the DP mechanism")
-        gradients, loss = self.private_gradients(users, self.sample_negatives())
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables),
-                                       skip_gradients_aggregation=True)
-        return {"loss": loss}
+    def train_step(self, data):
+        raise ValueError("TwoTowerModel is trained only inside privrec's DP trainer "
+                         "(privrec.privacy.dp_training.DPTrainer, built by trainer/training.py): "
+                         "privrec never trains without the DP mechanism")
 
     @_no_autograph
     def test_step(self, inputs):

@@ -40,7 +40,8 @@ def test_per_user_gradients_vectorize_without_a_loop_over_users():
     sampler = user_sampling.UserSampler(examples, users_per_step=3, max_examples_per_user=4)
     batch = {k: tf.constant(v) for k, v in next(sampler.batches()).items()}
     negatives = model.sample_negatives()
-    graph = tf.function(synthetic.dp_trainer(model).user_gradients).get_concrete_function(batch, negatives).graph
+    user_gradients = tf.function(synthetic.dp_trainer(model).user_gradients)
+    graph = user_gradients.get_concrete_function(batch, negatives).graph
     ops = _op_types(graph.as_graph_def())
     assert "GatherV2" in ops
     assert not ops & {"While", "StatelessWhile", "ResourceGather"}, sorted(ops)
