@@ -42,6 +42,8 @@ def _config(args):
         overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
     if getattr(args, "epsilon_budget", None) is not None:
         overrides["epsilon_budget"] = args.epsilon_budget
+    if getattr(args, "recall_floor", None) is not None:
+        overrides["recall_floor"] = args.recall_floor
     if getattr(args, "time_window", None):
         from privrec.data import time_window
         try:
@@ -469,6 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "with few users)")
         p.add_argument("--epsilon-budget", type=float, help="the Evaluator refuses models whose "
                        "ε exceeds this (default: PipelineConfig.epsilon_budget)")
+        p.add_argument("--recall-floor", type=float, help="the Evaluator blesses only models "
+                       "whose recall metric reaches this (default: PipelineConfig.recall_floor, "
+                       "set for the generated shop; other data may need its own)")
         p.add_argument("--training-spans", type=int, help="span mode (interactions/span-N/ "
                        "folders): train on the newest N spans (default: SpanConfig)")
         p.add_argument("--spans-disjoint-users", action="store_true", help="span mode: the "
