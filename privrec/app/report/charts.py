@@ -57,9 +57,13 @@ def svg(figure, caption: str) -> str:
 
 
 def bars(title: str, labels: Sequence[str], series: Dict[str, Sequence[float]], ylabel: str,
-         caption: str, size=(5.2, 3.0), rotate: bool = False) -> str:
-    """Grouped bars: one group per label, one bar per series."""
+         caption: str, size=(5.2, 3.0), rotate: bool = False,
+         limit: Optional[Tuple[float, str]] = None) -> str:
+    """Grouped bars: one group per label, one bar per series; `limit`: a dashed horizontal
+    line (value, label), e.g. a budget."""
     figure, axes = _figure(size)
+    if limit is not None and limit[0] is not None:
+        axes.axhline(limit[0], linestyle="--", color="#b42318", linewidth=1, label=limit[1])
     width = 0.8 / max(1, len(series))
     for i, (name, values) in enumerate(series.items()):
         _mark(axes.bar([j + i * width for j in range(len(labels))], values, width,
@@ -68,7 +72,7 @@ def bars(title: str, labels: Sequence[str], series: Dict[str, Sequence[float]], 
                     rotation=35 if rotate else 0, ha="right" if rotate else "center")
     axes.set_ylabel(ylabel)
     axes.set_title(title)
-    if len(series) > 1:
+    if len(series) > 1 or limit is not None:
         axes.legend(fontsize=8)
     return svg(figure, caption)
 

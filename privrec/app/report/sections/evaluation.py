@@ -54,21 +54,22 @@ def section(per_slice: Dict, failures: List[Dict], blessed: Optional[bool]) -> p
         examples = models.get(CANDIDATE, {}).get("example_count")
         parts += [page.heading(f"{name} ({text.number(examples)} examples)"
                                if examples is not None else name), _table(models)]
-    names = shown(overall)
+    names, figures = shown(overall), []
     if names:
         series = {model: [overall[model].get(m, 0.0) for m in names]
                   for model in (CANDIDATE, BASELINE) if model in overall}
         caption = ("The candidate against the last blessed model, overall." if BASELINE in
                    overall else "Overall; no baseline yet: the first blessed model is judged "
                                 "on the absolute floor only.")
-        parts.append(page.charts(charts.bars(
+        figures.append(charts.bars(
             "Candidate vs baseline", [label(m) for m in names], series, "eval split",
-            caption, size=(6.4, 3.0), rotate=True)))
+            caption, size=(5.0, 3.0), rotate=True))
     slices = [s for s in per_slice if s != metrics_lib.OVERALL]
     if slices and names:
-        parts.append(page.charts(charts.bars(
+        figures.append(charts.bars(
             "Candidate per slice", [label(m) for m in names],
             {s: [per_slice[s].get(CANDIDATE, {}).get(m, 0.0) for m in names]
              for s in [metrics_lib.OVERALL] + slices}, "eval split",
-            "The candidate overall and on each slice.", size=(6.4, 3.0), rotate=True)))
+            "The candidate overall and on each slice.", size=(5.0, 3.0), rotate=True))
+    parts.append(page.charts(*figures))
     return page.Section("evaluation", "Evaluation", parts)

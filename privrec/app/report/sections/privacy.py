@@ -38,7 +38,8 @@ def _ledger(ledger: Dict):
         "ε spent per run", labels, {"the run alone": [e["alone"] for e in epsilons],
                                     "cumulative": [e["cumulative"] for e in epsilons]},
         "user-level ε", f"Each DP run's ε and the pipeline root's cumulative ε after it "
-        f"(budget {text.epsilon(ledger.get('epsilon_budget'))})."))
+        f"(budget {text.epsilon(ledger.get('epsilon_budget'))}).",
+        limit=(ledger.get("epsilon_budget"), "budget")))
 
 
 def section(privacy: Dict, training: Optional[Dict], ledger: Optional[Dict]) -> page.Section:
