@@ -225,6 +225,7 @@ def cmd_finetune(args):
     """Runs the pipeline on new data with the Trainer continuing the given model version."""
     with _terminal(args) as terminal:  # first: importing TFX already warns
         _finetune(args, terminal)
+    print(f"[privrec] run report: {_report_path(args)}")
 
 
 def _finetune(args, terminal):
@@ -250,6 +251,7 @@ def _finetune(args, terminal):
         trainer=dataclasses.replace(config.trainer, init_from=model_dir))
     _run_pipeline(config, "finetune", terminal)
     summary = run_summary.read(config)
+    _write_report(args.work_dir, terminal.print)
     terminal.print("\n==== privrec finetune summary ====\n" + "\n".join(summary.lines()))
     privacy = summary.privacy
     terminal.print(f"fine-tuned {model_dir} on {config.data_dir}: ε = "
