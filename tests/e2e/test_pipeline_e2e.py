@@ -23,6 +23,7 @@ from serving import client, server
 from privrec import privacy as privacy_lib
 from trainer import export
 from tests.support import canaries
+from tests.support.needles import found
 from tests.conftest import run_temp_dir
 
 from tests.support.paths import ROOT
@@ -87,8 +88,7 @@ def test_no_raw_pii_or_canary_anywhere_under_the_pipeline_root_mlmd_logs_or_serv
     files += [config.metadata_path, log_path]
     assert len(files) > 20 and os.path.getsize(log_path) > 1000
     assert any("tfevents" in f for f in files)  # TensorBoard logs are searched too
-    hits = [(path, needle) for path in files for data in [_file_bytes(path)]
-            for needle in needles if needle in data]
+    hits = [(path, needle) for path in files for needle in found(_file_bytes(path), needles)]
     hits += [("progress", n) for n in needles if n in "\n".join(progress).encode()]
     assert hits == []
 

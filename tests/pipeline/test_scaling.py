@@ -205,6 +205,7 @@ def test_data_stages_on_direct_runner_multi_processing_match_the_in_memory_run(
     from components.masking import pseudonymizer
     from pipeline import data_stages, local_runner
     from tests.support import canaries
+    from tests.support.needles import found
     from tests.conftest import _output_to
     from tests.e2e.test_pipeline_e2e import _file_bytes, _latest_uri, _raw_rows
     memory_config, *_ = tiny_run
@@ -243,8 +244,7 @@ def test_data_stages_on_direct_runner_multi_processing_match_the_in_memory_run(
     needles = {n.encode() for n in needles if n}
     files = [os.path.join(d, f) for d, _, fs in os.walk(config.pipeline_root) for f in fs]
     files += [config.metadata_path, log_path]
-    assert [(path, n) for path in files for data in [_file_bytes(path)] for n in needles
-            if n in data] == []
+    assert [(path, n) for path in files for n in found(_file_bytes(path), needles)] == []
 
 
 def test_the_cli_sets_the_span_settings(tmp_path):
