@@ -1,6 +1,7 @@
 """The pipeline's data stages alone: the components of `create_pipeline` up to Transform.
 
-Used where the model is not the point: the multi-process Beam test (tests/test_scaling.py) and
+Used where the model is not the point: the multi-process Beam test
+(tests/pipeline/test_scaling.py) and
 bench/data_throughput.py. The components are the very ones `create_pipeline` builds (same
 executors, same settings); only the Trainer and what follows it are cut off.
 """

@@ -1,6 +1,6 @@
 """How training uses the devices present: the tf.distribute strategy and the mixed-precision
 policy. Nothing here has run on a GPU yet (README, "GPU"); on CPU the Mirrored path is tested
-over 2 logical CPU devices and mixed precision with bfloat16 (tests/test_devices.py).
+over 2 logical CPU devices and mixed precision with bfloat16 (tests/trainer/test_devices.py).
 
 `TrainerConfig.distribution`: "auto" (several GPUs: MirroredStrategy over them; one GPU:
 OneDeviceStrategy on it; none: the default strategy), or "mirrored" (over every GPU, else every

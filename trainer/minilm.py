@@ -6,7 +6,7 @@ embedding is what sentence-transformers computes for this model: lower-case Word
 [CLS] … [SEP] (at most 256 tokens), BERT, the mean over real tokens, L2 normalisation.
 
 `backbone()` converts the Hugging Face weights once and caches them as Keras weights, keyed by
-the safetensors file's SHA-256. tests/test_minilm.py checks the embeddings against
+the safetensors file's SHA-256. tests/trainer/test_minilm.py checks the embeddings against
 sentence-transformers on PyTorch (tests/fixtures/minilm_reference.json, written by
 tests/fixtures/make_minilm_reference.py in a separate Python 3.11 venv: `make minilm-reference`).
 """

@@ -17,7 +17,8 @@ the rows read fails the run after the report is written (executor.py).
 Each rule decides by the row alone or by its user's own rows, with settings fixed in the
 policy, never learnt from the data (no percentile, no population threshold): whether a user's
 rows are kept never depends on other users, so data sets that differ by one user differ after
-cleaning by that user's rows only (tests/test_neighbouring_datasets.py). Exact duplicates share
+cleaning by that user's rows only (tests/privacy/test_neighbouring_datasets.py). Exact
+duplicates share
 every column, the user id included, so they are one user's. Only the budget compares with the
 whole: it fails the run (nothing is released), it never changes which rows are kept.
 

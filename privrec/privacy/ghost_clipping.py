@@ -11,7 +11,7 @@ one set of catalog negatives): their inputs once, their cotangents per user. Fro
 - an embedding's per-user gradient is sparse: its rows are the (user, id) segment sums.
 Each user's weight (`clip_weights` of the norms: UserLevelDP.clip_weights) then scales their
 rows' cotangents, and one pass of matmuls and segment sums gives the clipped sum. It equals
-clipping each user's own gradient (tests/test_ghost_clipping.py).
+clipping each user's own gradient (tests/trainer/test_ghost_clipping.py).
 """
 import dataclasses
 from typing import Callable, Dict, Optional, Sequence, Tuple

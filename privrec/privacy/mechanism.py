@@ -49,7 +49,8 @@ class UserLevelDP:
         Under a multi-replica strategy (MirroredStrategy: each replica holds a slice of the
         users) each replica clips its own users, the first replica alone adds the noise (once,
         stddev σC, as on one device; noise σC/√replicas on each would need independent random
-        streams, and the replicas' are identical: noise on both gave 2σC in tests/test_devices.py)
+        streams, and the replicas' are identical: noise on both gave 2σC in
+        tests/trainer/test_devices.py)
         and the sums are all-reduced, so every replica returns the same mean of
         all users' clipped gradients plus σC noise over the expected users. Apply it with
         `skip_gradients_aggregation=True`: it is already the global gradient. On one device the
