@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: paths, canary rows, test certificates, small models."""
