@@ -36,6 +36,7 @@ def run_sections(facts: facts_lib.RunFacts) -> List[page.Section]:
             per_slice, metrics.failures(evaluation_artifact.uri),
             None if blessed is None else blessed == 1))
     sections.append(release.section(
+        None if facts.latest("PushedModel") is None else
         {"pushed": facts.prop("PushedModel", "pushed") == 1,
          "version": facts.prop("PushedModel", "pushed_version"),
          "destination": facts.prop("PushedModel", "pushed_destination")}, facts.card))

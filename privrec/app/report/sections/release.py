@@ -21,7 +21,10 @@ def _rows(part: Dict, prefix: str = ""):
 
 
 def section(pushed: Optional[Dict], card: Optional[Dict]) -> page.Section:
-    if not pushed or not pushed.get("pushed"):
+    if pushed is None:
+        return page.Section("release", "Release", [page.note(
+            "nothing pushed: the run did not reach the Pusher")])
+    if not pushed.get("pushed"):
         return page.Section("release", "Release", [page.note(
             "nothing pushed: the model was not blessed, so it is not served and has no card")])
     parts = [page.pairs([("pushed version", pushed["version"]),
