@@ -1,5 +1,5 @@
 """Heavy: the whole pipeline on a user-sampled slice of real MovieLens 1M, then an answer over
-gRPC (the full set's run time is in docs/benchmarks.md)."""
+gRPC (docs/benchmarks.md: a larger sample's times and the full set's estimate)."""
 import os
 
 import pytest
