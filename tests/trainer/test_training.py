@@ -1,0 +1,54 @@
+"""trainer/training.py: the one path from a Trainer config to the model and its DP training
+(the Trainer's and the benches')."""
+import numpy as np
+import pytest
+
+from pipeline import configs
+from privrec import privacy
+from tests.support import synthetic_two_tower as synthetic
+from trainer import catalog as catalog_lib, query_vectors, training
+
+CONFIG = {**vars(configs.TrainerConfig()), "users_per_step": 8, "max_examples_per_user": 4,
+          "target_epsilon": 3.0, "popularity_prior_noise": 5.0}
+
+
+def _sampler():
+    return training.user_sampler(synthetic.examples([3] * 60), CONFIG)
+
+
+def test_settings_calibrate_to_the_target_with_the_dp_count_and_the_prior():
+    sampler = _sampler()
+    settings = training.dp_settings(CONFIG, sampler, steps=50)
+    assert settings.num_users == sampler.users_counted
+    assert settings.prior_noise == 5.0 and settings.user_count_noise == 10.0
+    report = settings.account(num_examples=180)
+    assert 3.0 * 0.97 <= report.epsilon <= 3.0
+    assert report.popularity_noise_multiplier == 5.0
+    assert report.user_count_noise_multiplier == 10.0
+    # A continued model keeps its prior: no new release, so DP-SGD gets the whole target.
+    continued = training.dp_settings(CONFIG, sampler, steps=50, continued=True)
+    assert continued.prior_noise is None
+    assert continued.noise_multiplier < settings.noise_multiplier
+
+
+def test_build_wraps_the_model_with_the_settings_mechanism_and_releases_the_prior():
+    sampler = _sampler()
+    settings = training.dp_settings({**CONFIG, "query_max_tokens": synthetic.TOKENS},
+                                    sampler, steps=5)
+    catalog = catalog_lib.Catalog([f"i{i}" for i in range(6)], [f"title {i}" for i in range(6)],
+                                  ["a", "b"] * 3)
+    examples = sampler.examples
+    labels = examples["item_idx"] % catalog.num_indices
+    sampler.examples = {**examples, "item_idx": np.maximum(labels, 2)}
+    built = training.build({**CONFIG, "title_max_tokens": 8}, catalog, sampler, settings)
+    assert built.trainer.model is built.model
+    assert built.trainer.mechanism.noise_multiplier == settings.noise_multiplier
+    assert built.trainer.mechanism.expected_users_per_step == pytest.approx(
+        sampler.expected_users_per_step)
+    assert not hasattr(built.model, "dp")
+    prior = built.model.item_log_popularity.numpy()
+    assert prior[:2].tolist() == [0, 0] and np.any(prior[2:] > 0)
+    assert query_vectors.QUERY_VECTOR in sampler.examples and built.distinct_queries > 0
+    assert built.noise_norm_over_clip == pytest.approx(privacy.noise_norm_over_clip(
+        settings.noise_multiplier, settings.users_per_step,
+        sum(int(np.prod(v.shape)) for v in built.model.trainable_variables)))
