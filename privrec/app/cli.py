@@ -416,12 +416,12 @@ def cmd_inventory(args):
 
 def cmd_privacy_report(args):
     """Privacy-utility curve: the same Trainer at each ε, scored over the whole catalog."""
-    from audit import privacy_utility
-    try:
-        epsilons = privacy_utility.parse_epsilons(args.epsilons)
-    except ValueError as error:
-        sys.exit(f"privrec privacy-report: {error}")
-    with _terminal(args) as terminal:  # quiet like `run`: library output to the log file
+    with _terminal(args) as terminal:  # first: importing audit (TensorFlow) already prints
+        from audit import privacy_utility
+        try:
+            epsilons = privacy_utility.parse_epsilons(args.epsilons)
+        except ValueError as error:
+            sys.exit(f"privrec privacy-report: {error}")
         _privacy_report(args, epsilons, terminal)
     print(f"[privrec] run report: {_report_path(args)}")
 
