@@ -3,6 +3,9 @@
 `ModelStore` loads what the version policy selects under the base path (warmed up before it takes
 traffic), unloads what it drops once in-flight requests finish, and records TF Serving's version
 states; `predict` validates a request against the signature and runs it.
+It stays one file past ~300 lines (issue #31): `predict` and `signature_metadata` are the
+store's read side: they resolve the version with `ModelStore.get`, and `predict` holds the
+`Servable` in use so that unloading it waits for the request.
 """
 import contextlib
 import dataclasses

@@ -1,0 +1,78 @@
+"""The pipeline sub-commands' flags (run, finetune, audit, privacy-report, compile) as a
+PipelineConfig."""
+import dataclasses
+import sys
+
+
+def from_args(args):
+    """The PipelineConfig of a pipeline sub-command's flags (`privrec run --help`); a setting
+    that cannot hold ends the command with why."""
+    from pipeline import configs
+    from components.masking import policy
+    overrides = {"allow_dev_key": args.dev_key}
+    if getattr(args, "schema", None):
+        overrides["schema_path"] = args.schema
+    if args.policy:
+        overrides["masking_policy"] = args.policy
+    elif getattr(args, "size", None) == "tiny" and args.data_dir is None:
+        # 80 users cannot be 5-anonymous over the default policy's 10-year bands.
+        overrides["masking_policy"] = (policy.TINY_AUDIT_POLICY if args.command == "audit"
+                                       else policy.TINY_POLICY)
+    if args.train_steps:
+        overrides["train_steps"] = args.train_steps
+    trainer = {}
+    if args.command == "run" and getattr(args, "size", None) == "default" \
+            and args.data_dir is None:
+        trainer.update(configs.DEFAULT_SHOP_TRAINER)  # the generated default shop's settings
+    if getattr(args, "target_epsilon", None) is not None:
+        trainer["target_epsilon"] = args.target_epsilon
+    if getattr(args, "warm_start", False):
+        trainer["warm_start"] = True
+    if getattr(args, "text_trainable_layers", None) is not None:
+        trainer["text_trainable_layers"] = args.text_trainable_layers
+    if getattr(args, "popularity_prior_noise", None) is not None:
+        trainer["popularity_prior_noise"] = args.popularity_prior_noise
+    if trainer:
+        overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
+    if getattr(args, "epsilon_budget", None) is not None:
+        overrides["epsilon_budget"] = args.epsilon_budget
+    if getattr(args, "recall_floor", None) is not None:
+        overrides["recall_floor"] = args.recall_floor
+    if getattr(args, "time_window", None):
+        from privrec.data import time_window
+        try:
+            overrides["time_window"] = tuple(time_window.parse(args.time_window))
+        except ValueError as error:
+            sys.exit(f"privrec: {error}")
+    span_settings = {}
+    if getattr(args, "training_spans", None) is not None:
+        if args.training_spans < 1:
+            sys.exit(f"privrec: --training-spans takes a number of spans >= 1, got "
+                     f"{args.training_spans}")
+        span_settings["training_spans"] = args.training_spans
+    if getattr(args, "spans_disjoint_users", False):
+        span_settings["spans_share_users"] = False
+    if span_settings:
+        overrides["spans"] = dataclasses.replace(configs.SpanConfig(), **span_settings)
+    if getattr(args, "beam_runner", None):
+        malformed = [setting for setting in args.beam_setting if "=" not in setting]
+        if malformed:
+            sys.exit(f"privrec: --beam-setting takes OPTION=VALUE, got {malformed[0]!r}")
+        settings = dict(setting.partition("=")[::2] for setting in args.beam_setting)
+        try:
+            overrides["beam_pipeline_args"] = configs.beam_args(args.beam_runner, **settings)
+        except ValueError as error:
+            sys.exit(f"privrec: {error}")
+    config = configs.local_config(args.work_dir, args.data_dir, **overrides)
+    try:
+        config.schema_file  # a policy of its own needs a schema of its own
+        windows = config.time_windows if args.data_dir else True
+    except ValueError as error:
+        sys.exit(f"privrec: {error}")
+    if not windows:
+        sys.exit(f"privrec: {config.interactions_dir} declares no time window (time_window.json)"
+                 ": give the public period your interactions cover with --time-window START,END "
+                 "(dates YYYY-MM-DD at UTC midnight or Unix seconds, END exclusive). The "
+                 "train/eval split is cut at shares of it, never at the data's own first and last "
+                 "timestamps, which one user could move")
+    return config
