@@ -1,0 +1,84 @@
+"""privrec/app/console.py: quiet() moves fd 1 and 2 (C-level and child-process output too) to the
+log file, names the file on the terminal, and gives errors back to the terminal."""
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+from rich.console import Console
+
+from privrec.app import console
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+SCRIPT = textwrap.dedent("""
+    import os, subprocess, sys, warnings
+    from privrec.app import console
+    log, fail = sys.argv[1], sys.argv[2] == "fail"
+    print("before the block", flush=True)
+    with console.quiet(log) as terminal:
+        terminal.print("for the user")
+        os.write(1, b"fd one\\n")
+        os.write(2, b"fd two\\n")
+        print("python stdout")
+        print("python stderr", file=sys.stderr)
+        warnings.warn("a library warning")
+        subprocess.run(["sh", "-c", "echo child out; echo child err >&2"], check=True)
+        if fail:
+            raise RuntimeError("boom in the block")
+    print("after the block", flush=True)
+""")
+
+QUIETED = ["fd one", "fd two", "python stdout", "python stderr", "a library warning",
+           "child out", "child err"]
+
+
+def _run(tmp_path, mode):
+    log = str(tmp_path / "logs" / "privrec.log")  # its folder does not exist yet
+    done = subprocess.run([sys.executable, "-c", SCRIPT, log, mode], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    with open(log, encoding="utf-8") as f:
+        return done, f.read(), log
+
+
+def test_fd_level_and_child_output_goes_to_the_log_which_is_named(tmp_path):
+    done, logged, log = _run(tmp_path, "ok")
+    assert done.returncode == 0, done.stderr
+    for line in QUIETED:
+        assert line in logged
+        assert line not in done.stdout and line not in done.stderr
+    out = done.stdout.splitlines()
+    assert out == ["before the block", f"[privrec] library logs go to {log} (--verbose shows "
+                   "them here)", "for the user", f"[privrec] library logs: {log}",
+                   "after the block"]
+
+
+def test_an_error_leaving_the_block_reaches_the_terminal(tmp_path):
+    done, logged, _ = _run(tmp_path, "fail")
+    assert done.returncode == 1
+    assert "RuntimeError: boom in the block" in done.stderr
+    assert "boom" not in logged and "child out" in logged
+    assert "after the block" not in done.stdout
+
+
+def test_verbose_redirects_nothing(tmp_path, capfd):
+    log = tmp_path / "privrec.log"
+    with console.quiet(str(log), verbose=True):
+        os.write(1, b"visible\n")
+    assert "visible" in capfd.readouterr().out
+    assert not log.exists()
+
+
+def test_component_progress_keeps_finished_lines_only():
+    buffer = io.StringIO()
+    terminal = Console(file=buffer, highlight=False, markup=False, soft_wrap=True)
+    with console.ComponentProgress(terminal) as progress:
+        progress("[privrec] ▶ running: Trainer")
+        assert len(progress.tasks) == 1
+        progress("[privrec] ▶ running: Evaluator")
+        progress("[privrec] ✔ finished: Trainer in 12s")
+        assert list(progress.tasks) == ["Evaluator"]
+    printed = buffer.getvalue()
+    assert "[privrec] ✔ finished: Trainer in 12s" in printed
+    assert "finished: Evaluator" not in printed and "running" not in printed
