@@ -9,7 +9,7 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from privrec.privacy import span_ledger, user_sampling
-from trainer import catalog as catalog_lib, devices, export, training
+from trainer import catalog as catalog_lib, devices, export, step_progress, training
 
 
 def _dataset(fn_args, file_pattern, tft_output, batch_size: int) -> tf.data.Dataset:
@@ -70,7 +70,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     history = built.trainer.fit(
         sampler.dataset(), steps_per_epoch=settings.steps, epochs=1, validation_data=evaluation,
         validation_steps=eval_steps, verbose=0,
-        callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
+        callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
+                   step_progress.StepProgress(settings.steps, lambda k: settings.epsilon_spent(
+                       k, built.earlier_runs))])
 
     report = settings.account(sampler.num_examples, built.earlier_runs)
     logging.info("Privacy: user-level epsilon=%.3f at delta=%.2e", report.epsilon, report.delta)

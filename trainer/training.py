@@ -60,6 +60,15 @@ class DPSettings:
                                self.target_epsilon, earlier_runs, self.prior_noise,
                                self.user_count_noise)
 
+    def epsilon_spent(self, steps: int, earlier_runs: Sequence[Dict] = ()) -> float:
+        """ε after the first `steps` of this run's steps, composed with `earlier_runs` (and the
+        prior and the user count, released before the first step): at `self.steps` it is
+        `account(...).epsilon`, by the same accountant (privacy.composed_epsilon)."""
+        return privacy.composed_epsilon(
+            tuple(earlier_runs) + (privacy.run_record(
+                self.num_users, self.users_per_step, steps, self.noise_multiplier,
+                self.prior_noise, self.user_count_noise),), self.delta)
+
 
 def dp_settings(config: Dict, sampler: user_sampling.UserSampler, steps: Optional[int] = None,
                 continued: bool = False) -> DPSettings:

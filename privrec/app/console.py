@@ -1,6 +1,6 @@
-"""A quiet terminal for long commands: one line per component with a live spinner and elapsed
-time while it runs, every library's output (Python warnings, absl/TFX logs, TensorFlow's C++
-logs) in a log file in the work dir.
+"""A quiet terminal for long commands: one line per component with a live spinner, elapsed
+time and the component's own progress (privrec/progress.py) while it runs, every library's
+output (Python warnings, absl/TFX logs, TensorFlow's C++ logs) in a log file in the work dir.
 
 `quiet(log_path)` moves this process's stdout and stderr (file descriptors 1 and 2, so C++
 output too) to the log file and returns a rich Console on the real terminal for what the user
@@ -15,6 +15,8 @@ from typing import Iterator, Optional
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from privrec import progress as progress_channel
 
 LOG_FILE = "privrec.log"
 
@@ -59,28 +61,45 @@ def _terminal_file():
 
 class ComponentProgress:
     """The printer `pipeline.local_runner.run` calls with '▶ running: X' / '✔ finished: X in
-    12s' lines: a running component is a live spinner with its elapsed time, a finished one a
-    permanent line. Safe to call from the runner's watcher thread."""
+    12s' lines: a running component is a live spinner with its elapsed time and the latest
+    progress the component reports (privrec/progress.py, e.g. the Trainer's "step 40/400, ε 0.52
+    spent"), a finished one a permanent line. Safe to call from the runner's watcher thread
+    and from the component's."""
 
     def __init__(self, console: Console):
         self.console = console
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
                                  TimeElapsedColumn(), console=console, transient=True)
         self.tasks = {}
+        self.latest = {}  # node: its latest reported progress while it runs
 
     def __enter__(self):
         self.progress.start()
+        progress_channel.subscribe(self.report)
         return self
 
     def __exit__(self, *exc):
+        progress_channel.unsubscribe(self.report)
         self.progress.stop()
+
+    def _description(self, node: str) -> str:
+        latest = self.latest.get(node)
+        return f"[privrec] running {node}" + (f" · {latest}" if latest else "")
+
+    def report(self, node: str, text: str) -> None:
+        """A component's progress (privrec.progress.report): next to its spinner."""
+        self.latest[node] = text
+        task: Optional[int] = self.tasks.get(node)
+        if task is not None:
+            self.progress.update(task, description=self._description(node))
 
     def __call__(self, line: str) -> None:
         state, _, rest = line.removeprefix("[privrec] ").partition(": ")
         node = rest.split(" in ")[0]
         if "running" in state:
-            self.tasks[node] = self.progress.add_task(f"[privrec] running {node}", total=None)
+            self.tasks[node] = self.progress.add_task(self._description(node), total=None)
             return
+        self.latest.pop(node, None)
         task: Optional[int] = self.tasks.pop(node, None)
         if task is not None:
             self.progress.remove_task(task)
