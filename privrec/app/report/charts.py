@@ -110,17 +110,21 @@ def distribution(name: str, splits: Dict[str, Dict], caption: str,
             lambda x, _: datetime.datetime.fromtimestamp(x, datetime.timezone.utc).strftime(
                 "%Y-%m-%d")))
         axes.tick_params(axis="x", labelrotation=30)
+    # One value axis shared by every split: each split's top values are ordered by its own
+    # counts, so bars are placed by value, not by rank.
+    values = list(dict.fromkeys(v for figures in splits.values()
+                                for v, _ in figures.get("top_values", [])))
     for i, (split, figures) in enumerate(splits.items()):
         color = COLORS[i % len(COLORS)]
         if "top_values" in figures:
-            labels = [v or "(empty)" for v, _ in figures["top_values"]]
-            total = sum(c for _, c in figures["top_values"]) + figures.get("other_count", 0)
+            counts = dict(figures["top_values"])
+            total = sum(counts.values()) + figures.get("other_count", 0)
             width = 0.8 / len(splits)
-            _mark(axes.bar([j + i * width for j in range(len(labels))],
-                           [c / (total or 1) for _, c in figures["top_values"]], width,
+            _mark(axes.bar([j + i * width for j in range(len(values))],
+                           [counts.get(v, 0) / (total or 1) for v in values], width,
                            label=split, color=color))
-            axes.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))], labels,
-                            rotation=30, ha="right")
+            axes.set_xticks([j + 0.4 - width / 2 for j in range(len(values))],
+                            [v or "(empty)" for v in values], rotation=30, ha="right")
             axes.set_ylabel("share of examples")
         else:
             buckets = figures["histogram"]

@@ -111,3 +111,19 @@ def test_reset_marks_makes_the_same_chart_twice_the_same():
     charts.reset_marks()
     assert charts.bars("t", ["x"], {"s": [1]}, "y", "c") == first
     assert 'id="mark-0"' in first
+
+
+def test_distribution_places_each_splits_bars_by_value_not_by_rank():
+    """Each split's top values come ordered by its own counts: bars must line up by value."""
+    splits = {"train": {"top_values": [["a", 30], ["b", 10]], "other_count": 0},
+              "eval": {"top_values": [["b", 8], ["c", 2]], "other_count": 0}}
+    figure = _parse(charts.distribution("city", splits, "c"))
+    marks = _marks(figure)
+    assert len(marks) == 6  # values a, b, c for each split
+    heights = [_bar_height(m) for m in marks]
+    shares = [30 / 40, 10 / 40, 0, 0, 8 / 10, 2 / 10]
+    for share, height in zip(shares, heights):
+        assert height / heights[0] == pytest.approx(share / shares[0], abs=1e-3)
+    lefts = [min(x for x, _ in _points(m.find("path").get("d"))) for m in marks]
+    # train's bar for b and eval's bar for b sit in the same slot (eval's is one width right).
+    assert lefts[0] < lefts[3] < lefts[1] < lefts[4] < lefts[2] < lefts[5]
