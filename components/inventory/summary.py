@@ -37,7 +37,7 @@ def lines(inventory: Dict, directory: str) -> Iterable[str]:
     yield (f"masking       : policy {lineage['masking_policy_version']} (sha256 "
            f"{lineage['masking_policy_sha256'][:12]}…), pseudonym key "
            f"{lineage['pseudonym_key_fingerprint']}; {lineage['rows_in']} rows in, "
-           f"{lineage['rows_out']} out ({lineage['rows_suppressed']} suppressed)")
+           f"{lineage['rows_out']} out ({lineage['rows_suppressed']} dropped)")
     for f in lineage["source_files"]:
         yield f"source file   : {f['name']} ({f['bytes']} bytes, sha256 {f['sha256'][:12]}…)"
     splits = "/".join(next(c["splits"] for c in inventory["columns"].values()

@@ -46,7 +46,7 @@ def section(inventory: Dict) -> page.Section:
                  ("masking policy", f"{lineage['masking_policy_version']} (sha256 "
                                     f"{lineage['masking_policy_sha256'][:12]}…)"),
                  ("pseudonym key fingerprint", lineage["pseudonym_key_fingerprint"]),
-                 ("rows in / out / suppressed", f"{text.number(lineage['rows_in'])} / "
+                 ("rows in / out / dropped", f"{text.number(lineage['rows_in'])} / "
                   f"{text.number(lineage['rows_out'])} / "
                   f"{text.number(lineage['rows_suppressed'])}"),
                  ("source files", ", ".join(f"{f['name']} ({text.number(f['bytes'])} bytes)"

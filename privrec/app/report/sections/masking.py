@@ -65,7 +65,7 @@ def section(masking: Dict) -> page.Section:
                             f"{masking['policy_sha256'][:12]}…)"),
                  ("pseudonym key fingerprint", masking["pseudonym_key_fingerprint"]),
                  ("rows in", masking["rows_in"]), ("rows out", masking["rows_out"]),
-                 ("rows suppressed", masking["rows_suppressed"]),
+                 ("rows dropped (in minus out)", masking["rows_suppressed"]),
                  ("rows out per split", ", ".join(
                      f"{split} {text.number(n)}"
                      for split, n in masking["rows_out_per_split"].items()))]),
