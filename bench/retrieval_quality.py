@@ -65,8 +65,9 @@ def progress(message: str, _started=[time.perf_counter()]) -> None:
 # Data --------------------------------------------------------------------------------------
 
 def load(dataset: str):
-    """(catalog, interactions sorted by time) from a MovieLens folder (100K or CSV layout) or
-    a privrec data folder (catalog.csv + interactions/*.csv, e.g. `privrec generate`)."""
+    """(catalog, interactions sorted by time) from a MovieLens folder (100K, 1M or CSV layout,
+    told apart by privrec.data.movielens.load_any) or a privrec data folder (catalog.csv +
+    interactions/*.csv, e.g. `privrec generate`)."""
     if os.path.exists(os.path.join(dataset, schema.CATALOG_FILE)):
         data = {"catalog": _csv_rows(os.path.join(dataset, schema.CATALOG_FILE)),
                 "interactions": sorted(
@@ -452,9 +453,11 @@ def targets(numbers: Dict) -> Dict[str, bool]:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default=DEFAULT_ML,
-                        help="a MovieLens folder: 100K layout (u.data, u.item, u.user) or CSV "
-                             "layout (ratings.csv, movies.csv, optional tags.csv); or a privrec "
-                             "data folder (catalog.csv, interactions/*.csv)")
+                        help="a MovieLens folder: 100K layout (u.data, u.item, u.user), 1M "
+                             "layout (ratings.dat, movies.dat, users.dat, e.g. "
+                             "../shared/data/movielens-1m-positives) or CSV layout (ratings.csv, "
+                             "movies.csv, optional tags.csv); or a privrec data folder "
+                             "(catalog.csv, interactions/*.csv)")
     parser.add_argument("--test-share", type=float, default=0.2)
     parser.add_argument("--epochs", type=float, default=5, help="privrec non-DP")
     parser.add_argument("--batch-size", type=int, default=256, help="privrec non-DP")
