@@ -18,6 +18,7 @@ from pipeline import configs, local_runner, run_summary
 from privrec.app import cli
 from serving import server
 from tests.support import pipeline_models, serve_once
+from privrec import contract
 from privrec import privacy as privacy_lib
 from trainer import export
 
@@ -175,7 +176,10 @@ def test_warm_start_continues_the_blessed_model_and_composes_epsilon(tiny_run, p
     training = summary.training
     cold = export.read_training_summary(training["warm_started_from"])  # the blessed model's
     assert cold["warm_started_from"] is None
-    assert os.listdir(os.path.join(blessed_dir, "assets.extra")) == [export.PRIVACY_FILE]
+    # The pushed directory holds only what is released: the privacy report and the public
+    # catalog; the training summary stays with the Model artifact.
+    assert sorted(os.listdir(os.path.join(blessed_dir, "assets.extra"))) == sorted(
+        [export.PRIVACY_FILE, contract.CATALOG_FILE])
     # Restored weights: 10 small steps from the blessed weights stay near them, while a fresh
     # initialisation of the same architecture is far (the eval losses are too noisy to tell).
     blessed = export.load_keras(blessed_dir)
