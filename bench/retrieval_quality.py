@@ -30,6 +30,7 @@ import itertools
 import math
 import os
 import sys
+import tempfile
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -44,7 +45,7 @@ from bench import report  # noqa: E402
 from pipeline import configs  # noqa: E402
 from privrec.data import movielens, schema  # noqa: E402
 from privrec.privacy import user_sampling  # noqa: E402
-from trainer import catalog as catalog_lib, features, minilm, query_vectors, training  # noqa: E402
+from trainer import catalog as catalog_lib, features, query_vectors, training  # noqa: E402
 from trainer.model import TwoTowerModel  # noqa: E402
 from trainer.text_encoder import TextEncoder  # noqa: E402
 from trainer.retrieval_metrics import catalog_coverage, metrics_from_ranks  # noqa: E402
@@ -100,24 +101,31 @@ def split_per_user(rows: Sequence[Dict], test_share: float):
     return train, test
 
 
-def featurize(rows: Sequence[Dict], catalog: catalog_lib.Catalog, config: Dict) -> Dict:
-    """The Transform's features (trainer/features.py), built in memory for the same rows."""
-    index = {item: i + catalog_lib.FIRST_ITEM_INDEX for i, item in enumerate(catalog.item_ids)}
-    length = config["history_length"]
-    history = np.zeros([len(rows), length], np.int64)
-    for i, row in enumerate(rows):
-        recent = [index.get(x, catalog_lib.UNKNOWN_INDEX)
-                  for x in row["recent_item_ids"].split()[-length:]]
-        history[i, :len(recent)] = recent
-    queries = [row["query"] for row in rows]
-    unique = sorted(set(queries))
-    tokens = minilm.tokenize(tf.constant(unique), config["query_max_tokens"]).numpy()
-    position = {q: i for i, q in enumerate(unique)}
-    return {features.QUERY_TOKENS: tokens[[position[q] for q in queries]],
-            features.HISTORY: history,
-            features.LABEL: np.array([index.get(r["item_id"], catalog_lib.UNKNOWN_INDEX)
-                                      for r in rows], np.int64),
-            features.USER_KEY: np.array([r["user_id"].encode() for r in rows], object)}
+def featurize(rows: Sequence[Dict], catalog_path: str, config: Dict,
+              chunk: int = 16_384) -> Dict:
+    """The Transform's features for `rows`, computed by the product's own `preprocessing_fn`
+    (trainer/features.py: query scrubbed and tokenized, history and label indexed by the
+    catalog) over the raw columns, in chunks. It runs no tft analyzer, so calling it on
+    in-memory tensors gives what the Transform component writes for the same rows."""
+    custom_config = {**config, "catalog_path": catalog_path}
+    columns = (schema.QUERY, schema.RECENT_ITEM_IDS, schema.ITEM_ID, schema.USER_ID)
+    parts = []
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        inputs = {c: tf.constant([[row[c]] for row in part]) for c in columns}
+        parts.append({k: v.numpy() for k, v in
+                      features.preprocessing_fn(inputs, custom_config).items()})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def write_catalog(catalog: catalog_lib.Catalog, directory: str) -> str:
+    """The catalog as the pipeline reads it (catalog.csv: item_id, title, category)."""
+    path = os.path.join(directory, schema.CATALOG_FILE)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["item_id", "title", "category"])
+        writer.writerows(zip(catalog.item_ids, catalog.titles, catalog.categories))
+    return path
 
 
 # Scoring -----------------------------------------------------------------------------------
@@ -319,8 +327,10 @@ def run(args) -> Dict:
     config = {**configs.trainer_custom_config(configs.local_config(".", data_dir=".")),
               "learning_rate": args.learning_rate,
               "text_trainable_layers": args.text_trainable_layers}
-    train_features = featurize(train, catalog, config)
-    test_features = featurize(test, catalog, config)
+    with tempfile.TemporaryDirectory() as directory:
+        catalog_path = write_catalog(catalog, directory)
+        train_features = featurize(train, catalog_path, config)
+        test_features = featurize(test, catalog_path, config)
     frozen_encoder = None if args.text_trainable_layers else TextEncoder()
     inputs = with_query_vectors(train_features, frozen_encoder)
     test_inputs = with_query_vectors(test_features, frozen_encoder)

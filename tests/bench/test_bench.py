@@ -114,6 +114,31 @@ def test_retrieval_quality_bench_reads_a_generated_privrec_data_folder(tmp_path)
     assert {row["item_id"] for row in rows} <= set(catalog.item_ids)
 
 
+
+def test_retrieval_quality_bench_features_are_the_transforms_own(tmp_path):
+    """The bench featurizes with the product's preprocessing_fn: the query is scrubbed as
+    ingestion and serving scrub it, ids index the catalog (unknown -> 1, padding -> 0), the
+    latest `history_length` items are kept, the user key passes through."""
+    sys.path.insert(0, ROOT)
+    import tensorflow as tf
+    from bench import retrieval_quality
+    from pipeline import configs
+    from trainer import catalog as catalog_lib, features, minilm
+    catalog = catalog_lib.Catalog(["a", "b", "c"], ["A", "B", "C"], ["x", "x", "y"])
+    config = configs.trainer_custom_config(configs.local_config(".", data_dir="."))
+    rows = [{"query": "call me on +1 415 555 0100", "recent_item_ids": "a b c zz a b",
+             "item_id": "c", "user_id": "u1"},
+            {"query": "", "recent_item_ids": "", "item_id": "gone", "user_id": "u2"}]
+    out = retrieval_quality.featurize(
+        rows, retrieval_quality.write_catalog(catalog, str(tmp_path)), config)
+    assert out[features.LABEL].tolist() == [4, catalog_lib.UNKNOWN_INDEX]
+    assert out[features.HISTORY].tolist() == [[3, 4, 1, 2, 3], [0] * 5]  # b c zz a b
+    assert out[features.USER_KEY].tolist() == [b"u1", b"u2"]
+    phone = minilm.tokenize(tf.constant(["call me on [PHONE]"]), config["query_max_tokens"])
+    assert out[features.QUERY_TOKENS][0].tolist() == phone.numpy()[0].tolist()
+    assert config["history_length"] == 5
+
+
 ML_1M_DIR = os.path.join(os.path.dirname(ROOT), "shared", "data", "movielens-1m-positives")
 
 
