@@ -2,21 +2,15 @@
 import os
 from typing import Dict, Iterable
 
-import ml_metadata as mlmd
-from ml_metadata.proto import metadata_store_pb2
-
 from components.inventory import files
+from privrec import metadata_store
 
 
 def latest_uri(metadata_path: str) -> str:
     """The directory of the newest DataInventory artifact recorded in this MLMD store."""
-    if not os.path.exists(metadata_path):
-        raise LookupError(f"no MLMD store at {metadata_path}: run the pipeline first, or pass "
-                          "--work-dir / --metadata of a run")
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = metadata_path
-    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    artifacts = mlmd.MetadataStore(connection).get_artifacts_by_type(files.TYPE_NAME)
+    store = metadata_store.read_only(
+        metadata_path, "run the pipeline first, or pass --work-dir / --metadata of a run")
+    artifacts = store.get_artifacts_by_type(files.TYPE_NAME)
     if not artifacts:
         raise LookupError(f"no {files.TYPE_NAME} artifact in {metadata_path}: did the pipeline "
                           "run (with the DataInventory component)?")

@@ -7,8 +7,9 @@ import json
 import os
 from typing import Dict, List, Optional
 
-import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
+
+from privrec import metadata_store
 
 METADATA_FILE, PIPELINE_ROOT = "metadata.sqlite", "pipeline_root"   # pipeline/configs.py
 MASKING_REPORT, INVENTORY = "privrec.MaskingReport", "privrec.DataInventory"
@@ -44,16 +45,6 @@ class RunFacts:
         return value.string_value or value.int_value
 
 
-def store(metadata_path: str) -> mlmd.MetadataStore:
-    if not os.path.exists(metadata_path):
-        raise LookupError(f"no MLMD store at {metadata_path}: run the pipeline first "
-                          "(privrec run --work-dir …)")
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = metadata_path
-    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    return mlmd.MetadataStore(connection)
-
-
 def _json(*parts) -> Optional[Dict]:
     path = os.path.join(*parts)
     if not os.path.exists(path):
@@ -69,7 +60,8 @@ def _settings(execution) -> Dict:
 def collect(work_dir: str) -> RunFacts:
     """The newest pipeline run of `work_dir` (its metadata.sqlite and pipeline_root)."""
     work_dir = os.path.abspath(work_dir)
-    metadata = store(os.path.join(work_dir, METADATA_FILE))
+    metadata = metadata_store.read_only(os.path.join(work_dir, METADATA_FILE),
+                                        "run the pipeline first (privrec run --work-dir …)")
     runs = metadata.get_contexts_by_type("pipeline_run")
     if not runs:
         raise LookupError(f"no pipeline run recorded in {work_dir}/{METADATA_FILE}")
