@@ -103,18 +103,32 @@ def _property(artifact, name: str):
     return value.string_value or value.int_value
 
 
-def _gate_failures(evaluation_uri: str) -> List[str]:
-    """'privacy_epsilon = 3.87 (candidate): upper bound 1.0', per failed threshold."""
+@dataclasses.dataclass(frozen=True)
+class GateFailure:
+    """One threshold of the Evaluator's validation that the candidate failed."""
+    metric: str       # e.g. 'privacy_epsilon'
+    is_diff: bool     # a change-vs-baseline threshold, not one on the value itself
+    model: str        # 'candidate', or the model whose value failed
+    value: float
+    threshold: str    # the threshold proto on one line
+
+    def line(self) -> str:
+        """E.g. 'privacy_epsilon value = 3.87 (candidate); threshold: value_threshold {
+        upper_bound { value: 1.0 } }' (on one line)."""
+        which = "change vs. last blessed" if self.is_diff else "value"
+        return (f"{self.metric} {which} = {self.value:.4g} ({self.model}); threshold: "
+                f"{self.threshold}")
+
+
+def gate_failures(evaluation_uri: str) -> List[GateFailure]:
+    """The failed thresholds of a ModelEvaluation artifact (TFMA's validation result)."""
     result = tfma.load_validation_result(evaluation_uri)
-    lines = []
-    for per_slice in result.metric_validations_per_slice:
-        for failure in per_slice.failures:
-            key = failure.metric_key
-            which = "change vs. last blessed" if key.is_diff else "value"
-            lines.append(f"{key.name} {which} = {failure.metric_value.double_value.value:.4g} "
-                         f"({key.model_name or 'candidate'}); threshold: "
-                         + " ".join(str(failure.metric_threshold).split()))
-    return lines
+    return [GateFailure(metric=failure.metric_key.name, is_diff=failure.metric_key.is_diff,
+                        model=failure.metric_key.model_name or "candidate",
+                        value=failure.metric_value.double_value.value,
+                        threshold=" ".join(str(failure.metric_threshold).split()))
+            for per_slice in result.metric_validations_per_slice
+            for failure in per_slice.failures]
 
 
 def read(config: configs.PipelineConfig) -> RunSummary:
@@ -134,4 +148,4 @@ def read(config: configs.PipelineConfig) -> RunSummary:
         privacy=export.read_privacy_report(os.path.join(model.uri, "Format-Serving")),
         training=export.read_training_summary(os.path.join(model.uri, "Format-Serving")),
         masking=report.read(latest(store, MaskingReport.TYPE_NAME).uri),
-        gate_failures=_gate_failures(evaluation.uri))
+        gate_failures=[failure.line() for failure in gate_failures(evaluation.uri)])

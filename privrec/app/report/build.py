@@ -5,6 +5,7 @@ import json
 import os
 from typing import List, Optional
 
+from pipeline import run_summary
 from privrec.app.report import charts, facts as facts_lib, metrics, page
 from privrec.app.report.sections import (data, evaluation, masking, privacy, release, studies,
                                          summary, validation)
@@ -33,7 +34,7 @@ def run_sections(facts: facts_lib.RunFacts) -> List[page.Section]:
         blessed = facts.prop("ModelBlessing", "blessed")
         per_slice = metrics.per_slice(evaluation_artifact.uri)
         sections.append(evaluation.section(
-            per_slice, metrics.failures(evaluation_artifact.uri),
+            per_slice, run_summary.gate_failures(evaluation_artifact.uri),
             None if blessed is None else blessed == 1))
     sections.append(release.section(
         None if facts.latest("PushedModel") is None else

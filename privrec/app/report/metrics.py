@@ -1,6 +1,7 @@
 """The Evaluator's output as plain numbers: retrieval metrics per model (the candidate and the
-last blessed baseline) and slice, and the thresholds the candidate failed."""
-from typing import Dict, List
+last blessed baseline) and slice. The thresholds the candidate failed are pipeline/
+run_summary.py's gate_failures."""
+from typing import Dict
 
 import tensorflow_model_analysis as tfma
 
@@ -32,16 +33,3 @@ def per_slice(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
                 entry.value.double_value.value
     return found
 
-
-def failures(evaluation_uri: str) -> List[Dict]:
-    """[{'metric', 'model', 'value', 'threshold'}] per failed threshold, as text."""
-    result = tfma.load_validation_result(evaluation_uri)
-    found = []
-    for per_slice_result in result.metric_validations_per_slice:
-        for failure in per_slice_result.failures:
-            key = failure.metric_key
-            found.append({"metric": key.name + (" (change vs. baseline)" if key.is_diff else ""),
-                          "model": key.model_name or "candidate",
-                          "value": failure.metric_value.double_value.value,
-                          "threshold": " ".join(str(failure.metric_threshold).split())})
-    return found

@@ -37,7 +37,8 @@ def _table(models: Dict[str, Dict[str, float]]) -> str:
     return page.table(headers, rows, numeric=tuple(range(1, len(headers))))
 
 
-def section(per_slice: Dict, failures: List[Dict], blessed: Optional[bool]) -> page.Section:
+def section(per_slice: Dict, failures: List, blessed: Optional[bool]) -> page.Section:
+    """`failures`: pipeline/run_summary.py's GateFailure per failed threshold."""
     verdict = ("blessed: every threshold met" if blessed else
                "not blessed" if blessed is not None else "no verdict (the Evaluator did not run)")
     parts = [f"<p class='{'verdict-ok' if blessed else 'verdict-bad'}'>{verdict}</p>",
@@ -47,8 +48,9 @@ def section(per_slice: Dict, failures: List[Dict], blessed: Optional[bool]) -> p
                        "model card.")]
     if failures:
         parts.append(page.table(("failed", "model", "value", "threshold"),
-                                [(f["metric"], f["model"], f["value"], f["threshold"])
-                                 for f in failures], numeric=(2,)))
+                                [(f.metric + (" (change vs. baseline)" if f.is_diff else ""),
+                                  f.model, f.value, f.threshold) for f in failures],
+                                numeric=(2,)))
     overall = per_slice.get(metrics_lib.OVERALL, {})
     for name, models in per_slice.items():
         examples = models.get(CANDIDATE, {}).get("example_count")
