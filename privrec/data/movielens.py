@@ -8,6 +8,7 @@ Ratings of 4-5 become 'purchase' events, the others 'click'. Read the data from 
 import collections
 import csv
 import os
+import re
 from typing import Dict, List
 
 from privrec.data import generator, schema, time_window
@@ -19,6 +20,8 @@ DATA_YEAR = 1998  # MovieLens 100K was collected 1997-1998; ages are converted t
 # MovieLens 100K's README: "collected ... during the seven-month period from September 19th, 1997
 # through April 22nd, 1998": [1997-09-19, 1998-04-23) UTC, declared in time_window.json.
 TIME_WINDOW_100K = time_window.TimeWindow(874627200, 893289600)
+NO_GENRES = "(no genres listed)"  # the CSV layout's genre field of a movie without any
+_TITLE_YEAR = re.compile(r"\((\d{4})\)\s*$")
 
 
 def _read(path: str, sep: str) -> List[List[str]]:
@@ -29,15 +32,34 @@ def _read(path: str, sep: str) -> List[List[str]]:
         return [line.rstrip("\n").split(sep) for line in f if line.strip()]
 
 
+def title_year(title: str) -> str:
+    """The year a MovieLens title ends with: 'Toy Story (1995)' -> '1995'; '' when it ends in
+    none (e.g. 'Babylon 5')."""
+    match = _TITLE_YEAR.search(title)
+    return match.group(1) if match else ""
+
+
+def genre_names(genres: str) -> List[str]:
+    """A '|'-separated genre field (1M and CSV layouts) in GENRES' words: lower case,
+    "Children's" as 'children'; ['unknown'] when it lists none."""
+    names = [g.lower().replace("children's", "children") for g in genres.split("|")
+             if g and g != NO_GENRES]
+    return names or ["unknown"]
+
+
+def movie(movie_id: str, title: str, genres: List[str], year: str) -> Dict[str, str]:
+    """A catalog row of a movie: its genres are the description, the first the category, its
+    year the brand."""
+    return {"item_id": f"m{movie_id}", "title": title, "description": " ".join(genres),
+            "category": genres[0], "brand": year, "price": "0.00"}
+
+
 def load(ml_dir: str) -> Dict[str, List[Dict[str, str]]]:
     """Returns {'catalog': rows, 'interactions': rows} in the schema of privrec.data.schema."""
     catalog = []
     for fields in _read(os.path.join(ml_dir, "u.item"), "|"):
         genres = [g for g, flag in zip(GENRES, fields[5:24]) if flag == "1"] or ["unknown"]
-        year = fields[2][-4:] if fields[2] else ""
-        catalog.append({"item_id": f"m{fields[0]}", "title": fields[1],
-                        "description": " ".join(genres), "category": genres[0],
-                        "brand": year, "price": "0.00"})
+        catalog.append(movie(fields[0], fields[1], genres, fields[2][-4:]))  # its release date
     users = {}
     for uid, age, gender, occupation, zip_code in _read(os.path.join(ml_dir, "u.user"), "|"):
         users[uid] = {"birth_date": f"{DATA_YEAR - int(age)}-01-01", "gender": gender,
@@ -71,13 +93,8 @@ def load_csv_layout(ml_dir: str) -> Dict[str, List[Dict[str, str]]]:
                                     "(ratings.csv, movies.csv, optional tags.csv) in that folder")
         with open(path, newline="", encoding="utf-8") as f:
             return list(csv.DictReader(f))
-    catalog = []
-    for movie in rows("movies.csv"):
-        genres = [g.lower() for g in movie["genres"].split("|") if g != "(no genres listed)"]
-        genres = genres or ["unknown"]
-        catalog.append({"item_id": f"m{movie['movieId']}", "title": movie["title"],
-                        "description": " ".join(genres), "category": genres[0],
-                        "brand": movie["title"][-5:-1], "price": "0.00"})
+    catalog = [movie(m["movieId"], m["title"], genre_names(m["genres"]), title_year(m["title"]))
+               for m in rows("movies.csv")]
     tags = collections.defaultdict(list)
     if os.path.exists(os.path.join(ml_dir, "tags.csv")):
         for tag in rows("tags.csv"):

@@ -80,11 +80,8 @@ def _catalog(ml_dir: str) -> List[Dict[str, str]]:
     for where, _, (movie_id, title, genres) in _lines(ml_dir, "movies.dat",
                                                       ("MovieID", "Title", "Genres")):
         _check(movie_id.isdigit(), where, "MovieID", movie_id, "a number")
-        names = [g.lower().replace("children's", "children") for g in genres.split("|") if g]
-        names = names or ["unknown"]
-        year = title[-5:-1] if title.endswith(")") and title[-5:-1].isdigit() else ""
-        catalog.append({"item_id": f"m{movie_id}", "title": title, "description": " ".join(names),
-                        "category": names[0], "brand": year, "price": "0.00"})
+        catalog.append(movielens.movie(movie_id, title, movielens.genre_names(genres),
+                                       movielens.title_year(title)))
     return catalog
 
 
