@@ -5,35 +5,13 @@ codes with a message naming the input, and the server keeps serving good ones.
 import grpc
 import numpy as np
 import pytest
-import tensorflow as tf
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serving import auth, client, server
-from tests.support import tls_certs
+from tests.support import echo_model, tls_certs
+from tests.support.echo_model import MODEL
 
-MODEL = "privrec"
 TOKEN = "s3cret-token-for-tests"
-
-
-class _EchoModel(tf.Module):
-    """Top-2 'items' are the query's first two words, scores their lengths."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="user_id"),
-                                  tf.TensorSpec([None], tf.string, name="query"),
-                                  tf.TensorSpec([None], tf.string, name="recent_item_ids")])
-    def serve(self, user_id, query, recent_item_ids):
-        words = tf.strings.split(tf.strings.join([query, " - -"])).to_tensor("")[:, :2]
-        return {"item_ids": words, "scores": tf.cast(tf.strings.length(words), tf.float32)}
-
-
-@pytest.fixture(scope="module")
-def base_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("serving") / MODEL
-    module = _EchoModel()
-    tf.saved_model.save(module, str(path / "1"),
-                        signatures={"serving_default": module.serve.get_concrete_function()})
-    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -44,30 +22,6 @@ def open_server(base_path):
     assert version == 1
     yield address
     model_server.stop()
-
-
-def _request(batch=1, **overrides):
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = MODEL
-    inputs = {"user_id": ["u"] * batch, "query": ["red shoes"] * batch,
-              "recent_item_ids": [""] * batch}
-    inputs.update(overrides)
-    for name, value in inputs.items():
-        if value is not None:
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
-    return request
-
-
-def _predict(address, request, metadata=None):
-    with grpc.insecure_channel(address) as channel:
-        return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
-            request, timeout=10, metadata=metadata)
-
-
-def _status(address, request, metadata=None):
-    with pytest.raises(grpc.RpcError) as error:
-        _predict(address, request, metadata)
-    return error.value.code(), error.value.details()
 
 
 def test_good_request_is_answered(open_server):
@@ -86,19 +40,19 @@ def test_good_request_is_answered(open_server):
 def test_bad_request_gets_the_status_and_the_server_keeps_serving(open_server, change, code,
                                                                   named):
     batch = change.pop("batch", 1)
-    got_code, details = _status(open_server, _request(batch, **change))
+    got_code, details = echo_model.status(open_server, echo_model.request(batch, **change))
     assert got_code == code and named in details
     assert client.recommend(open_server, "u", "blue hat")[1][0][0] == "blue"
 
 
 @pytest.mark.parametrize("spec, named", [({"name": "other"}, "other"), ({"version": 7}, "7")])
 def test_unknown_model_or_version_is_not_found(open_server, spec, named):
-    request = _request()
+    request = echo_model.request()
     if "name" in spec:
         request.model_spec.name = spec["name"]
     else:
         request.model_spec.version.value = spec["version"]
-    code, details = _status(open_server, request)
+    code, details = echo_model.status(open_server, request)
     assert code == grpc.StatusCode.NOT_FOUND and named in details
 
 
@@ -128,10 +82,11 @@ def test_bearer_token_auth(base_path, tmp_path):
                                       tokens=auth.read_tokens(str(tokens_file)))
     address, _ = model_server.start()
     try:
-        assert _status(address, _request())[0] == grpc.StatusCode.UNAUTHENTICATED
-        assert _status(address, _request(), [("authorization", "Basic abc")])[0] \
+        request = echo_model.request()
+        assert echo_model.status(address, request)[0] == grpc.StatusCode.UNAUTHENTICATED
+        assert echo_model.status(address, request, [("authorization", "Basic abc")])[0] \
             == grpc.StatusCode.UNAUTHENTICATED
-        assert _status(address, _request(), [("authorization", "Bearer wrong")])[0] \
+        assert echo_model.status(address, request, [("authorization", "Bearer wrong")])[0] \
             == grpc.StatusCode.PERMISSION_DENIED
         assert client.recommend(address, "u", "red shoes", token=TOKEN)[0] == 1
         with grpc.insecure_channel(address) as channel:  # health probes need no token

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from serving import batching, client, server
-from tests.serving.test_serving_api import MODEL, base_path  # noqa: F401  (fixture)
+from tests.support.echo_model import MODEL
 
 
 def _params_file(tmp_path, text):
@@ -36,7 +36,7 @@ def test_bad_batching_parameters_are_named(tmp_path, text, named):
 
 
 @pytest.fixture()
-def batching_server(base_path):  # noqa: F811
+def batching_server(base_path):
     # 20 ms to fill a batch, so eight concurrent clients surely share some.
     model_server = server.ModelServer(MODEL, base_path, port=0, batching_parameters=(
         batching.BatchingParameters(max_batch_size=8, batch_timeout_micros=20_000)))
@@ -71,7 +71,7 @@ def test_concurrent_requests_share_batches_and_get_their_own_answers(batching_se
     assert max(sizes) > 1, sizes  # some requests really ran together
 
 
-def test_a_request_past_its_deadline_in_the_queue_is_not_run(base_path):  # noqa: F811
+def test_a_request_past_its_deadline_in_the_queue_is_not_run(base_path):
     model_server = server.ModelServer(MODEL, base_path, port=0, batching_parameters=(
         batching.BatchingParameters(max_batch_size=8, batch_timeout_micros=300_000)))
     address, _ = model_server.start()

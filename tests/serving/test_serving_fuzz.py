@@ -3,8 +3,6 @@ shapes of any size, values of every TensorProto field, nested variant and resour
 each one's serialized bytes with some flipped or cut) against `privrec serve` in its own process: every answer is OK or a client error of TF
 Serving's (never UNKNOWN or INTERNAL), the server stays up, and its peak RSS stays bounded."""
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,9 +14,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from tensorflow.core.framework import tensor_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from tests.serving.test_serving_api import MODEL, _EchoModel
-
+from tests.support import echo_model
+from tests.support.echo_model import MODEL
 from tests.support.paths import ROOT
+from tests.support.serving_tools import free_port, stop
+
 ALLOWED = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
            grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.FAILED_PRECONDITION}
 RSS_GROWTH_LIMIT = 300 << 20  # peak RSS under the fuzz, above the RSS of the warmed-up server
@@ -124,12 +124,6 @@ def predict_requests(draw):
     return request
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _status_kb(pid: int, field: str) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -150,10 +144,8 @@ def _valid_request():
 def served(tmp_path_factory):
     """`privrec serve` on the echo model in its own process: (stub, pid)."""
     root = tmp_path_factory.mktemp("fuzz") / "serving"
-    module = _EchoModel()
-    tf.saved_model.save(module, str(root / MODEL / "1"),
-                        signatures={"serving_default": module.serve.get_concrete_function()})
-    port = _free_port()
+    echo_model.save(str(root / MODEL / "1"))
+    port = free_port()
     log_path = root / "serve.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -176,12 +168,7 @@ def served(tmp_path_factory):
         yield stub, raw_predict, process, log_path
     finally:
         channel.close()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.mark.parametrize("examples", [

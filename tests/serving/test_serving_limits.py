@@ -6,72 +6,25 @@ import time
 
 import grpc
 import pytest
-import tensorflow as tf
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tensorflow.core.framework import tensor_pb2, types_pb2
-from tensorflow.python.data.experimental.ops import testing as tf_data_testing
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serving import client, server
-from tests.serving.test_serving_api import MODEL, _request, base_path  # noqa: F401  (fixture)
-
-
-class SlowEchoModel(tf.Module):
-    """The echo model, sleeping `int(user_id[0])` microseconds first: a request that stays in
-    flight as long as a test needs."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="user_id"),
-                                  tf.TensorSpec([None], tf.string, name="query"),
-                                  tf.TensorSpec([None], tf.string, name="recent_item_ids")])
-    def serve(self, user_id, query, recent_item_ids):
-        micros = tf.strings.to_number(tf.strings.join(["0", user_id[0]]), tf.int64)  # "": 0
-        slept = tf.data.Dataset.range(1).apply(tf_data_testing.sleep(micros)).reduce(
-            tf.constant(0, tf.int64), lambda total, x: total + x)
-        words = tf.strings.split(tf.strings.join([query, " - -"])).to_tensor("")[:, :2]
-        return {"item_ids": words,
-                "scores": tf.cast(tf.strings.length(words) + tf.cast(slept, tf.int32),
-                                  tf.float32)}
-
-
-def save_slow_model(path: str) -> str:
-    module = SlowEchoModel()
-    tf.saved_model.save(module, path,
-                        signatures={"serving_default": module.serve.get_concrete_function()})
-    return path
+from tests.support import echo_model
+from tests.support.echo_model import MODEL
 
 
 @pytest.fixture(scope="module")
-def slow_base_path(tmp_path_factory):
-    base = tmp_path_factory.mktemp("slow") / MODEL
-    save_slow_model(str(base / "1"))
-    return str(base)
-
-
-@pytest.fixture(scope="module")
-def open_server(base_path):  # noqa: F811
+def open_server(base_path):
     model_server = server.ModelServer(MODEL, base_path, port=0, max_batch_size=4)
     address, _ = model_server.start()
     yield model_server, address
     model_server.stop()
 
 
-def _predict(address, request, timeout=20):
-    with grpc.insecure_channel(address) as channel:
-        return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
-            request, timeout=timeout)
-
-
-def _status(address, request):
-    try:
-        _predict(address, request)
-    except grpc.RpcError as error:
-        return error.code(), error.details()
-    return grpc.StatusCode.OK, ""
-
-
 def _declaring(dims, values=(b"x",), dtype=types_pb2.DT_STRING):
     """A request whose 'query' declares `dims` but carries only `values`."""
-    request = _request()
+    request = echo_model.request()
     proto = tensor_pb2.TensorProto(dtype=dtype)
     for size in dims:
         proto.tensor_shape.dim.add(size=size)
@@ -107,7 +60,7 @@ def test_a_huge_declared_shape_costs_neither_time_nor_memory(open_server, dims, 
     _, address = open_server
     _peak_rss_reset()
     before, start = _peak_rss_bytes(), time.monotonic()
-    got_code, details = _status(address, _declaring(dims))
+    got_code, details = echo_model.status(address, _declaring(dims))
     seconds, grown = time.monotonic() - start, _peak_rss_bytes() - before
     assert (got_code, named in details) == (code, True), details
     assert seconds < 2.0 and grown < 100 << 20, (seconds, grown)
@@ -115,7 +68,7 @@ def test_a_huge_declared_shape_costs_neither_time_nor_memory(open_server, dims, 
 
 def test_a_long_value_repeated_by_the_declared_shape_is_over_the_byte_budget(open_server):
     _, address = open_server
-    code, details = _status(address, _declaring([1, 100_000], [b"x" * 1000]))
+    code, details = echo_model.status(address, _declaring([1, 100_000], [b"x" * 1000]))
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "'query' would take" in details
 
 
@@ -123,31 +76,31 @@ def test_a_long_value_repeated_by_the_declared_shape_is_over_the_byte_budget(ope
                                    types_pb2.DT_INVALID, 999])
 def test_dtypes_no_input_can_carry_are_invalid_argument(open_server, dtype):
     _, address = open_server
-    code, details = _status(address, _declaring([1], dtype=dtype))
+    code, details = echo_model.status(address, _declaring([1], dtype=dtype))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "'query'" in details
 
 
 def test_malformed_tensor_content_is_invalid_argument(open_server):
     _, address = open_server
-    request = _request()
+    request = echo_model.request()
     request.inputs["query"].CopyFrom(tensor_pb2.TensorProto(
         dtype=types_pb2.DT_FLOAT, tensor_shape={"dim": [{"size": 1}]}, tensor_content=b"abc"))
-    code, details = _status(address, request)
+    code, details = echo_model.status(address, request)
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "'query'" in details
 
 
 def test_mismatched_batch_sizes_name_the_inputs(open_server):
     _, address = open_server
-    code, details = _status(address, _request(1, user_id=["a", "b"]))
+    code, details = echo_model.status(address, echo_model.request(1, user_id=["a", "b"]))
     assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
     assert "'user_id' 2" in details and "'query' 1" in details and "concat" not in details
 
 
 def test_an_unknown_signature_is_failed_precondition(open_server):
     _, address = open_server
-    request = _request()
+    request = echo_model.request()
     request.model_spec.signature_name = "nope"
-    code, details = _status(address, request)
+    code, details = echo_model.status(address, request)
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "'nope'" in details
 
 
@@ -155,15 +108,17 @@ def test_requests_past_the_in_flight_cap_are_resource_exhausted(slow_base_path):
     model_server = server.ModelServer(MODEL, slow_base_path, port=0, max_in_flight=1)
     address, _ = model_server.start()
     try:
-        slow = threading.Thread(target=_predict, args=(address, _request(user_id=["1500000"])))
+        slow = threading.Thread(target=echo_model.predict,
+                                args=(address, echo_model.request(user_id=["1500000"])))
         slow.start()
         deadline = time.monotonic() + 10
         while model_server.requests_in_flight.count == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
-        code, _ = _status(address, _request(user_id=["0"]))
+        code, _ = echo_model.status(address, echo_model.request(user_id=["0"]))
         slow.join()
         assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert _status(address, _request(user_id=["0"]))[0] == grpc.StatusCode.OK
+        assert echo_model.status(address, echo_model.request(user_id=["0"]))[0] \
+            == grpc.StatusCode.OK
     finally:
         model_server.stop()
 

@@ -1,17 +1,16 @@
 """TF Serving's REST API and the Prometheus metrics, over real HTTP, on a small real SavedModel."""
 import json
 import re
-import urllib.error
-import urllib.request
 
 import pytest
 
-from serving import auth, server
-from tests.serving.test_serving_api import MODEL, base_path  # noqa: F401  (fixture)
+from serving import server
+from tests.support.echo_model import MODEL
+from tests.support.serving_tools import http
 
 
 @pytest.fixture(scope="module")
-def servers(base_path):  # noqa: F811
+def servers(base_path):
     model_server = server.ModelServer(MODEL, base_path, port=0, rest_port=0, max_batch_size=4,
                                       max_message_bytes=2048)
     model_server.start()
@@ -19,36 +18,25 @@ def servers(base_path):  # noqa: F811
     model_server.stop()
 
 
-def _http(url, body=None, headers=None):
-    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers=headers or {},
-                                     method="POST" if data is not None else "GET")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 def _url(servers, path):
     return f"http://{servers.rest.address}{path}"
 
 
 def test_predict_row_and_columnar_formats(servers):
-    status, body = _http(_url(servers, f"/v1/models/{MODEL}:predict"), {"instances": [
+    status, body = http(_url(servers, f"/v1/models/{MODEL}:predict"), {"instances": [
         {"user_id": "u", "query": "red shoes", "recent_item_ids": ""},
         {"user_id": "v", "query": "blue hat", "recent_item_ids": "p1"}]})
     assert status == 200
     assert json.loads(body)["predictions"] == [
         {"item_ids": ["red", "shoes"], "scores": [3.0, 5.0]},
         {"item_ids": ["blue", "hat"], "scores": [4.0, 3.0]}]
-    status, body = _http(_url(servers, f"/v1/models/{MODEL}/versions/1:predict"), {
+    status, body = http(_url(servers, f"/v1/models/{MODEL}/versions/1:predict"), {
         "inputs": {"user_id": ["u"], "query": ["red shoes"], "recent_item_ids": [""]}})
     assert status == 200 and json.loads(body)["outputs"]["item_ids"] == [["red", "shoes"]]
 
 
 def test_model_status(servers):
-    status, body = _http(_url(servers, f"/v1/models/{MODEL}"))
+    status, body = http(_url(servers, f"/v1/models/{MODEL}"))
     assert status == 200 and json.loads(body) == {"model_version_status": [
         {"version": "1", "state": "AVAILABLE",
          "status": {"error_code": "OK", "error_message": ""}}]}
@@ -70,17 +58,17 @@ def test_model_status(servers):
     ("/v2/nothing", None, 404, "no such endpoint"),
 ])
 def test_bad_requests_get_tf_serving_status_codes(servers, path, body, code, named):
-    status, text = _http(_url(servers, path), body)
+    status, text = http(_url(servers, path), body)
     assert status == code and named in json.loads(text)["error"]
-    assert _http(_url(servers, f"/v1/models/{MODEL}"))[0] == 200
+    assert http(_url(servers, f"/v1/models/{MODEL}"))[0] == 200
 
 
 def test_prometheus_metrics_count_grpc_and_rest_requests(servers):
     from serving import client
     for _ in range(3):
         client.recommend(servers.address, "u", "red shoes")
-    _http(_url(servers, "/v1/models/other:predict"), {"inputs": {}})
-    status, text = _http(_url(servers, "/monitoring/prometheus/metrics"))
+    http(_url(servers, "/v1/models/other:predict"), {"inputs": {}})
+    status, text = http(_url(servers, "/monitoring/prometheus/metrics"))
     assert status == 200
 
     def value(pattern):
@@ -95,16 +83,8 @@ def test_prometheus_metrics_count_grpc_and_rest_requests(servers):
                  r'method="Predict",model="privrec"\}') >= 3
 
 
-def test_rest_bearer_tokens(base_path, tmp_path):  # noqa: F811
-    tokens_file = tmp_path / "tokens.txt"
-    tokens_file.write_text("t0ken\n")
-    model_server = server.ModelServer(MODEL, base_path, port=0, rest_port=0,
-                                      tokens=auth.read_tokens(str(tokens_file)))
-    model_server.start()
-    try:
-        url = f"http://{model_server.rest.address}/v1/models/{MODEL}"
-        assert _http(url)[0] == 401
-        assert _http(url, headers={"Authorization": "Bearer nope"})[0] == 403
-        assert _http(url, headers={"Authorization": "Bearer t0ken"})[0] == 200
-    finally:
-        model_server.stop()
+def test_rest_bearer_tokens(rest_with_token):
+    url = f"http://{rest_with_token.rest.address}/v1/models/{MODEL}"
+    assert http(url)[0] == 401
+    assert http(url, headers={"Authorization": "Bearer nope"})[0] == 403
+    assert http(url, headers={"Authorization": "Bearer t0ken"})[0] == 200

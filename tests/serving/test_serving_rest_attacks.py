@@ -8,37 +8,24 @@ import re
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from serving import auth, rest, server
-from tests.serving.test_serving_api import MODEL, base_path  # noqa: F401  (fixture)
-from tests.serving.test_serving_limits import slow_base_path  # noqa: F401  (fixture)
+from serving import rest, server
+from tests.support.echo_model import MODEL
+from tests.support.serving_tools import http
 
 IDLE_SECONDS = 2.0
 
 
 @pytest.fixture(scope="module")
-def servers(base_path):  # noqa: F811
+def servers(base_path):
     model_server = server.ModelServer(
         MODEL, base_path, port=0, rest_port=0, max_batch_size=4, version_labels={"stable": 1},
         rest_limits=rest.HttpLimits(idle_seconds=IDLE_SECONDS))
     model_server.start()
     yield model_server
     model_server.stop()
-
-
-def _http(url, body=None, headers=None, timeout=10):
-    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers=headers or {},
-                                     method="POST" if data is not None else "GET")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def _predict_url(model_server, where=""):
@@ -76,12 +63,12 @@ def test_oversized_headers_are_refused(servers):
 
 
 def test_deeply_nested_json_is_a_400_naming_the_nesting(servers):
-    status, text = _http(_predict_url(servers), b"[" * 200_000 + b"]" * 200_000)
+    status, text = http(_predict_url(servers), b"[" * 200_000 + b"]" * 200_000)
     assert status == 400 and "nested" in json.loads(text)["error"]
     nested = "x"
     for _ in range(40):  # deeper than the limit, well within Python's own
         nested = [nested]
-    status, text = _http(_predict_url(servers), {"instances": [dict(ROW, query=nested)]})
+    status, text = http(_predict_url(servers), {"instances": [dict(ROW, query=nested)]})
     assert status == 400 and "nested" in json.loads(text)["error"]
 
 
@@ -89,21 +76,21 @@ def test_b64_values_signature_name_and_version_labels(servers):
     def b64(text):
         return {"b64": base64.b64encode(text.encode()).decode()}
 
-    status, text = _http(_predict_url(servers, "/labels/stable"), {
+    status, text = http(_predict_url(servers, "/labels/stable"), {
         "signature_name": "serving_default",
         "instances": [{"user_id": b64("u"), "query": b64("red shoes"), "recent_item_ids": ""}]})
     assert status == 200, text
     assert json.loads(text)["predictions"][0]["item_ids"] == ["red", "shoes"]
-    status, text = _http(_predict_url(servers), {"signature_name": "nope", "instances": [ROW]})
+    status, text = http(_predict_url(servers), {"signature_name": "nope", "instances": [ROW]})
     assert status == 400 and "'nope'" in json.loads(text)["error"]
-    status, text = _http(_predict_url(servers, "/labels/nightly"), {"instances": [ROW]})
+    status, text = http(_predict_url(servers, "/labels/nightly"), {"instances": [ROW]})
     assert status == 400 and "'nightly'" in json.loads(text)["error"]
-    status, text = _http(_predict_url(servers), {"instances": [dict(ROW, query={"b64": "!!"})]})
+    status, text = http(_predict_url(servers), {"instances": [dict(ROW, query={"b64": "!!"})]})
     assert status == 400 and "base64" in json.loads(text)["error"]
 
 
 def test_metadata_endpoint(servers):
-    status, text = _http(f"http://{servers.rest.address}/v1/models/{MODEL}/metadata")
+    status, text = http(f"http://{servers.rest.address}/v1/models/{MODEL}/metadata")
     assert status == 200, text
     body = json.loads(text)
     assert body["model_spec"]["name"] == MODEL and body["model_spec"]["version"] == "1"
@@ -121,7 +108,7 @@ def test_half_open_connections_cost_no_thread_and_are_closed_when_idle(servers):
             sock.sendall(b"POST /v1/models/privrec:predict HTTP/1.1\r\nHost: x\r\n")  # no end
             stalled.append(sock)
         start = time.monotonic()
-        status, text = _http(_predict_url(servers), {"instances": [ROW]}, timeout=5)
+        status, text = http(_predict_url(servers), {"instances": [ROW]}, timeout=5)
         assert status == 200 and time.monotonic() - start < 2.0, text
         assert threading.active_count() - threads_before < 10
         time.sleep(IDLE_SECONDS * 2.5)  # the idle timeout and one maintenance pass
@@ -138,25 +125,16 @@ def test_half_open_connections_cost_no_thread_and_are_closed_when_idle(servers):
             sock.close()
 
 
-def test_rest_auth_failures_are_counted_under_their_own_status(base_path, tmp_path):  # noqa: F811
-    tokens_file = tmp_path / "tokens.txt"
-    tokens_file.write_text("t0ken\n")
-    model_server = server.ModelServer(MODEL, base_path, port=0, rest_port=0,
-                                      tokens=auth.read_tokens(str(tokens_file)))
-    model_server.start()
-    try:
-        url = f"http://{model_server.rest.address}/v1/models/{MODEL}"
-        assert _http(url, headers={"Authorization": "Bearer nope"})[0] == 403
-        assert _http(url)[0] == 401
-        text = model_server.metrics.text().decode()
-        assert re.search(r'api="rest",method="GET",model="privrec",status="Forbidden"\} 1', text)
-        assert re.search(r'api="rest",method="GET",model="privrec",status="Unauthorized"\} 1',
-                         text)
-    finally:
-        model_server.stop()
+def test_rest_auth_failures_are_counted_under_their_own_status(rest_with_token):
+    url = f"http://{rest_with_token.rest.address}/v1/models/{MODEL}"
+    assert http(url, headers={"Authorization": "Bearer nope"})[0] == 403
+    assert http(url)[0] == 401
+    text = rest_with_token.metrics.text().decode()
+    assert re.search(r'api="rest",method="GET",model="privrec",status="Forbidden"\} 1', text)
+    assert re.search(r'api="rest",method="GET",model="privrec",status="Unauthorized"\} 1', text)
 
 
-def test_a_client_that_hangs_up_costs_one_log_line(slow_base_path, caplog, capfd):  # noqa: F811
+def test_a_client_that_hangs_up_costs_one_log_line(slow_base_path, caplog, capfd):
     model_server = server.ModelServer(MODEL, slow_base_path, port=0, rest_port=0)
     model_server.start()
     try:
@@ -171,7 +149,7 @@ def test_a_client_that_hangs_up_costs_one_log_line(slow_base_path, caplog, capfd
             while "Client Closed Request" not in model_server.metrics.text().decode():
                 assert time.monotonic() < deadline, "the dropped request was never counted"
                 time.sleep(0.05)
-            status, _ = _http(f"http://{model_server.rest.address}/v1/models/{MODEL}")
+            status, _ = http(f"http://{model_server.rest.address}/v1/models/{MODEL}")
         assert status == 200
         lines = [r for r in caplog.records if "disconnected" in r.getMessage()]
         assert len(lines) == 1 and lines[0].exc_info is None

@@ -2,7 +2,6 @@
 new calls, lets the calls in flight finish within the grace period, then exits 0."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,10 +16,10 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from serving import server
-from tests.serving.test_serving_api import MODEL, _request
-from tests.serving.test_serving_limits import _predict, save_slow_model, slow_base_path  # noqa: F401
-
+from tests.support import echo_model
+from tests.support.echo_model import MODEL
 from tests.support.paths import ROOT
+from tests.support.serving_tools import free_port, wait_until
 
 
 def _calls_in_background(address, count, micros):
@@ -29,7 +28,7 @@ def _calls_in_background(address, count, micros):
 
     def call():
         try:
-            _predict(address, _request(user_id=[str(micros)]), timeout=60)
+            echo_model.predict(address, echo_model.request(user_id=[str(micros)]), timeout=60)
             outcomes.append("OK")
         except grpc.RpcError as error:
             outcomes.append(error.code().name)
@@ -40,49 +39,34 @@ def _calls_in_background(address, count, micros):
     return threads, outcomes
 
 
-def _wait_until(condition, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def test_stop_reports_not_serving_and_lets_calls_in_flight_finish(slow_base_path):  # noqa: F811
+def test_stop_reports_not_serving_and_lets_calls_in_flight_finish(slow_base_path):
     model_server = server.ModelServer(MODEL, slow_base_path, port=0)
     address, _ = model_server.start()
     threads, outcomes = _calls_in_background(address, 3, 500_000)
-    assert _wait_until(lambda: model_server.requests_in_flight.count == 3, 20)
+    assert wait_until(lambda: model_server.requests_in_flight.count == 3, 20)
     stopping = threading.Thread(target=lambda: outcomes.append(("drained", model_server.stop(10))))
     stopping.start()
-    assert _wait_until(lambda: model_server.health.Check(
+    assert wait_until(lambda: model_server.health.Check(
         health_pb2.HealthCheckRequest(service=MODEL), None).status
         == health_pb2.HealthCheckResponse.NOT_SERVING, 5)
     with pytest.raises(grpc.RpcError) as refused:  # no new calls while draining
-        _predict(address, _request(user_id=["0"]), timeout=5)
+        echo_model.predict(address, echo_model.request(user_id=["0"]), timeout=5)
     assert refused.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
     for thread in threads + [stopping]:
         thread.join(30)
     assert sorted(outcomes, key=str) == [("drained", True), "OK", "OK", "OK"]
 
 
-def test_calls_past_the_grace_period_are_cut_off(slow_base_path):  # noqa: F811
+def test_calls_past_the_grace_period_are_cut_off(slow_base_path):
     model_server = server.ModelServer(MODEL, slow_base_path, port=0)
     address, _ = model_server.start()
     threads, outcomes = _calls_in_background(address, 1, 20_000_000)
-    assert _wait_until(lambda: model_server.requests_in_flight.count == 1, 20)
+    assert wait_until(lambda: model_server.requests_in_flight.count == 1, 20)
     start = time.monotonic()
     assert model_server.stop(grace=0.5) is False
     assert time.monotonic() - start < 5
     threads[0].join(30)
     assert outcomes and outcomes[0] != "OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _health(address):
@@ -110,8 +94,8 @@ def test_sigterm_drains_calls_in_flight_then_exits_0(tmp_path):
     """`privrec serve` with its default grace period: 4 gRPC calls and 1 REST call of ~1-2 s in
     flight at SIGTERM all finish OK, and the process exits 0."""
     root = tmp_path / "serving"
-    save_slow_model(str(root / MODEL / "1"))
-    port, rest_port = _free_port(), _free_port()
+    echo_model.save(str(root / MODEL / "1"), echo_model.SlowEchoModel)
+    port, rest_port = free_port(), free_port()
     address = f"127.0.0.1:{port}"
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
@@ -120,8 +104,8 @@ def test_sigterm_drains_calls_in_flight_then_exits_0(tmp_path):
              "--model-name", MODEL, "--port", str(port), "--rest-port", str(rest_port)],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        assert _wait_until(lambda: _health(address) == health_pb2.HealthCheckResponse.SERVING,
-                           120), log_path.read_text()[-3000:]
+        assert wait_until(lambda: _health(address) == health_pb2.HealthCheckResponse.SERVING,
+                          120), log_path.read_text()[-3000:]
         threads, outcomes = _calls_in_background(address, 4, 1_000_000)
         threads.append(threading.Thread(target=_rest_predict,
                                         args=(rest_port, 1_000_000, outcomes)))

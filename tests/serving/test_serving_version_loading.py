@@ -9,18 +9,17 @@ import pytest
 from tensorflow_serving.apis import get_model_status_pb2
 
 from serving import atomic_push, model_store, server, version_policy
-from tests.serving.test_serving_api import _request
-from tests.serving.test_serving_limits import _predict
-from tests.serving.test_serving_versions import MODEL, _push, _states, _wait_for, one_model  # noqa: F401
+from tests.support import echo_model
+from tests.support.echo_model import MODEL
+from tests.support.serving_tools import push, wait_until
 
 _STATE = get_model_status_pb2.ModelVersionStatus
 
 
-def test_a_version_seen_half_copied_is_served_once_the_copy_finishes(one_model, tmp_path):  # noqa: F811
+def test_a_version_seen_half_copied_is_served_once_the_copy_finishes(one_model,
+                                                                      pushed_base_path):
     """`cp -r` order: saved_model.pb is there before variables/; the server sees it mid-way."""
-    base = str(tmp_path / MODEL)
-    os.makedirs(base)
-    _push(one_model, base, 1)
+    base = pushed_base_path
     model_server = server.ModelServer(MODEL, base, port=0, poll_seconds=0.1)
     address, _ = model_server.start()
     try:
@@ -28,24 +27,25 @@ def test_a_version_seen_half_copied_is_served_once_the_copy_finishes(one_model, 
         os.makedirs(version_2)
         shutil.copyfile(os.path.join(one_model, "saved_model.pb"),
                         os.path.join(version_2, "saved_model.pb"))
-        _wait_for(lambda: _states(address).get(2) in (_STATE.END, _STATE.START), 10)
+        not_loaded = (_STATE.END, _STATE.START)
+        assert wait_until(lambda: echo_model.states(address).get(2) in not_loaded, 10)
         os.makedirs(os.path.join(version_2, "variables"))  # then variables/, one file at a time
         shutil.copyfile(os.path.join(one_model, "variables", "variables.index"),
                         os.path.join(version_2, "variables", "variables.index"))
-        _wait_for(lambda: _states(address).get(2) in (_STATE.END, _STATE.START), 10)
+        assert wait_until(lambda: echo_model.states(address).get(2) in not_loaded, 10)
         for name in os.listdir(one_model):
             source, target = os.path.join(one_model, name), os.path.join(version_2, name)
             if os.path.isdir(source):
                 shutil.copytree(source, target, dirs_exist_ok=True)
             elif name != "saved_model.pb":
                 shutil.copyfile(source, target)
-        _wait_for(lambda: _states(address).get(2) == _STATE.AVAILABLE, 20)
-        assert _predict(address, _request()).model_spec.version.value == 2
+        assert wait_until(lambda: echo_model.states(address).get(2) == _STATE.AVAILABLE, 20)
+        assert echo_model.predict(address, echo_model.request()).model_spec.version.value == 2
     finally:
         model_server.stop()
 
 
-def test_incomplete_variables_are_waited_for_not_loaded(one_model, tmp_path):  # noqa: F811
+def test_incomplete_variables_are_waited_for_not_loaded(one_model, tmp_path):
     version = tmp_path / MODEL / "1"
     shutil.copytree(one_model, version)
     shards = [n for n in os.listdir(version / "variables") if n.startswith("variables.data")]
@@ -88,11 +88,11 @@ def test_a_failed_load_is_retried_with_back_off(tmp_path, monkeypatch):
     assert len(attempts) == 7
 
 
-def test_version_labels_from_the_model_config(one_model, tmp_path):  # noqa: F811
+def test_version_labels_from_the_model_config(one_model, tmp_path):
     base = str(tmp_path / MODEL)
     os.makedirs(base)
     for version in (1, 2):
-        _push(one_model, base, version)
+        push(one_model, base, version)
     config_file = tmp_path / "models.config"
     config_file.write_text(
         f'model_config_list {{ config {{ name: "{MODEL}" base_path: "{base}" '
@@ -106,20 +106,20 @@ def test_version_labels_from_the_model_config(one_model, tmp_path):  # noqa: F81
     address, _ = model_server.start()
     try:
         for label, version in (("stable", 1), ("canary", 2)):
-            request = _request()
+            request = echo_model.request()
             request.model_spec.version_label = label
-            assert _predict(address, request).model_spec.version.value == version
-        request = _request()
+            assert echo_model.predict(address, request).model_spec.version.value == version
+        request = echo_model.request()
         request.model_spec.version_label = "nightly"
         with pytest.raises(grpc.RpcError) as error:
-            _predict(address, request)
+            echo_model.predict(address, request)
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "'nightly'" in error.value.details() and "'stable'" in error.value.details()
     finally:
         model_server.stop()
 
 
-def test_atomic_push_publishes_a_complete_version_under_its_number(one_model, tmp_path):  # noqa: F811
+def test_atomic_push_publishes_a_complete_version_under_its_number(one_model, tmp_path):
     base = str(tmp_path / MODEL)
     seen_while_staging = []
 

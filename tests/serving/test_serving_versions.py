@@ -1,82 +1,43 @@
 """Version policy, warm-up, GetModelStatus states and hot swap under load, over a real gRPC
 channel on small real SavedModels (fast: no pipeline run)."""
 import os
-import shutil
 import threading
 import time
 
 import grpc
 import pytest
-import tensorflow as tf
-from tensorflow_serving.apis import (get_model_status_pb2, model_service_pb2_grpc, predict_pb2,
+from tensorflow_serving.apis import (get_model_status_pb2, model_service_pb2_grpc,
                                      prediction_service_pb2_grpc)
 
 from serving import server, version_policy
-from tests.serving.test_serving_api import _EchoModel
+from tests.support import echo_model
+from tests.support.echo_model import MODEL
+from tests.support.serving_tools import push, wait_until
 
-MODEL = "privrec"
 _STATE = get_model_status_pb2.ModelVersionStatus
 
 
-@pytest.fixture(scope="module")
-def one_model(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("model") / "m")
-    module = _EchoModel()
-    tf.saved_model.save(module, path,
-                        signatures={"serving_default": module.serve.get_concrete_function()})
-    return path
-
-
-def _push(one_model, base_path, version):
-    """Writes a version like the Pusher: into a temporary dir, then renamed into place."""
-    tmp = os.path.join(base_path, f".tmp-{version}")
-    shutil.copytree(one_model, tmp)
-    os.rename(tmp, os.path.join(base_path, str(version)))
-
-
-def _states(address):
-    with grpc.insecure_channel(address) as channel:
-        request = get_model_status_pb2.GetModelStatusRequest()
-        request.model_spec.name = MODEL
-        response = model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(request,
-                                                                                    timeout=5)
-    return {s.version: s.state for s in response.model_version_status}
-
-
-def _wait_for(condition, seconds=20.0):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def _predict_version(channel, version=None):
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = MODEL
+    request = echo_model.request()
     if version is not None:
         request.model_spec.version.value = version
-    for name, value in (("user_id", "u"), ("query", "red shoes"), ("recent_item_ids", "")):
-        request.inputs[name].CopyFrom(tf.make_tensor_proto([value]))
     return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
         request, timeout=10).model_spec.version.value
 
 
-def test_latest_two_versions_are_served_and_older_ones_unloaded(one_model, tmp_path):
-    base = str(tmp_path / MODEL)
-    os.makedirs(base)
-    _push(one_model, base, 1)
+def test_latest_two_versions_are_served_and_older_ones_unloaded(one_model, pushed_base_path):
+    base = pushed_base_path
     model_server = server.ModelServer(MODEL, base, port=0, poll_seconds=0.1,
                                       policy=version_policy.VersionPolicy(latest=2))
     address, version = model_server.start()
     try:
-        assert version == 1 and _states(address) == {1: _STATE.AVAILABLE}
-        _push(one_model, base, 2)
-        _wait_for(lambda: _states(address).get(2) == _STATE.AVAILABLE)
-        _push(one_model, base, 3)
-        _wait_for(lambda: _states(address).get(1) == _STATE.END)
-        assert _states(address) == {1: _STATE.END, 2: _STATE.AVAILABLE, 3: _STATE.AVAILABLE}
+        assert version == 1 and echo_model.states(address) == {1: _STATE.AVAILABLE}
+        push(one_model, base, 2)
+        assert wait_until(lambda: echo_model.states(address).get(2) == _STATE.AVAILABLE)
+        push(one_model, base, 3)
+        assert wait_until(lambda: echo_model.states(address).get(1) == _STATE.END)
+        assert echo_model.states(address) == {1: _STATE.END, 2: _STATE.AVAILABLE,
+                                               3: _STATE.AVAILABLE}
         with grpc.insecure_channel(address) as channel:
             assert _predict_version(channel) == 3 and _predict_version(channel, 2) == 2
             with pytest.raises(grpc.RpcError) as error:
@@ -87,17 +48,15 @@ def test_latest_two_versions_are_served_and_older_ones_unloaded(one_model, tmp_p
         model_server.stop()
 
 
-def test_a_broken_version_is_reported_and_the_good_one_keeps_serving(one_model, tmp_path):
-    base = str(tmp_path / MODEL)
-    os.makedirs(base)
-    _push(one_model, base, 1)
+def test_a_broken_version_is_reported_and_the_good_one_keeps_serving(pushed_base_path):
+    base = pushed_base_path
     model_server = server.ModelServer(MODEL, base, port=0, poll_seconds=0.1)
     address, _ = model_server.start()
     try:
         os.makedirs(os.path.join(base, "2"))
         with open(os.path.join(base, "2", "saved_model.pb"), "wb") as f:
             f.write(b"not a SavedModel")
-        _wait_for(lambda: _states(address).get(2) == _STATE.END)
+        assert wait_until(lambda: echo_model.states(address).get(2) == _STATE.END)
         with grpc.insecure_channel(address) as channel:
             request = get_model_status_pb2.GetModelStatusRequest()
             request.model_spec.name = MODEL
@@ -136,11 +95,9 @@ def test_model_config_file_policies(tmp_path):
 @pytest.mark.parametrize("clients, seconds", [
     (8, 6.0), pytest.param(8, 30.0, marks=pytest.mark.heavy)])
 def test_concurrent_clients_see_no_failure_while_a_new_version_is_pushed(
-        one_model, tmp_path, clients, seconds):
+        one_model, pushed_base_path, clients, seconds):
     """8 clients while a new version is pushed mid-way: 6 s by default, 30 s in the heavy run."""
-    base = str(tmp_path / MODEL)
-    os.makedirs(base)
-    _push(one_model, base, 1)
+    base = pushed_base_path
     model_server = server.ModelServer(MODEL, base, port=0, poll_seconds=0.1, workers=clients)
     address, _ = model_server.start()
     failures, seen = [], [[] for _ in range(clients)]
@@ -159,7 +116,7 @@ def test_concurrent_clients_see_no_failure_while_a_new_version_is_pushed(
         thread.start()
     try:
         time.sleep(seconds / 2)
-        _push(one_model, base, 2)
+        push(one_model, base, 2)
         time.sleep(seconds / 2)
     finally:
         stop.set()

@@ -7,14 +7,12 @@ import urllib.error
 import urllib.request
 
 import pytest
-import tensorflow as tf
 
 from privrec import contract
 from serving import server
-from tests.serving.test_serving_api import _EchoModel
-from tests.support import catalog_model
+from tests.support import catalog_model, echo_model
+from tests.support.echo_model import MODEL
 
-MODEL = "privrec"
 TOKEN = "try-it-token"
 
 
@@ -81,9 +79,7 @@ def test_predict_returns_titles_and_the_masked_query_the_model_saw(rest):
 def open_rest_without_catalog(tmp_path_factory):
     """A server without tokens on a SavedModel without assets.extra/catalog.json."""
     path = tmp_path_factory.mktemp("no_catalog") / MODEL
-    module = _EchoModel()
-    tf.saved_model.save(module, str(path / "3"),
-                        signatures={"serving_default": module.serve.get_concrete_function()})
+    echo_model.save(str(path / "3"))
     model_server = server.ModelServer(MODEL, str(path), port=0, rest_port=0)
     model_server.start()
     yield f"http://{model_server.rest.address}"

@@ -5,7 +5,6 @@ a server process of its own)."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,11 @@ import urllib.request
 import pytest
 
 from tests.support.paths import ROOT
+from tests.support.serving_tools import free_port, stop
 from tests.support.try_it_browser import try_it
 
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
 TOKEN = "real-model-token"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url, body=None):
@@ -39,12 +33,12 @@ def served(tiny_run, tmp_path):
     config, *_ = tiny_run
     tokens = tmp_path / "tokens"
     tokens.write_text(TOKEN + "\n")
-    rest_port, log_path = _free_port(), tmp_path / "serve.log"
+    rest_port, log_path = free_port(), tmp_path / "serve.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "privrec.app.cli", "serve",
              "--serving-root", os.path.dirname(config.push_dir), "--model-name",
-             config.model_name, "--port", str(_free_port()), "--rest-port", str(rest_port),
+             config.model_name, "--port", str(free_port()), "--rest-port", str(rest_port),
              "--tokens-file", str(tokens)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{rest_port}"
     try:
@@ -59,13 +53,7 @@ def served(tiny_run, tmp_path):
                 time.sleep(0.5)
         yield url, config.model_name, process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
 
 
 @pytest.mark.heavy
