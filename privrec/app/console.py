@@ -23,29 +23,43 @@ LOG_FILE = "privrec.log"
 
 @contextlib.contextmanager
 def quiet(log_path: str, verbose: bool = False) -> Iterator[Console]:
-    """Library output to `log_path` (unless `verbose`); yields the terminal's Console."""
+    """Library output to `log_path` (unless `verbose`); yields the terminal's Console. A log
+    file that cannot be opened ends the command with a message naming it, before anything is
+    moved."""
     sys.stdout.flush(), sys.stderr.flush()
     if verbose:
         yield Console(highlight=False, markup=False, soft_wrap=True)
         return
-    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    terminal, opened = _terminal_file()
-    console = Console(file=terminal, highlight=False, markup=False, soft_wrap=True)
-    console.print(f"[privrec] library logs go to {log_path} (--verbose shows them here)")
-    saved = os.dup(1), os.dup(2)
-    try:
-        with open(log_path, "ab") as log:
-            os.dup2(log.fileno(), 1), os.dup2(log.fileno(), 2)
+    with _open_log(log_path) as log:
+        terminal, opened = _terminal_file()
+        try:
+            console = Console(file=terminal, highlight=False, markup=False, soft_wrap=True)
+            console.print(f"[privrec] library logs go to {log_path} (--verbose shows them here)")
+            saved = os.dup(1), os.dup(2)
             try:
-                yield console
+                os.dup2(log.fileno(), 1), os.dup2(log.fileno(), 2)
+                try:
+                    yield console
+                finally:
+                    sys.stdout.flush(), sys.stderr.flush()
+                    os.dup2(saved[0], 1), os.dup2(saved[1], 2)
             finally:
-                sys.stdout.flush(), sys.stderr.flush()
-                os.dup2(saved[0], 1), os.dup2(saved[1], 2)
                 os.close(saved[0]), os.close(saved[1])
-        console.print(f"[privrec] library logs: {log_path}")
-    finally:
-        if opened:
-            terminal.close()
+            console.print(f"[privrec] library logs: {log_path}")
+        finally:
+            if opened:
+                terminal.close()
+
+
+def _open_log(log_path: str):
+    """The log file, opened to append (its folder made if missing), or SystemExit naming it."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+        return open(log_path, "ab")
+    except OSError as error:
+        sys.exit(f"privrec: cannot write the library log {log_path}: "
+                 f"{error.strerror or error}; pass a --work-dir you can write to, or --verbose "
+                 "to keep library output on the terminal")
 
 
 def _terminal_file():

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from rich.console import Console
 
 from privrec.app import console
@@ -82,3 +83,31 @@ def test_component_progress_keeps_finished_lines_only():
     printed = buffer.getvalue()
     assert "[privrec] ✔ finished: Trainer in 12s" in printed
     assert "finished: Evaluator" not in printed and "running" not in printed
+
+
+def _open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("where", ["a directory", "under a file", "read-only"])
+def test_a_log_file_that_cannot_be_opened_is_named_and_leaks_no_descriptor(tmp_path, where):
+    if where == "a directory":    # the folder is there, the file cannot be opened
+        log = tmp_path / "privrec.log"
+        log.mkdir()
+    elif where == "under a file":  # the folder cannot be made
+        (tmp_path / "work").write_text("")
+        log = tmp_path / "work" / "privrec.log"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into a read-only folder")
+        (tmp_path / "work").mkdir(mode=0o500)
+        log = tmp_path / "work" / "privrec.log"
+    before = _open_fds()
+    with pytest.raises(SystemExit) as stopped:
+        with console.quiet(str(log)):
+            raise AssertionError("the block must not run")
+    assert _open_fds() == before
+    message = str(stopped.value.code)
+    assert message.startswith(f"privrec: cannot write the library log {log}: ")
+    assert "--work-dir" in message and "--verbose" in message
+    print("the terminal still works")  # fd 1 and 2 were never moved
