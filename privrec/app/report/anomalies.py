@@ -1,7 +1,7 @@
 """TFDV's anomalies files (ExampleValidator, DistributionValidator) as plain records: per split
 (or split pair) the anomalies found and the drift / skew measurements against thresholds."""
 import os
-from typing import Dict
+from typing import Dict, Iterable, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
@@ -31,8 +31,25 @@ def _records(anomalies: anomalies_pb2.Anomalies) -> Dict:
     return {"anomalies": found, "measurements": measured}
 
 
-def read(uri: str) -> Dict[str, Dict]:
-    """{'train': {...}, 'eval vs train': {...}} for one ExampleAnomalies artifact directory."""
+def split_pair(name: str, splits: Iterable[str] = ()) -> Optional[Tuple[str, str]]:
+    """(compared, baseline) of a split pair's name, which TFX's DistributionValidator writes as
+    '<compared>_<baseline>' though split names may hold '_' too: the one cut if there is one
+    '_', else the cut whose two sides are both in `splits` (the run's split names), else the
+    one whose sides are the same split (drift compares a split with its earlier self); None
+    when nothing tells the cut."""
+    cuts = [(name[:i], name[i + 1:]) for i, c in enumerate(name) if c == "_"]
+    known = set(splits)
+    for fits in (lambda a, b: len(cuts) == 1, lambda a, b: a in known and b in known,
+                 lambda a, b: a == b):
+        found = [cut for cut in cuts if fits(*cut)]
+        if found:
+            return found[0]
+    return None
+
+
+def read(uri: str, splits: Iterable[str] = ()) -> Dict[str, Dict]:
+    """{'train': {...}, 'eval vs train': {...}} for one ExampleAnomalies artifact directory;
+    `splits`, the run's split names, tell where a split pair's name is cut."""
     found = {}
     for entry in sorted(os.listdir(uri)) if os.path.isdir(uri) else ():
         prefix = next((p for p in PREFIXES if entry.startswith(p)), None)
@@ -43,7 +60,7 @@ def read(uri: str) -> Dict[str, Dict]:
             parsed = anomalies_pb2.Anomalies.FromString(f.read())
         name = entry[len(prefix):]
         if prefix == "SplitPair-":
-            compared, _, baseline = name.partition("_")
-            name = f"{compared} vs {baseline}"
+            pair = split_pair(name, splits)
+            name = f"{pair[0]} vs {pair[1]}" if pair else f"{name} (split pair)"
         found[name] = _records(parsed)
     return found

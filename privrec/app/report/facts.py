@@ -37,6 +37,14 @@ class RunFacts:
         found = self.artifacts.get(type_name)
         return max(found, key=lambda a: a.id) if found else None
 
+    def split_names(self) -> List[str]:
+        """The run's split names: its newest statistics' (or examples') `split_names`."""
+        for type_name in ("ExampleStatistics", "Examples"):
+            artifact = self.latest(type_name)
+            if artifact is not None and "split_names" in artifact.properties:
+                return json.loads(artifact.properties["split_names"].string_value or "[]")
+        return []
+
     def prop(self, type_name: str, name: str):
         artifact = self.latest(type_name)
         if artifact is None or name not in artifact.custom_properties:

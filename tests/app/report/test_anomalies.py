@@ -64,3 +64,25 @@ def test_reads_splits_and_split_pairs(tmp_path):
 
 def test_a_missing_directory_reads_as_nothing(tmp_path):
     assert anomalies.read(str(tmp_path / "absent")) == {}
+
+
+def test_split_names_may_hold_underscores():
+    splits = ["train", "eval_recent", "eval_old"]
+    assert anomalies.split_pair("eval_train") == ("eval", "train")  # one '_': one cut
+    assert anomalies.split_pair("eval_recent_train", splits) == ("eval_recent", "train")
+    assert anomalies.split_pair("train_eval_recent", splits) == ("train", "eval_recent")
+    assert anomalies.split_pair("eval_recent_eval_old", splits) == ("eval_recent", "eval_old")
+    # Drift: a split against its earlier self, told apart without the split names.
+    assert anomalies.split_pair("eval_recent_eval_recent") == ("eval_recent", "eval_recent")
+    assert anomalies.split_pair("eval_recent_train") is None  # nothing tells the cut
+    assert anomalies.split_pair("nounderscore", splits) is None
+
+
+def test_a_split_pair_with_underscores_is_named_by_the_runs_splits(tmp_path):
+    uri = str(tmp_path / "ExampleAnomalies")
+    _write(uri, "SplitPair-eval_recent_train", _pair_anomalies())
+    _write(uri, "SplitPair-eval_recent_eval_recent", _pair_anomalies())
+    assert set(anomalies.read(uri, ["train", "eval_recent"])) == {
+        "eval_recent vs train", "eval_recent vs eval_recent"}
+    assert set(anomalies.read(uri)) == {  # without the split names: shown as written
+        "eval_recent_train (split pair)", "eval_recent vs eval_recent"}

@@ -130,3 +130,19 @@ def test_no_store_or_no_run_is_a_lookup_error(tmp_path):
     _Run(str(tmp_path / "empty"))
     with pytest.raises(LookupError, match="no pipeline run recorded"):
         facts.collect(str(tmp_path / "empty"))
+
+
+def test_the_runs_split_names_are_its_statistics(tmp_path):
+    run = _Run(str(tmp_path / "work"))
+    only = run.context(run.run_type, "run")
+    run.execution(only, "tfx.Trainer", "Trainer", [("Model", str(tmp_path / "model"), {})])
+    assert facts.collect(run.work_dir).split_names() == []
+    type_id = run.store.put_artifact_type(pb.ArtifactType(  # as TFX declares the type
+        name="ExampleStatistics", properties={"split_names": pb.STRING, "span": pb.INT}))
+    statistics = pb.Artifact(type_id=type_id, uri=str(tmp_path / "statistics"))
+    statistics.properties["split_names"].string_value = '["train", "eval_recent"]'
+    run.store.put_execution(
+        pb.Execution(type_id=run.type_id("tfx.StatisticsGen", "execution"),
+                     last_known_state=pb.Execution.COMPLETE),
+        [(statistics, pb.Event(type=pb.Event.OUTPUT))], [only])
+    assert facts.collect(run.work_dir).split_names() == ["train", "eval_recent"]

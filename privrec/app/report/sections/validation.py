@@ -68,12 +68,13 @@ def section(facts) -> page.Section:
         schema_file = facts.anomaly_gate.get("schema_file")
         if schema_file:
             parts.append(page.note(f"curated schema: {schema_file}"))
+    splits = facts.split_names()  # where a split pair's name is cut
     for component, key in ((DRIFT, "drift"), (SKEW, "skew")):
         artifact = by_component.get(component)
         if artifact is None:
             parts.append(page.note(f"{CHECKS[component][0]}: not configured"))
             continue
-        parts += list(_comparison(component, anomalies.read(artifact.uri), key))
+        parts += list(_comparison(component, anomalies.read(artifact.uri, splits), key))
     states = [(c["name"], text.words(c["state"].lower())) for c in facts.components]
     parts += [page.heading("Components of the run"), page.table(("component", "state"), states)]
     return page.Section("validation", "Validation", parts)
