@@ -5,6 +5,7 @@ import csv
 import dataclasses
 import os
 import sys
+from typing import Optional
 
 from privrec.app.commands import common, settings
 
@@ -21,8 +22,10 @@ def _example_request(config):
 
 def cmd_run(args):
     with common.terminal(args) as terminal:  # first: importing TFX already warns
-        _run(args, terminal.print, terminal)
+        refusal = _run(args, terminal.print, terminal)
     print(f"[privrec] run report: {common.report_path(args)}")
+    if refusal:
+        sys.exit(refusal)
 
 
 def cmd_report(args):
@@ -36,7 +39,16 @@ def cmd_report(args):
     print(f"[privrec] run report: {target}")
 
 
-def _run(args, say, terminal):
+def _refused_by_validation(stop: SystemExit) -> bool:
+    """Whether common.run_pipeline ended the command because the data failed validation (the
+    AnomalyGate's DataAnomaliesError, which its sys.exit was raised while handling)."""
+    from components.validation.anomalies import DataAnomaliesError
+    return isinstance(stop.__context__, DataAnomaliesError)
+
+
+def _run(args, say, terminal) -> Optional[str]:
+    """The pipeline, its report, then one query of the pushed model; returns why the command
+    fails once the report is written (validation refused the data, or nothing to serve)."""
     from pipeline import run_summary
     from privrec.data import generator
     from serving import client, server
@@ -45,7 +57,13 @@ def _run(args, say, terminal):
     if args.data_dir is None and not os.path.exists(config.catalog_path):
         say(f"[privrec] generating the '{args.size}' data set in {config.data_dir}")
         generator.write_dataset(config.data_dir, args.size)
-    common.run_pipeline(config, "run", terminal)
+    try:
+        common.run_pipeline(config, "run", terminal)
+    except SystemExit as stop:
+        if not _refused_by_validation(stop):
+            raise
+        common.write_report(args.work_dir, say)  # what ran: data, masking, validation
+        return str(stop.code)
     summary = run_summary.read(config)
     common.write_report(args.work_dir, say)
     model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
@@ -53,8 +71,8 @@ def _run(args, say, terminal):
     if version is None:
         model_server.stop()
         say("\n==== privrec run summary ====\n" + "\n".join(summary.lines()))
-        sys.exit(f"no model has ever been pushed to {config.push_dir} (this one was not "
-                 "blessed), so there is nothing to serve")
+        return (f"no model has ever been pushed to {config.push_dir} (this one was not "
+                "blessed), so there is nothing to serve")
     say(f"[privrec] gRPC server on {address} serving version {version}")
     try:
         user_id, query, recent = _example_request(config)
@@ -69,6 +87,7 @@ def _run(args, say, terminal):
     titles = dict(zip(catalog.item_ids, catalog.titles))
     for rank, (item, score) in enumerate(items, 1):
         say(f"  {rank:>2}. {item}  score {score:.3f}  {titles.get(item, '')}")
+    return None
 
 
 def cmd_finetune(args):

@@ -19,15 +19,24 @@ def path(work_dir: str) -> str:
     return os.path.join(os.path.abspath(work_dir), REPORT_DIR, INDEX)
 
 
+def _not_reached(facts: facts_lib.RunFacts, key: str, title: str, what: str) -> page.Section:
+    """The section of a stage the run left no output of: not reached, when a component failed."""
+    failed = [c["name"] for c in facts.components if c["state"] == "FAILED"]
+    why = (f"Not reached: the run stopped when {failed[0]} failed; there is no {what}." if failed
+           else f"There is no {what} in this run.")
+    return page.Section(key, title, [page.note(why)])
+
+
 def run_sections(facts: facts_lib.RunFacts) -> List[page.Section]:
-    sections = []
-    if facts.inventory:
-        sections.append(data.section(facts.inventory))
-    if facts.masking:
-        sections.append(masking.section(facts.masking))
+    """The run's sections; one whose stage did not run (a run that validation stopped) says so."""
+    sections = [data.section(facts.inventory) if facts.inventory else _not_reached(
+        facts, "data", "Data", "data inventory (it is built once the data passed validation)")]
+    sections.append(masking.section(facts.masking) if facts.masking else _not_reached(
+        facts, "masking", "Masking", "masking report"))
     sections.append(validation.section(facts))
-    if facts.privacy:
-        sections.append(privacy.section(facts.privacy, facts.training, facts.ledger))
+    sections.append(privacy.section(facts.privacy, facts.training, facts.ledger)
+                    if facts.privacy else _not_reached(
+                        facts, "privacy", "Training and privacy", "trained model"))
     evaluation_artifact = facts.latest("ModelEvaluation")
     per_slice = None
     if evaluation_artifact is not None:
@@ -36,6 +45,9 @@ def run_sections(facts: facts_lib.RunFacts) -> List[page.Section]:
         sections.append(evaluation.section(
             per_slice, run_summary.gate_failures(evaluation_artifact.uri),
             None if blessed is None else blessed == 1))
+    else:
+        sections.append(_not_reached(facts, "evaluation", "Evaluation",
+                                     "evaluation of a model"))
     sections.append(release.section(
         None if facts.latest("PushedModel") is None else
         {"pushed": facts.prop("PushedModel", "pushed") == 1,

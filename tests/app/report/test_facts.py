@@ -1,74 +1,14 @@
 """privrec/app/report/facts.py: a small MLMD store written here the way a TFX run records one
-(pipeline_run and node contexts, executions, OUTPUT events) and the JSON files at artifact URIs."""
-import json
-import os
-
-import ml_metadata as mlmd
+(tests/support/recorded_run.py) and the JSON files at artifact URIs."""
 import pytest
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 from privrec.app.report import facts
-
-
-class _Run:
-    """Writes one MLMD store under `work_dir` (sqlite, read-write)."""
-
-    def __init__(self, work_dir):
-        self.work_dir = work_dir
-        os.makedirs(work_dir, exist_ok=True)
-        config = pb.ConnectionConfig()
-        config.sqlite.filename_uri = os.path.join(work_dir, facts.METADATA_FILE)
-        config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
-        self.store = mlmd.MetadataStore(config)
-        self.run_type = self.store.put_context_type(pb.ContextType(name="pipeline_run"))
-        self.node_type = self.store.put_context_type(pb.ContextType(name="node"))
-        self.nodes = {}  # a node's context is shared by every run, as in TFX
-
-    def type_id(self, name, kind):
-        if kind == "artifact":
-            return self.store.put_artifact_type(pb.ArtifactType(name=name))
-        return self.store.put_execution_type(pb.ExecutionType(name=name))
-
-    def context(self, type_id, name):
-        context = pb.Context(type_id=type_id, name=name)
-        context.id = self.store.put_contexts([context])[0]
-        return context
-
-    def execution(self, run, type_name, node=None, outputs=(), state=pb.Execution.COMPLETE,
-                  settings=None):
-        execution = pb.Execution(type_id=self.type_id(type_name, "execution"),
-                                 last_known_state=state)
-        for key, value in (settings or {}).items():
-            if isinstance(value, int):
-                execution.custom_properties[key].int_value = value
-            else:
-                execution.custom_properties[key].string_value = value
-        if node and node not in self.nodes:
-            self.nodes[node] = self.context(self.node_type, f"privrec.{node}")
-        contexts = [run] + ([self.nodes[node]] if node else [])
-        pairs = []
-        for type_name, uri, props in outputs:
-            artifact = pb.Artifact(type_id=self.type_id(type_name, "artifact"), uri=uri)
-            for key, value in props.items():
-                if isinstance(value, int):
-                    artifact.custom_properties[key].int_value = value
-                else:
-                    artifact.custom_properties[key].string_value = value
-            pairs.append((artifact, pb.Event(type=pb.Event.OUTPUT)))
-        execution_id, artifact_ids, _ = self.store.put_execution(
-            execution, pairs, contexts)
-        return execution_id, artifact_ids
-
-    def json(self, payload, *parts):
-        path = os.path.join(self.work_dir, *parts)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(payload, f)
-        return os.path.join(self.work_dir, parts[0])
+from tests.support.recorded_run import RecordedRun
 
 
 def _full_run(tmp_path, pushed=1):
-    run = _Run(str(tmp_path / "work"))
+    run = RecordedRun(str(tmp_path / "work"))
     old = run.context(run.run_type, "2026-01-01T00:00:00")
     run.execution(old, "tfx.Trainer", "Trainer",
                   [("Model", run.json({"epsilon": 99}, "old_model", facts.PRIVACY_JSON), {})])
@@ -115,7 +55,7 @@ def test_a_model_that_was_not_pushed_has_no_card(tmp_path):
 
 
 def test_files_a_run_did_not_write_are_none(tmp_path):
-    run = _Run(str(tmp_path / "work"))
+    run = RecordedRun(str(tmp_path / "work"))
     only = run.context(run.run_type, "run")
     run.execution(only, "tfx.Trainer", "Trainer", [("Model", str(tmp_path / "empty"), {})])
     found = facts.collect(run.work_dir)
@@ -127,22 +67,17 @@ def test_files_a_run_did_not_write_are_none(tmp_path):
 def test_no_store_or_no_run_is_a_lookup_error(tmp_path):
     with pytest.raises(LookupError, match="run the pipeline first"):
         facts.collect(str(tmp_path / "nothing"))
-    _Run(str(tmp_path / "empty"))
+    RecordedRun(str(tmp_path / "empty"))
     with pytest.raises(LookupError, match="no pipeline run recorded"):
         facts.collect(str(tmp_path / "empty"))
 
 
 def test_the_runs_split_names_are_its_statistics(tmp_path):
-    run = _Run(str(tmp_path / "work"))
+    run = RecordedRun(str(tmp_path / "work"))
     only = run.context(run.run_type, "run")
     run.execution(only, "tfx.Trainer", "Trainer", [("Model", str(tmp_path / "model"), {})])
     assert facts.collect(run.work_dir).split_names() == []
-    type_id = run.store.put_artifact_type(pb.ArtifactType(  # as TFX declares the type
-        name="ExampleStatistics", properties={"split_names": pb.STRING, "span": pb.INT}))
-    statistics = pb.Artifact(type_id=type_id, uri=str(tmp_path / "statistics"))
-    statistics.properties["split_names"].string_value = '["train", "eval_recent"]'
-    run.store.put_execution(
-        pb.Execution(type_id=run.type_id("tfx.StatisticsGen", "execution"),
-                     last_known_state=pb.Execution.COMPLETE),
-        [(statistics, pb.Event(type=pb.Event.OUTPUT))], [only])
+    run.execution(only, "tfx.StatisticsGen", "StatisticsGen", [
+        ("ExampleStatistics", str(tmp_path / "statistics"), {},
+         {"split_names": '["train", "eval_recent"]'})])  # a declared property, as in TFX
     assert facts.collect(run.work_dir).split_names() == ["train", "eval_recent"]
