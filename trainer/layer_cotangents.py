@@ -4,7 +4,8 @@ narrow interface ghost clipping needs (privrec/privacy/ghost_clipping.py), nothi
 TF-Privacy's fast clipping registry works on Keras functional models whose layers see one row
 per example. In this model the shared catalog negatives (trainer/model.py) are one set of rows
 whose cotangents differ per user, which that registry cannot express. So this module writes the
-two towers' forward pass with its layers' own variables and gets, from one backward pass:
+two towers' forward pass (trainer/query_tower.py, trainer/candidate_tower.py) with their layers'
+own variables and gets, from one backward pass:
 
 - each query row's cotangents (the query MLP's pre-activations, the history mean vector) and
   each label row's (the candidate MLP's pre-activations, its item and category embeddings);
@@ -27,12 +28,15 @@ from trainer.query_vectors import QUERY_VECTOR
 def supported(model) -> bool:
     """Whether the trainable variables are exactly the towers' (embeddings and the two MLPs:
     Dense with bias and ReLU, then Dense with bias and no activation, as the hand-written pass
-    computes them), all float32."""
-    layers = [model.item_embedding, model.category_embedding,
-              *model.query_mlp.layers, *model.candidate_mlp.layers]
+    computes them), all float32, and the query tower's history embedding is the candidate
+    tower's item embedding (one table, as the pass reads it)."""
+    query, candidate = model.query_tower, model.candidate_tower
+    layers = [candidate.item_embedding, candidate.category_embedding,
+              *query.mlp.layers, *candidate.mlp.layers]
     own = {v.ref() for layer in layers for v in layer.trainable_variables}
-    mlps = (model.query_mlp.layers, model.candidate_mlp.layers)
-    return (own == {v.ref() for v in model.trainable_variables}
+    mlps = (query.mlp.layers, candidate.mlp.layers)
+    return (query.item_embedding is candidate.item_embedding
+            and own == {v.ref() for v in model.trainable_variables}
             and all(len(mlp) == 2 for mlp in mlps)
             and all([tf.keras.activations.serialize(dense.activation) for dense in mlp]
                     == ["relu", "linear"] and all(dense.use_bias for dense in mlp)
@@ -48,12 +52,13 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
     if QUERY_VECTOR not in users or not supported(model):
         return None
     slots, k = tf.shape(weights)[0], tf.shape(weights)[1]
-    item_table = tf.convert_to_tensor(model.item_embedding.embeddings)
-    category_table = tf.convert_to_tensor(model.category_embedding.embeddings)
-    item_category = tf.convert_to_tensor(model.item_category)
-    title_vectors = tf.convert_to_tensor(model.item_title_vectors)
-    query_hidden, query_out = model.query_mlp.layers
-    candidate_hidden, candidate_out = model.candidate_mlp.layers
+    candidate = model.candidate_tower
+    item_table = tf.convert_to_tensor(candidate.item_embedding.embeddings)
+    category_table = tf.convert_to_tensor(candidate.category_embedding.embeddings)
+    item_category = tf.convert_to_tensor(candidate.item_category)
+    title_vectors = tf.convert_to_tensor(candidate.item_title_vectors)
+    query_hidden, query_out = model.query_tower.mlp.layers
+    candidate_hidden, candidate_out = candidate.mlp.layers
     item_dim = item_table.shape[-1]
     embedding_dim = item_dim + category_table.shape[-1]
 
@@ -156,11 +161,11 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
                      tf.matmul(negative_input, negative_input, transpose_b=True))),
         DenseUse(candidate_out.kernel, candidate_out.bias, label_act, d_label_pre_out,
                  negative_hidden, d_negative_out),
-        EmbeddingUse(model.item_embedding.embeddings,
+        EmbeddingUse(candidate.item_embedding.embeddings,
                      tf.concat([history_ids, per_user(labels), negative_ids], 1),
                      tf.concat([d_history_items, per_user(d_label_item),
                                 d_negative_embedding[..., :item_dim]], 1)),
-        EmbeddingUse(model.category_embedding.embeddings,
+        EmbeddingUse(candidate.category_embedding.embeddings,
                      tf.concat([per_user(label_categories), tf.broadcast_to(
                          negative_categories, [slots, tf.size(negatives)])], 1),
                      tf.concat([per_user(d_label_category),

@@ -1,17 +1,20 @@
-"""The two-tower retrieval model (TFRS): a query tower (query text through a pretrained MiniLM,
-trainer/text_encoder.py, plus the recent items), a candidate tower (item id, category, title) and
-the retrieval task (trainer/retrieval_task.py: softmax over catalog negatives shared by the batch,
-one loss per example). The model knows nothing of DP: privrec trains it only inside
-privrec/privacy/dp_training.py's DPTrainer (user-level DP-SGD), which uses the narrow interface
-below: `sample_negatives`, `prepare_batch`, `per_example_loss` and `layer_cotangents` (the
-trainable layers' inputs and cotangents ghost clipping needs, trainer/layer_cotangents.py).
+"""The two-tower retrieval model (TFRS): a query tower (trainer/query_tower.py: query text through
+a pretrained MiniLM, trainer/text_encoder.py, plus the recent items), a candidate tower
+(trainer/candidate_tower.py: item id, category, title) and the retrieval task
+(trainer/retrieval_task.py: softmax over catalog negatives shared by the batch, one loss per
+example), composed as TFRS's tutorials compose them. The model knows nothing of DP: privrec
+trains it only inside privrec/privacy/dp_training.py's DPTrainer (user-level DP-SGD), which uses
+the narrow interface below: `sample_negatives`, `prepare_batch`, `per_example_loss` and
+`layer_cotangents` (the trainable layers' inputs and cotangents ghost clipping needs,
+trainer/layer_cotangents.py).
 
 There is no user-id embedding: it would memorise individuals and cannot serve new users. The
 user is represented by the query text and the recent items carried in each request.
 
-Both classes are Keras-serialisable (registered as `privrec>…`): the Trainer saves the model as
-`<model version>/keras/two_tower.keras` (trainer/export.py), which `tf.keras.models.load_model`
-reads after `import privrec`; `privrec finetune` continues training it with DP.
+The model and its towers are Keras-serialisable (registered as `privrec>…`): the Trainer saves
+the model as `<model version>/keras/two_tower.keras` (trainer/export.py), which
+`tf.keras.models.load_model` reads after `import privrec`; `privrec finetune` continues training
+it with DP.
 """
 from typing import Dict, Optional
 
@@ -19,21 +22,17 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from trainer import catalog as catalog_lib, features, layer_cotangents, value_gather
-from trainer.query_vectors import QUERY_VECTOR
+from trainer import catalog as catalog_lib, features, layer_cotangents
+from trainer.candidate_tower import CandidateTower
+from trainer.query_tower import QueryTower
 from trainer.retrieval_task import TEMPERATURE, CatalogNegativesRetrieval
 from trainer.text_encoder import TextEncoder
 
 
-# The towers' Python control flow is on Python values only, so they need no
-# AutoGraph. Left on, AutoGraph transpiles tf_keras itself (its "keras" no-convert rule does not
-# match the tf_keras package): ~20 s of every Trainer run.
+# The model's Python control flow is on Python values only, so it needs no AutoGraph. Left on,
+# AutoGraph transpiles tf_keras itself (its "keras" no-convert rule does not match the tf_keras
+# package): ~20 s of every Trainer run.
 _no_autograph = tf.autograph.experimental.do_not_convert
-
-
-def _masked_mean(sequence: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
-    mask = tf.cast(mask, sequence.dtype)[..., tf.newaxis]
-    return tf.reduce_sum(sequence * mask, axis=-2) / tf.maximum(tf.reduce_sum(mask, axis=-2), 1.0)
 
 
 def _mean_over_replicas(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
@@ -48,21 +47,13 @@ def _mean_over_replicas(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
 ARCHITECTURE_KEYS = ("embedding_dim", "negatives_per_step", "query_max_tokens",
                      "title_max_tokens", "text_trainable_layers", "popularity_prior_noise")
 ARCHITECTURE_DEFAULTS = {"text_trainable_layers": 0, "popularity_prior_noise": None}
-# The frozen MiniLM layers' output for the query and its token mask, when computed beforehand
-# (text_trainable_layers > 0: the top layers then run inside each user's gradient).
-QUERY_HIDDEN, QUERY_TOKEN_MASK = "query_text_hidden", "query_text_token_mask"
 
 
 @tf.keras.utils.register_keras_serializable(package="privrec")
 class TwoTowerModel(tfrs.Model):
-    """Query tower: query text (MiniLM) + recent items. Candidate tower: item id, category,
-    title (MiniLM).
-
-    `item_category` [num_items], `item_title_tokens` [num_items, title_max_tokens] and their
-    MiniLM embeddings `item_title_vectors` are the public catalog's features per item index;
-    they are (non-trainable) weights of the model, so a saved model carries the catalog it was
-    trained on. The encoder is frozen, so each title is embedded once, here.
-    """
+    """`query_tower` (query text + recent items), `candidate_tower` (item id, category, title;
+    it holds the public catalog's features per item index) and `task`. The towers share the
+    item-id embedding (the candidate tower's): an item in a user's history is the item."""
 
     def __init__(self, config: Dict, num_items: int, item_category: np.ndarray,
                  item_title_tokens: np.ndarray, num_categories: Optional[int] = None,
@@ -74,27 +65,19 @@ class TwoTowerModel(tfrs.Model):
                        for k in ARCHITECTURE_KEYS}
         dim = config["embedding_dim"]
         self.num_items = num_items
-        self.num_categories = num_categories or int(np.max(item_category)) + 1
         self.negatives_per_step = config["negatives_per_step"]
         self.task = CatalogNegativesRetrieval(self.negatives_per_step, num_items,
                                               catalog_lib.FIRST_ITEM_INDEX)
         # train_step and test_step all-reduce their loss: each replica returns the global one.
         self.distribute_reduction_method = "first"
-        self.text_encoder = TextEncoder(self.config["text_trainable_layers"])
+        # One MiniLM: the query tower's encoder, which also embeds the titles once, here.
+        text_encoder = TextEncoder(self.config["text_trainable_layers"])
         if item_title_vectors is None:
-            item_title_vectors = self.text_encoder.encode_in_batches(np.asarray(item_title_tokens))
-        self.item_title_vectors = self.add_weight(
-            "item_title_vectors", shape=np.shape(item_title_vectors), dtype=tf.float32,
-            trainable=False, initializer=tf.keras.initializers.Constant(item_title_vectors))
-        self.item_embedding = value_gather.Embedding(num_items, dim)
-        self.category_embedding = value_gather.Embedding(self.num_categories, 8)
-        self.item_category = self.add_weight(
-            "item_category", shape=np.shape(item_category), dtype=tf.int64, trainable=False,
-            initializer=tf.keras.initializers.Constant(np.asarray(item_category)))
-        self.item_title_tokens = self.add_weight(
-            "item_title_tokens", shape=np.shape(item_title_tokens), dtype=tf.int64,
-            trainable=False,
-            initializer=tf.keras.initializers.Constant(np.asarray(item_title_tokens)))
+            item_title_vectors = text_encoder.encode_in_batches(np.asarray(item_title_tokens))
+        self.candidate_tower = CandidateTower(num_items, dim, item_category, item_title_tokens,
+                                              item_title_vectors, num_categories)
+        self.num_categories = self.candidate_tower.num_categories
+        self.query_tower = QueryTower(dim, self.candidate_tower.item_embedding, text_encoder)
         # log(1 + DP count) per item index, added to the logits (set_popularity_prior);
         # all 0 until the Trainer sets it. Only in models configured with a prior.
         self.item_log_popularity = None
@@ -102,28 +85,13 @@ class TwoTowerModel(tfrs.Model):
             self.item_log_popularity = self.add_weight(
                 "item_log_popularity", shape=[num_items], dtype=tf.float32, trainable=False,
                 initializer="zeros")
-        # Output layers are float32: embeddings, logits and the loss stay float32.
-        self.query_mlp = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
-                                              tf.keras.layers.Dense(dim, dtype="float32")])
-        self.candidate_mlp = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
-                                                  tf.keras.layers.Dense(dim, dtype="float32")])
-        self.build_towers()
-
-    def build_towers(self) -> None:
-        """Creates every variable now (one item through both towers), so a saved model's
-        weights can be loaded into a fresh instance."""
-        item = tf.constant([catalog_lib.FIRST_ITEM_INDEX], tf.int64)
-        self.query_embedding({
-            features.HISTORY: tf.zeros([1, 1], tf.int64),
-            features.QUERY_TOKENS: tf.gather(self.item_title_tokens, item)})
-        self.candidate_embedding(item)
 
     def get_config(self):
+        candidate_config = self.candidate_tower.get_config()
         return {"config": self.config, "num_items": self.num_items,
                 "num_categories": self.num_categories,
-                "item_category": {"shape": self.item_category.shape.as_list()},
-                "item_title_tokens": {"shape": self.item_title_tokens.shape.as_list()},
-                "item_title_vectors": {"shape": self.item_title_vectors.shape.as_list()}}
+                **{name: candidate_config[name] for name in (
+                    "item_category", "item_title_tokens", "item_title_vectors")}}
 
     @classmethod
     def from_config(cls, config):
@@ -135,44 +103,25 @@ class TwoTowerModel(tfrs.Model):
         return cls(**config)
 
     def get_build_config(self):
-        return {"built_by": "build_towers"}
+        return {"built_by": "__init__"}
 
     def build_from_config(self, config):
-        pass  # __init__ already built every variable
+        pass  # the towers' __init__ already built every variable
 
     def catalog_matches(self, item_category: np.ndarray, item_title_tokens: np.ndarray) -> bool:
         """Whether this model was trained on this catalog (same items, categories, titles)."""
-        return (self.item_category.shape == np.shape(item_category)
-                and self.item_title_tokens.shape == np.shape(item_title_tokens)
-                and bool(np.array_equal(self.item_category.numpy(), item_category))
-                and bool(np.array_equal(self.item_title_tokens.numpy(), item_title_tokens)))
+        return self.candidate_tower.catalog_matches(item_category, item_title_tokens)
 
     def set_popularity_prior(self, log_popularity: np.ndarray) -> None:
         """Sets the [num_items] log popularity added to the logits (a released, DP prior:
         trainer/training.py)."""
         self.item_log_popularity.assign(log_popularity)
 
-    @_no_autograph
     def query_embedding(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
-        history = inputs[features.HISTORY]
-        history_vec = _masked_mean(self.item_embedding(history), tf.not_equal(history, 0))
-        if QUERY_VECTOR in inputs:
-            text_vec = inputs[QUERY_VECTOR]
-        elif QUERY_HIDDEN in inputs:
-            text_vec = self.text_encoder.upper(inputs[QUERY_HIDDEN], inputs[QUERY_TOKEN_MASK])
-        else:
-            text_vec = self.text_encoder(inputs[features.QUERY_TOKENS])
-        text_vec = tf.cast(text_vec, history_vec.dtype)  # both the layers' compute dtype
-        return tf.math.l2_normalize(self.query_mlp(tf.concat([text_vec, history_vec], -1)), -1)
+        return self.query_tower(inputs)
 
-    @_no_autograph
     def candidate_embedding(self, item_idx: tf.Tensor) -> tf.Tensor:
-        category_vec = self.category_embedding(value_gather.gather_value(self.item_category,
-                                                                         item_idx))
-        text_vec = tf.cast(value_gather.gather_value(self.item_title_vectors, item_idx),
-                           category_vec.dtype)
-        joint = tf.concat([self.item_embedding(item_idx), category_vec, text_vec], -1)
-        return tf.math.l2_normalize(self.candidate_mlp(joint), -1)
+        return self.candidate_tower(item_idx)
 
     def scoring_query(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
         """The query embedding that ranks with `scoring_candidates`: with a popularity prior,
@@ -208,22 +157,8 @@ class TwoTowerModel(tfrs.Model):
 
     def prepare_batch(self, users: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         """A [slots, k] batch with the encoder's frozen part run once for every query, outside
-        any per-user gradient: query vectors (frozen MiniLM), or the hidden states its trained
-        top layers take. Unchanged when already done (trainer/query_vectors.py)."""
-        if QUERY_VECTOR in users or QUERY_HIDDEN in users:
-            return users
-        tokens = users[features.QUERY_TOKENS]
-        hidden, mask = self.text_encoder.lower(tf.reshape(tokens, [-1, tf.shape(tokens)[-1]]))
-        slots = tf.shape(tokens)[:2]
-
-        def per_slot(t):  # [slots * k, ...] -> [slots, k, ...]
-            return tf.reshape(t, tf.concat([slots, tf.shape(t)[1:]], 0))
-
-        if self.text_encoder.trainable_layers:
-            return {**users, QUERY_HIDDEN: per_slot(hidden), QUERY_TOKEN_MASK: per_slot(mask)}
-        vectors = self.text_encoder.upper(hidden, mask)
-        return {**users, QUERY_VECTOR: tf.reshape(
-            vectors, tf.concat([slots, [self.text_encoder.dim]], 0))}
+        any per-user gradient (QueryTower.prepare_batch)."""
+        return self.query_tower.prepare_batch(users)
 
     def layer_cotangents(self, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
                          weights: tf.Tensor):

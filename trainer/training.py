@@ -146,11 +146,12 @@ def build(config: Dict, catalog: catalog_lib.Catalog, sampler: user_sampling.Use
             *sampler.user_items(features.LABEL), model.num_items, settings.prior_noise,
             first_item=catalog_lib.FIRST_ITEM_INDEX))
     distinct_queries = None
-    if not model.text_encoder.trainable_layers:
+    text_encoder = model.query_tower.text_encoder
+    if not text_encoder.trainable_layers:
         # Frozen MiniLM: each distinct query's vector once, before training, instead of every
         # sampled query in every step (trainer/query_vectors.py says why DP is unchanged).
         if features.QUERY_TOKENS in sampler.examples:
-            sampler.examples = query_vectors.precompute(sampler.examples, model.text_encoder)
+            sampler.examples = query_vectors.precompute(sampler.examples, text_encoder)
         distinct_queries = len(sampler.examples[query_vectors.QUERY_VECTOR].table)
     with strategy.scope():
         trainer = DPTrainer(model, settings.mechanism())

@@ -60,7 +60,7 @@ def test_per_user_gradients_are_each_users_own_and_are_clipped_before_noise(
     mask = batch[user_sampling.EXAMPLE_MASK].numpy()
     negatives = model.sample_negatives()
     gradients, losses = synthetic.user_gradients(model, batch, negatives)
-    top = {id(v) for layer in model.text_encoder.top for v in layer.trainable_variables}
+    top = {id(v) for layer in model.query_tower.text_encoder.top for v in layer.trainable_variables}
     text_gradients = [g for g, v in zip(gradients, model.trainable_variables) if id(v) in top]
     assert len(text_gradients) == len(top) and bool(top) == bool(text_trainable_layers)
     assert all(np.any(g.numpy()) for g in text_gradients)

@@ -67,9 +67,9 @@ def test_mixed_precision_keeps_the_loss_clipping_and_noise_in_float32():
         model = synthetic.model()
     assert policy == "mixed_bfloat16"  # no GPU here; mixed_float16 with one
     assert tf.keras.mixed_precision.global_policy().name == "float32"  # restored on exit
-    assert model.query_mlp.layers[0].compute_dtype == "bfloat16"
-    assert model.text_encoder.backbone.compute_dtype == "bfloat16"
-    assert model.query_mlp.layers[-1].compute_dtype == "float32"  # output layers
+    assert model.query_tower.mlp.layers[0].compute_dtype == "bfloat16"
+    assert model.query_tower.text_encoder.backbone.compute_dtype == "bfloat16"
+    assert model.query_tower.mlp.layers[-1].compute_dtype == "float32"  # output layers
     assert all(v.dtype == tf.float32 for v in model.trainable_variables)
 
     sampler = user_sampling.UserSampler(synthetic.examples([5, 2, 8]), users_per_step=3,

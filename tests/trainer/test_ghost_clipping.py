@@ -63,13 +63,13 @@ def test_ghost_clipping_does_not_apply_when_minilm_layers_are_trained():
 def test_ghost_clipping_does_not_apply_to_other_activations_or_layers_without_bias():
     """The hand-written pass computes ReLU then linear Dense layers with bias, nothing else."""
     model = synthetic.model()
-    model.candidate_mlp.layers[0].activation = tf.keras.activations.gelu
+    model.candidate_tower.mlp.layers[0].activation = tf.keras.activations.gelu
     assert not layer_cotangents.supported(model)
     model = synthetic.model()
-    model.query_mlp.layers[1].activation = tf.keras.activations.relu
+    model.query_tower.mlp.layers[1].activation = tf.keras.activations.relu
     assert not layer_cotangents.supported(model)
     model = synthetic.model()
-    model.query_mlp.layers[0].use_bias = False
+    model.query_tower.mlp.layers[0].use_bias = False
     assert not layer_cotangents.supported(model)
 
 

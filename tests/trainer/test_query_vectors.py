@@ -21,11 +21,11 @@ def _repeated_queries():
 def test_each_example_gets_its_own_querys_vector_from_one_row_per_distinct_query():
     model = synthetic.model()
     examples = _repeated_queries()
-    precomputed = query_vectors.precompute(examples, model.text_encoder, batch=4)
+    precomputed = query_vectors.precompute(examples, model.query_tower.text_encoder, batch=4)
     assert features.QUERY_TOKENS not in precomputed
     rows = precomputed[query_vectors.QUERY_VECTOR]
-    assert rows.table.shape == (7, model.text_encoder.dim) and rows.shape == (15, 384)
-    direct = model.text_encoder(tf.constant(examples[features.QUERY_TOKENS])).numpy()
+    assert rows.table.shape == (7, model.query_tower.text_encoder.dim) and rows.shape == (15, 384)
+    direct = model.query_tower.text_encoder(tf.constant(examples[features.QUERY_TOKENS])).numpy()
     np.testing.assert_allclose(rows[np.arange(15)], direct, atol=1e-5)
     np.testing.assert_allclose(rows[3:7], direct[3:7], atol=1e-5)
 
@@ -36,7 +36,7 @@ def test_per_user_gradients_are_the_same_with_precomputed_query_vectors(monkeypa
     examples = _repeated_queries()
     with_tokens = user_sampling.UserSampler(examples, users_per_step=3, max_examples_per_user=4)
     with_vectors = user_sampling.UserSampler(
-        query_vectors.precompute(examples, model.text_encoder), users_per_step=3,
+        query_vectors.precompute(examples, model.query_tower.text_encoder), users_per_step=3,
         max_examples_per_user=4)
     batch = {k: tf.constant(v) for k, v in next(with_tokens.batches()).items()}
     precomputed = {k: tf.constant(v) for k, v in next(with_vectors.batches()).items()}
@@ -53,4 +53,4 @@ def test_per_user_gradients_are_the_same_with_precomputed_query_vectors(monkeypa
 def test_a_trained_text_encoder_cannot_use_precomputed_vectors():
     model = synthetic.model(text_trainable_layers=1)
     with pytest.raises(ValueError, match="frozen text encoder"):
-        query_vectors.precompute(_repeated_queries(), model.text_encoder)
+        query_vectors.precompute(_repeated_queries(), model.query_tower.text_encoder)

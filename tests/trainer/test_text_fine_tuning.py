@@ -28,25 +28,25 @@ def _dp_steps(model, steps=3):
 
 def test_dp_training_moves_only_the_top_text_layers_and_the_towers(tmp_path):
     model = synthetic.model(text_trainable_layers=2)
-    encoder = model.text_encoder
+    encoder = model.query_tower.text_encoder
     top = {id(v) for layer in encoder.top for v in layer.weights}
     assert [layer.name for layer in encoder.top] == ["transformer_layer_4", "transformer_layer_5"]
     frozen = [v for v in encoder.backbone.weights if id(v) not in top]
     before = {id(v): v.numpy().copy() for v in encoder.backbone.weights}
-    titles_before = model.item_title_vectors.numpy().copy()
+    titles_before = model.candidate_tower.item_title_vectors.numpy().copy()
     _dp_steps(model)
     for v in frozen:  # word embeddings and layers 0-3: as pretrained
         np.testing.assert_array_equal(v.numpy(), before[id(v)], err_msg=v.name)
     moved = [v.name for v in encoder.backbone.weights
              if id(v) in top and not np.array_equal(v.numpy(), before[id(v)])]
     assert moved and all("transformer_layer_4" in n or "transformer_layer_5" in n for n in moved)
-    np.testing.assert_array_equal(model.item_title_vectors.numpy(), titles_before)
+    np.testing.assert_array_equal(model.candidate_tower.item_title_vectors.numpy(), titles_before)
 
     # The saved Keras model keeps the trained layers (privrec finetune continues from it).
     directory = str(tmp_path / "version")
     export.save_keras(model, directory)
     loaded = export.load_keras(directory)
-    assert loaded.text_encoder.trainable_layers == 2
+    assert loaded.query_tower.text_encoder.trainable_layers == 2
     queries = {name: tf.constant(values[:6]) for name, values in synthetic.examples([6]).items()
                if name in (features.QUERY_TOKENS, features.HISTORY)}
     np.testing.assert_allclose(loaded.query_embedding(queries).numpy(),
@@ -55,7 +55,7 @@ def test_dp_training_moves_only_the_top_text_layers_and_the_towers(tmp_path):
 
 def test_a_frozen_encoder_has_no_trainable_text_weights_and_a_bad_layer_count_is_refused():
     model = synthetic.model()
-    assert not model.text_encoder.trainable_weights
+    assert not model.query_tower.text_encoder.trainable_weights
     with pytest.raises(ValueError, match=r"text_trainable_layers must be in 0\.\.6"):
         synthetic.model(text_trainable_layers=7)
 
@@ -75,10 +75,10 @@ def test_privrec_run_trains_the_top_text_layer_and_pushes_it(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     [version] = model_store.list_versions(str(tmp_path / "serving" / "privrec"))
     pushed = export.load_keras(str(tmp_path / "serving" / "privrec" / str(version)))
-    assert pushed.text_encoder.trainable_layers == 1
+    assert pushed.query_tower.text_encoder.trainable_layers == 1
     pretrained = minilm.backbone()
     for index in range(pretrained.num_layers):
         same = all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(
-            minilm.transformer_layer(pushed.text_encoder.backbone, index).weights,
+            minilm.transformer_layer(pushed.query_tower.text_encoder.backbone, index).weights,
             minilm.transformer_layer(pretrained, index).weights))
         assert same == (index < pretrained.num_layers - 1), index

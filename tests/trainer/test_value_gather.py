@@ -36,7 +36,8 @@ def test_per_user_gradients_vectorize_without_a_loop_over_users():
     """Every lookup in the towers (item ids, categories, title vectors) is gathered from a
     value: pfor then has a converter for each op, and the graph holds no while loop."""
     model = synthetic.model()
-    examples = query_vectors.precompute(synthetic.examples([5, 2, 8]), model.text_encoder)
+    examples = query_vectors.precompute(synthetic.examples([5, 2, 8]),
+                                        model.query_tower.text_encoder)
     sampler = user_sampling.UserSampler(examples, users_per_step=3, max_examples_per_user=4)
     batch = {k: tf.constant(v) for k, v in next(sampler.batches()).items()}
     negatives = model.sample_negatives()
