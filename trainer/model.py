@@ -174,6 +174,10 @@ class TwoTowerModel(tfrs.Model):
 
     @_no_autograph
     def test_step(self, inputs):
-        losses = self.per_example_loss(inputs, self.sample_negatives())
+        """The evaluation loss: softmax over the whole catalog, not sampled negatives, so the
+        same model on the same examples always gets the same loss and a loss before and after
+        training (trainer/run.py) differ by what training did alone."""
+        losses = self.per_example_loss(inputs, tf.range(
+            catalog_lib.FIRST_ITEM_INDEX, self.num_items, dtype=tf.int64))
         return {"loss": _mean_over_replicas(tf.reduce_sum(losses),
                                             tf.cast(tf.size(losses), tf.float32))}

@@ -52,3 +52,26 @@ def test_build_wraps_the_model_with_the_settings_mechanism_and_releases_the_prio
     assert built.noise_norm_over_clip == pytest.approx(privacy.noise_norm_over_clip(
         settings.noise_multiplier, settings.users_per_step,
         sum(int(np.prod(v.shape)) for v in built.model.trainable_variables)))
+
+
+def test_the_evaluation_loss_is_the_softmax_over_the_whole_catalog():
+    """The loss a run reports before and after training (trainer/run.py): each example's true
+    item against every catalog item, so the same model on the same examples always gets the
+    same loss, whatever negatives training samples."""
+    import tensorflow as tf
+    from trainer import features
+    from trainer.retrieval_task import TEMPERATURE
+    model = synthetic.model(popularity_prior_noise=5.0)
+    model.set_popularity_prior(np.linspace(0, 3, synthetic.NUM_ITEMS).astype(np.float32))
+    examples = synthetic.examples([4] * 5)
+    batch = {k: tf.constant(examples[k]) for k in
+             (features.QUERY_TOKENS, features.HISTORY, features.LABEL)}
+    first, second = model.test_step(batch)["loss"], model.test_step(batch)["loss"]
+    assert float(first) == float(second)
+    items = tf.range(catalog_lib.FIRST_ITEM_INDEX, synthetic.NUM_ITEMS, dtype=tf.int64)
+    logits = (tf.matmul(model.query_embedding(batch), model.candidate_embedding(items),
+                        transpose_b=True) / TEMPERATURE
+              + model.item_log_popularity.numpy()[catalog_lib.FIRST_ITEM_INDEX:]).numpy()
+    true = logits[np.arange(len(logits)), examples[features.LABEL] - catalog_lib.FIRST_ITEM_INDEX]
+    expected = np.mean(np.log(np.exp(logits).sum(1)) - true)
+    assert float(first) == pytest.approx(expected, rel=1e-5)
