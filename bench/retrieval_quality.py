@@ -326,7 +326,9 @@ def run(args) -> Dict:
     train, test = split_per_user(rows, args.test_share)
     config = {**configs.trainer_custom_config(configs.local_config(".", data_dir=".")),
               "learning_rate": args.learning_rate,
-              "text_trainable_layers": args.text_trainable_layers}
+              "text_trainable_layers": args.text_trainable_layers,
+              **({"negatives_per_step": args.negatives_per_step}
+                 if args.negatives_per_step else {})}
     with tempfile.TemporaryDirectory() as directory:
         catalog_path = write_catalog(catalog, directory)
         train_features = featurize(train, catalog_path, config)
@@ -412,6 +414,7 @@ def run(args) -> Dict:
                 "step_rounds": seconds_per_step.get("rounds"),
                 "learning_rate": args.dp_learning_rate or args.learning_rate},
             "text_trainable_layers": args.text_trainable_layers,
+            "negatives_per_step": config["negatives_per_step"],
             "popularity_prior_noise": args.popularity_prior_noise, "results": results}
 
 
@@ -433,7 +436,8 @@ def print_table(numbers: Dict) -> None:
               f"rounds); DP/non-DP per round: quartiles {low:.2f}× – {high:.2f}×")
     print(f"user-level DP: {numbers['users']} users, {dp['users_per_step']:.0f} per step "
           f"(Poisson), at most {dp['max_examples_per_user']} examples each, {dp['steps']} steps,"
-          f" δ = {dp['delta']:g}, Adam learning rate {dp['learning_rate']:g}")
+          f" δ = {dp['delta']:g}, Adam learning rate {dp['learning_rate']:g}, "
+          f"{numbers['negatives_per_step']} catalog negatives per step")
 
 
 def targets(numbers: Dict) -> Dict[str, bool]:
@@ -481,6 +485,10 @@ def main(argv=None):
                         help="times each user is sampled on average")
     parser.add_argument("--users-per-step", type=float, default=64)
     parser.add_argument("--max-examples-per-user", type=int, default=32)
+    parser.add_argument("--negatives-per-step", type=int,
+                        help="catalog negatives shared by a step's examples, every privrec "
+                             "model (default: TrainerConfig's); large user batches need more: "
+                             "each item is a negative about once per catalog/negatives steps")
     parser.add_argument("--popularity-prior-noise", type=float, metavar="SIGMA",
                         help="also train each DP model with a DP popularity prior released "
                              "at this noise multiplier (rows '+ prior')")

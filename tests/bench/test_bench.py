@@ -67,7 +67,8 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
         [sys.executable, os.path.join(ROOT, "bench", "retrieval_quality.py"), "--dataset",
          str(dataset), "--epochs", "1", "--tutorial-epochs", "1", "--dp-epochs", "2",
          "--epsilons", "8", "--users-per-step", "8", "--max-examples-per-user", "4",
-         "--step-rounds", "20", "--popularity-prior-noise", "2", "--json", str(out)],
+         "--step-rounds", "20", "--popularity-prior-noise", "2", "--negatives-per-step",
+         "24", "--json", str(out)],
         capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("most-popular", "TFRS tutorial", "privrec non-DP", "privrec DP ε=8",
@@ -76,6 +77,7 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
     assert "targets:" in result.stdout
     numbers = json.loads(out.read_text())
     assert numbers["users"] == 40 and numbers["items"] == 150
+    assert numbers["negatives_per_step"] == 24 and "24 catalog negatives per step" in result.stdout
     assert numbers["test_examples"] == 40 * 5  # the last 20 % of each user's 25
     results = numbers["results"]
     for name, m in results.items():
