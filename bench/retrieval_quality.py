@@ -13,7 +13,9 @@ cold-start slice (test items with no training interaction) and catalog coverage 
   with plain mini-batch steps; DP built and trained exactly as the Trainer does
   (trainer/training.py: users sampled at a rate from a DP count of them, noise calibrated to
   each ε at δ = --delta, the count's ε inside it). With --popularity-prior-noise, each ε also
-  "+ prior": the DP popularity prior in the logits, its ε inside the same target.
+  "+ prior": the DP popularity prior in the logits, its ε inside the same target. With
+  --without-item-ids, each ε also ", no item ids": items are their public title vector and
+  category alone (TrainerConfig.item_id_embeddings = False), far fewer values noised.
 With MiniLM frozen (the default) every privrec model trains on query vectors computed once per
 distinct query (trainer/query_vectors.py), as the Trainer does. "DP/non-DP step" is a DP step's
 median time over a non-DP step's on as many examples, both measured the same way, interleaved;
@@ -54,6 +56,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_ML = os.path.join(ROOT, "..", "shared", "data", "movielens-100k")
 RECALL_KS, NDCG_KS = (10, 100), (10,)
 MODELS = ("most-popular", "tutorial", "non-dp", "dp")
+PRIOR_ROW, NO_IDS_ROW = " + prior", ", no item ids"  # the DP rows' variants
 TARGETS = {"non_dp_vs_tutorial_recall_at_100": 2.2, "dp_eps8_vs_non_dp": 0.85,
            "dp_eps1_vs_most_popular": 1.2, "dp_step_vs_non_dp_step": 1.5}
 
@@ -385,14 +388,21 @@ def run(args) -> Dict:
         progress(f"step on {examples_per_dp_step} examples: non-DP "
                  f"{seconds_per_step['non_dp']:.3f} s, DP {seconds_per_step['dp']:.3f} s "
                  f"(medians of {args.step_rounds} interleaved rounds)")
-    # Each ε without and, with --popularity-prior-noise, with the DP popularity prior (its ε
-    # is part of the target: DP-SGD gets what the prior leaves).
-    priors = [None] + ([args.popularity_prior_noise] if args.popularity_prior_noise else [])
-    for epsilon, prior in itertools.product(args.epsilons if "dp" in args.models else (), priors):
-        name = f"privrec DP ε={epsilon:g}" + (" + prior" if prior else "")
+    # Each ε as configured and, as asked: with the DP popularity prior (its ε is part of the
+    # target: DP-SGD gets what the prior leaves); without item-id embeddings (items are their
+    # public features, trainer/title_lookup.py).
+    variants = [("", {})]
+    if args.popularity_prior_noise:
+        variants.append((PRIOR_ROW, {"popularity_prior_noise": args.popularity_prior_noise}))
+    if args.without_item_ids:
+        variants.append((NO_IDS_ROW, {"item_id_embeddings": False}))
+    for epsilon, (suffix, change) in itertools.product(
+            args.epsilons if "dp" in args.models else (), variants):
+        name = f"privrec DP ε={epsilon:g}{suffix}"
         tf.random.set_seed(7)
         built, seconds = train_dp(
-            catalog, {**config, "popularity_prior_noise": prior, "target_epsilon": epsilon,
+            catalog, {**config, "popularity_prior_noise": None, **change,
+                      "target_epsilon": epsilon,
                       "learning_rate": args.dp_learning_rate or config["learning_rate"]},
             sampler, steps, name)
         accounted = built.settings.account(sampler.num_examples)
@@ -401,7 +411,8 @@ def run(args) -> Dict:
         record(name, ranks, top, train_seconds=seconds, epsilon=accounted.epsilon,
                noise_multiplier=accounted.noise_multiplier,
                noise_norm_over_clip=built.noise_norm_over_clip,
-               dp_step_vs_non_dp_step=seconds_per_step["ratio"])
+               **({} if suffix == NO_IDS_ROW else  # another step: timed for the default model
+                  {"dp_step_vs_non_dp_step": seconds_per_step["ratio"]}))
     return {"dataset": os.path.abspath(args.dataset), "interactions": len(rows),
             "users": sampler.num_users, "items": items, "test_examples": len(test),
             "cold_start_examples": int(cold.sum()), "dp": {
@@ -415,7 +426,8 @@ def run(args) -> Dict:
                 "learning_rate": args.dp_learning_rate or args.learning_rate},
             "text_trainable_layers": args.text_trainable_layers,
             "negatives_per_step": config["negatives_per_step"],
-            "popularity_prior_noise": args.popularity_prior_noise, "results": results}
+            "popularity_prior_noise": args.popularity_prior_noise,
+            "without_item_ids": args.without_item_ids, "results": results}
 
 
 def print_table(numbers: Dict) -> None:
@@ -448,7 +460,7 @@ def targets(numbers: Dict) -> Dict[str, bool]:
         out[f"privrec non-DP R@100 >= {TARGETS['non_dp_vs_tutorial_recall_at_100']}× TFRS "
             "tutorial"] = non_dp >= TARGETS["non_dp_vs_tutorial_recall_at_100"] \
             * r["TFRS tutorial"]["recall_at_100"]
-    for prior in ("", " + prior"):
+    for prior in ("", PRIOR_ROW, NO_IDS_ROW):
         if non_dp is not None and f"privrec DP ε=8{prior}" in r:
             out[f"DP ε=8{prior} R@100 >= {TARGETS['dp_eps8_vs_non_dp']}× non-DP"] = \
                 r[f"privrec DP ε=8{prior}"]["recall_at_100"] >= TARGETS["dp_eps8_vs_non_dp"] \
@@ -492,6 +504,9 @@ def main(argv=None):
     parser.add_argument("--popularity-prior-noise", type=float, metavar="SIGMA",
                         help="also train each DP model with a DP popularity prior released "
                              "at this noise multiplier (rows '+ prior')")
+    parser.add_argument("--without-item-ids", action="store_true",
+                        help="also train each DP model without item-id embeddings (items are "
+                             "their public title vector and category; rows ', no item ids')")
     parser.add_argument("--text-trainable-layers", type=int, default=0,
                         help="privrec: train MiniLM's top N query-encoder layers (default 0)")
     parser.add_argument("--models", default=",".join(MODELS),

@@ -1,5 +1,5 @@
-"""The candidate tower (TFRS's candidate model): an item's id embedding, category embedding and
-title vector, through an MLP, l2-normalised.
+"""The candidate tower (TFRS's candidate model): an item's id embedding (unless the model has
+none: item_id_embeddings), category embedding and title vector, through an MLP, l2-normalised.
 
 The catalog's features per item index (`item_category`, `item_title_tokens` and the titles'
 MiniLM vectors `item_title_vectors`) are non-trainable weights of the tower, so a saved model
@@ -31,12 +31,16 @@ class CandidateTower(tf.keras.layers.Layer):
 
     def __init__(self, num_items: int, embedding_dim: int, item_category: np.ndarray,
                  item_title_tokens: np.ndarray, item_title_vectors: np.ndarray,
-                 num_categories: Optional[int] = None, **kwargs):
+                 num_categories: Optional[int] = None, item_id_embeddings: bool = True,
+                 **kwargs):
         super().__init__(**{**kwargs, "dtype": "float32", "autocast": False})
         self.num_items = num_items
         self.embedding_dim = embedding_dim
         self.num_categories = num_categories or int(np.max(item_category)) + 1
-        self.item_embedding = value_gather.Embedding(num_items, embedding_dim)
+        # Without it an item is its public features alone (trainer/title_lookup.py).
+        self.item_id_embeddings = item_id_embeddings
+        self.item_embedding = (value_gather.Embedding(num_items, embedding_dim)
+                               if item_id_embeddings else None)
         self.category_embedding = value_gather.Embedding(self.num_categories, CATEGORY_DIM)
         self.item_title_vectors = self.add_weight(
             "item_title_vectors", shape=np.shape(item_title_vectors), dtype=tf.float32,
@@ -52,9 +56,10 @@ class CandidateTower(tf.keras.layers.Layer):
         self.mlp = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
                                         tf.keras.layers.Dense(embedding_dim, dtype="float32")])
         # Every variable exists now, so saved weights load into a fresh instance.
-        for embedding in (self.item_embedding, self.category_embedding):
+        for embedding in filter(None, (self.item_embedding, self.category_embedding)):
             embedding(tf.zeros([1], tf.int64))  # built in its name scope, as on a first call
-        self.mlp.build([None, embedding_dim + CATEGORY_DIM + self.item_title_vectors.shape[-1]])
+        id_dim = embedding_dim if item_id_embeddings else 0
+        self.mlp.build([None, id_dim + CATEGORY_DIM + self.item_title_vectors.shape[-1]])
         self.built = True
 
     @_no_autograph
@@ -63,7 +68,8 @@ class CandidateTower(tf.keras.layers.Layer):
                                                                          item_idx))
         text_vec = tf.cast(value_gather.gather_value(self.item_title_vectors, item_idx),
                            category_vec.dtype)
-        joint = tf.concat([self.item_embedding(item_idx), category_vec, text_vec], -1)
+        ids = [self.item_embedding(item_idx)] if self.item_embedding is not None else []
+        joint = tf.concat([*ids, category_vec, text_vec], -1)
         return tf.math.l2_normalize(self.mlp(joint), -1)
 
     def catalog_matches(self, item_category: np.ndarray, item_title_tokens: np.ndarray) -> bool:
@@ -76,6 +82,7 @@ class CandidateTower(tf.keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_items": self.num_items,
                 "embedding_dim": self.embedding_dim, "num_categories": self.num_categories,
+                "item_id_embeddings": self.item_id_embeddings,
                 **{name: {"shape": getattr(self, name).shape.as_list()} for name in (
                     "item_category", "item_title_tokens", "item_title_vectors")}}
 

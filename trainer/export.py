@@ -137,7 +137,7 @@ def save_keras(model: TwoTowerModel, serving_model_dir: str) -> str:
     with the pushed version; TF Serving ignores the extra directory."""
     uncompiled = TwoTowerModel.from_config(model.get_config())
     uncompiled.set_weights(model.get_weights())
-    uncompiled.built = True  # the towers made their variables when built; Keras cannot see that alone
+    uncompiled.built = True  # the towers built their variables; Keras cannot see that alone
     path = os.path.join(serving_model_dir, KERAS_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
     uncompiled.save(path)

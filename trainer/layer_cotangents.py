@@ -31,6 +31,8 @@ def supported(model) -> bool:
     computes them), all float32, and the query tower's history embedding is the candidate
     tower's item embedding (one table, as the pass reads it)."""
     query, candidate = model.query_tower, model.candidate_tower
+    if candidate.item_embedding is None:
+        return False  # no item-id embedding (trainer/title_lookup.py): per-user gradients
     layers = [candidate.item_embedding, candidate.category_embedding,
               *query.mlp.layers, *candidate.mlp.layers]
     own = {v.ref() for layer in layers for v in layer.trainable_variables}

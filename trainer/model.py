@@ -27,6 +27,7 @@ from trainer.candidate_tower import CandidateTower
 from trainer.query_tower import QueryTower
 from trainer.retrieval_task import TEMPERATURE, CatalogNegativesRetrieval
 from trainer.text_encoder import TextEncoder
+from trainer.title_lookup import TitleLookup
 
 
 # The model's Python control flow is on Python values only, so it needs no AutoGraph. Left on,
@@ -45,8 +46,10 @@ def _mean_over_replicas(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
 # The hyperparameters that shape the model (the rest of TrainerConfig does not), and what a
 # model saved before a key existed was built with.
 ARCHITECTURE_KEYS = ("embedding_dim", "negatives_per_step", "query_max_tokens",
-                     "title_max_tokens", "text_trainable_layers", "popularity_prior_noise")
-ARCHITECTURE_DEFAULTS = {"text_trainable_layers": 0, "popularity_prior_noise": None}
+                     "title_max_tokens", "text_trainable_layers", "popularity_prior_noise",
+                     "item_id_embeddings")
+ARCHITECTURE_DEFAULTS = {"text_trainable_layers": 0, "popularity_prior_noise": None,
+                         "item_id_embeddings": True}
 
 
 @tf.keras.utils.register_keras_serializable(package="privrec")
@@ -75,9 +78,13 @@ class TwoTowerModel(tfrs.Model):
         if item_title_vectors is None:
             item_title_vectors = text_encoder.encode_in_batches(np.asarray(item_title_tokens))
         self.candidate_tower = CandidateTower(num_items, dim, item_category, item_title_tokens,
-                                              item_title_vectors, num_categories)
+                                              item_title_vectors, num_categories,
+                                              self.config["item_id_embeddings"])
         self.num_categories = self.candidate_tower.num_categories
-        self.query_tower = QueryTower(dim, self.candidate_tower.item_embedding, text_encoder)
+        history_embedding = (self.candidate_tower.item_embedding
+                             if self.config["item_id_embeddings"]
+                             else TitleLookup(self.candidate_tower.item_title_vectors))
+        self.query_tower = QueryTower(dim, history_embedding, text_encoder)
         # log(1 + DP count) per item index, added to the logits (set_popularity_prior);
         # all 0 until the Trainer sets it. Only in models configured with a prior.
         self.item_log_popularity = None

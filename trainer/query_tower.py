@@ -2,7 +2,8 @@
 recent items' embeddings, through an MLP, l2-normalised.
 
 The recent items are embedded with the candidate tower's item-id embedding, received here and
-not copied: an item is one vector whether it is a candidate or in a user's history. There is no
+not copied: an item is one vector whether it is a candidate or in a user's history. A model
+without item-id embeddings passes its items' title vectors instead (trainer/title_lookup.py). There is no
 user-id embedding: it would memorise individuals and cannot serve new users.
 """
 from typing import Dict
@@ -38,7 +39,7 @@ class QueryTower(tf.keras.layers.Layer):
     float32 whatever the global policy, and its inputs are not cast: its layers may compute in
     mixed precision (trainer/devices.py), its output does not."""
 
-    def __init__(self, embedding_dim: int, item_embedding: tf.keras.layers.Embedding,
+    def __init__(self, embedding_dim: int, item_embedding: tf.keras.layers.Layer,
                  text_encoder: TextEncoder, **kwargs):
         super().__init__(**{**kwargs, "dtype": "float32", "autocast": False})
         self.embedding_dim = embedding_dim

@@ -68,11 +68,11 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
          str(dataset), "--epochs", "1", "--tutorial-epochs", "1", "--dp-epochs", "2",
          "--epsilons", "8", "--users-per-step", "8", "--max-examples-per-user", "4",
          "--step-rounds", "20", "--popularity-prior-noise", "2", "--negatives-per-step",
-         "24", "--json", str(out)],
+         "24", "--without-item-ids", "--json", str(out)],
         capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("most-popular", "TFRS tutorial", "privrec non-DP", "privrec DP ε=8",
-                 "privrec DP ε=8 + prior"):
+                 "privrec DP ε=8 + prior", "privrec DP ε=8, no item ids"):
         assert name in result.stdout
     assert "targets:" in result.stdout
     numbers = json.loads(out.read_text())
@@ -96,6 +96,13 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
     assert 7.6 <= with_prior["epsilon"] <= 8.0
     assert with_prior["noise_multiplier"] > dp["noise_multiplier"]
     assert numbers["popularity_prior_noise"] == 2.0
+    # Without the item-id table: the same ε and σ, another count of noised values (on 150
+    # items more: the query MLP takes 384-d title means instead of a 32-d id mean).
+    no_ids = results["privrec DP ε=8, no item ids"]
+    assert numbers["without_item_ids"] and 7.6 <= no_ids["epsilon"] <= 8.0
+    assert no_ids["noise_multiplier"] == pytest.approx(dp["noise_multiplier"])
+    assert no_ids["noise_norm_over_clip"] > dp["noise_norm_over_clip"]
+    assert "dp_step_vs_non_dp_step" not in no_ids  # the step timed is the default model's
     assert dp["dp_step_vs_non_dp_step"] > 0 and numbers["dp"]["non_dp_step_seconds"] > 0
     low, high = numbers["dp"]["step_ratio_quartiles"]  # per-round DP/non-DP, 20 rounds
     assert 0 < low <= high and numbers["dp"]["step_rounds"] == 20
