@@ -43,6 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "training spends at most this ε (default: the configured multiplier)")
         p.add_argument("--warm-start", action="store_true", help="continue from the last "
                        "blessed model of this work dir; its ε composes with this run's")
+        p.add_argument("--users-per-step", type=float, help="expected users per DP-SGD step "
+                       "(Poisson sampling; default: TrainerConfig's, 1,024 for the generated "
+                       "default shop): more users per step, less noise per user")
+        p.add_argument("--user-epochs", type=int, help="times each user is sampled on average "
+                       "(sets the steps; default: TrainerConfig.epochs)")
+        p.add_argument("--negatives-per-step", type=int, help="catalog negatives a step's "
+                       "examples share (default 64; large user batches learn with more)")
+        p.add_argument("--without-item-ids", action="store_true", help="items are their public "
+                       "title and category alone, no item-id embeddings: fewer values for DP "
+                       "to noise on a large catalog")
         p.add_argument("--text-trainable-layers", type=int, help="train MiniLM's top N layers "
                        "of the query encoder under DP (default 0: frozen)")
         p.add_argument("--popularity-prior-noise", type=float, metavar="SIGMA", help="add a "

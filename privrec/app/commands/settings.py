@@ -28,6 +28,16 @@ def from_args(args):
         trainer["target_epsilon"] = args.target_epsilon
     if getattr(args, "warm_start", False):
         trainer["warm_start"] = True
+    for flag, field in (("users_per_step", "users_per_step"), ("user_epochs", "epochs"),
+                        ("negatives_per_step", "negatives_per_step")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            if value <= 0:
+                sys.exit(f"privrec: --{flag.replace('_', '-')} takes a number above 0, got "
+                         f"{value:g}")
+            trainer[field] = value
+    if getattr(args, "without_item_ids", False):
+        trainer["item_id_embeddings"] = False
     if getattr(args, "text_trainable_layers", None) is not None:
         trainer["text_trainable_layers"] = args.text_trainable_layers
     if getattr(args, "popularity_prior_noise", None) is not None:

@@ -1,0 +1,32 @@
+"""The pipeline commands' DP-SGD shape flags (privrec/app/commands/settings.py): users per step,
+user-epochs, catalog negatives and items without id embeddings reach the Trainer's config; a
+value that cannot be is refused with the flag's name."""
+import pytest
+
+from pipeline import configs
+from privrec.app import cli
+
+
+def _config(tmp_path, *flags):
+    return cli._config(cli.build_parser().parse_args(
+        ["run", "--work-dir", str(tmp_path), "--data-dir", str(tmp_path), *flags]))
+
+
+def test_the_flags_set_the_trainer_config(tmp_path):
+    (tmp_path / "interactions").mkdir()
+    (tmp_path / "interactions" / "time_window.json").write_text(
+        '{"start": 0, "end": 86400}')
+    trainer = _config(tmp_path, "--users-per-step", "1024", "--user-epochs", "40",
+                      "--negatives-per-step", "512", "--without-item-ids").trainer
+    assert (trainer.users_per_step, trainer.epochs, trainer.negatives_per_step,
+            trainer.item_id_embeddings) == (1024, 40, 512, False)
+    assert configs.trainer_custom_config(_config(
+        tmp_path, "--without-item-ids"))["item_id_embeddings"] is False
+    default = _config(tmp_path).trainer
+    assert default == configs.TrainerConfig() and default.item_id_embeddings
+
+
+@pytest.mark.parametrize("flag", ["--users-per-step", "--user-epochs", "--negatives-per-step"])
+def test_a_value_below_one_is_refused_naming_the_flag(tmp_path, flag):
+    with pytest.raises(SystemExit, match=f"privrec: {flag} takes a number above 0, got 0"):
+        _config(tmp_path, flag, "0")
