@@ -261,7 +261,11 @@ def test_runnable_blocks_run_in_order_on_the_tiny_shop(tmp_path):
     assert len(versions) == 2, versions   # the run's and the fine-tuned one pushed beside it
 
 
-TOP_LEVEL = {entry.name for entry in REPO.iterdir() if not entry.name.startswith(".")}
+# The repository's own top-level folders and files, not what runs create beside them (out/,
+# which `make run` writes and the docs name as a place to look).
+GENERATED = {"out", "build", "test-artifacts"}
+TOP_LEVEL = {entry.name for entry in REPO.iterdir()
+             if not entry.name.startswith(".") and entry.name not in GENERATED}
 
 
 def _anchors(path: Path) -> set:
