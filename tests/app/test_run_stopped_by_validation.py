@@ -97,3 +97,26 @@ def test_a_run_that_validation_stops_still_writes_its_report(tmp_path, monkeypat
         assert (f"Not reached: the run stopped when AnomalyGate failed; there is no {what}"
                 in _section(html, key)), key
     assert "the run did not reach the Pusher" in _section(html, "release")
+
+
+def test_a_finetune_that_validation_stops_still_writes_its_report(tmp_path, monkeypatch,
+                                                                   capsys):
+    """The same for `privrec finetune`: the model to continue is stood in for too (its checks
+    run before the pipeline and are tested with a real model in tests/trainer/test_finetune)."""
+    from trainer import catalog as catalog_lib, export
+    monkeypatch.setattr(local_runner, "run", _stopped_by_the_gate)
+    monkeypatch.setattr(export, "read_privacy_report", lambda model_dir: {"epsilon": 1.0})
+    monkeypatch.setattr(export, "load_keras", lambda model_dir: None)
+    monkeypatch.setattr(export, "check_same_catalog", lambda model, catalog, model_dir: None)
+    monkeypatch.setattr(catalog_lib.Catalog, "load", classmethod(lambda cls, path: None))
+    work = tmp_path / "work"
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["finetune", "--from", str(tmp_path / "serving" / "privrec" / "1"),
+                  "--work-dir", str(work), "--data-dir", str(tmp_path / "data"),
+                  "--time-window", "2026-01-01,2026-03-01"])
+    assert stopped.value.code == f"privrec finetune: {REFUSAL}"
+    report = build.path(str(work))
+    assert capsys.readouterr().out.splitlines()[-1] == f"[privrec] run report: {report}"
+    html = open(report, encoding="utf-8").read()
+    assert "<td>[PHONE]</td><td class='num'>7</td>" in _section(html, "masking")
+    assert re.search(r"<td>AnomalyGate</td><td>failed</td>", _section(html, "validation"))

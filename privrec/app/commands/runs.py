@@ -93,11 +93,15 @@ def _run(args, say, terminal) -> Optional[str]:
 def cmd_finetune(args):
     """Runs the pipeline on new data with the Trainer continuing the given model version."""
     with common.terminal(args) as terminal:  # first: importing TFX already warns
-        _finetune(args, terminal)
+        refusal = _finetune(args, terminal)
     print(f"[privrec] run report: {common.report_path(args)}")
+    if refusal:
+        sys.exit(refusal)
 
 
-def _finetune(args, terminal):
+def _finetune(args, terminal) -> Optional[str]:
+    """The pipeline continuing --from, its report and summary; returns why the command fails
+    once the report is written (validation refused the new data, or nothing was pushed)."""
     from pipeline import run_summary
     from trainer import catalog as catalog_lib, export
     if args.warm_start:
@@ -118,7 +122,13 @@ def _finetune(args, terminal):
         config, serving_root=args.serving_root or os.path.dirname(base_path),
         model_name=args.model_name or os.path.basename(base_path),
         trainer=dataclasses.replace(config.trainer, init_from=model_dir))
-    common.run_pipeline(config, "finetune", terminal)
+    try:
+        common.run_pipeline(config, "finetune", terminal)
+    except SystemExit as stop:
+        if not _refused_by_validation(stop):
+            raise
+        common.write_report(args.work_dir, terminal.print)  # what ran: masking, validation
+        return str(stop.code)
     summary = run_summary.read(config)
     common.write_report(args.work_dir, terminal.print)
     terminal.print("\n==== privrec finetune summary ====\n" + "\n".join(summary.lines()))
@@ -128,5 +138,6 @@ def _finetune(args, terminal):
                    f"{privacy['epsilon']:.3f} over {len(privacy['runs'])} DP runs (was "
                    f"{before['epsilon']:.3f}; budget {config.epsilon_budget})")
     if not summary.pushed:
-        sys.exit(f"privrec finetune: the fine-tuned model was not blessed, nothing pushed to "
-                 f"{config.push_dir}")
+        return (f"privrec finetune: the fine-tuned model was not blessed, nothing pushed to "
+                f"{config.push_dir}")
+    return None
