@@ -431,11 +431,11 @@ def run(args) -> Dict:
 
 
 def print_table(numbers: Dict) -> None:
-    print(f"{'model':<24}{'R@10':>8}{'NDCG@10':>9}{'R@100':>8}{'cold R@100':>11}"
+    print(f"{'model':<30}{'R@10':>8}{'NDCG@10':>9}{'R@100':>8}{'cold R@100':>11}"
           f"{'cov@10':>8}{'train s':>9}{'DP/non-DP step':>16}{'noise/clip':>12}")
     for name, m in numbers["results"].items():
         ratio, noise = m.get("dp_step_vs_non_dp_step"), m.get("noise_norm_over_clip")
-        print(f"{name:<24}{m['recall_at_10']:>8.3f}{m['ndcg_at_10']:>9.3f}"
+        print(f"{name:<30}{m['recall_at_10']:>8.3f}{m['ndcg_at_10']:>9.3f}"
               f"{m['recall_at_100']:>8.3f}{m['cold_start_recall_at_100']:>11.3f}"
               f"{m['coverage_at_10']:>8.3f}{m['train_seconds']:>9.1f}"
               f"{(f'{ratio:.2f}×' if ratio else '-'):>16}"

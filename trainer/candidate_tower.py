@@ -8,7 +8,7 @@ carries the public catalog it was trained on. Titles go through the pretrained M
 is built. The item-id embedding is also the query tower's history embedding
 (trainer/query_tower.py).
 """
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -20,6 +20,9 @@ from trainer import value_gather
 _no_autograph = tf.autograph.experimental.do_not_convert
 
 CATEGORY_DIM = 8
+# The public catalog's features per item index, carried as non-trainable weights.
+CATALOG_WEIGHTS = {"item_category": np.int64, "item_title_tokens": np.int64,
+                   "item_title_vectors": np.float32}
 
 
 @tf.keras.utils.register_keras_serializable(package="privrec")
@@ -83,14 +86,17 @@ class CandidateTower(tf.keras.layers.Layer):
         return {**super().get_config(), "num_items": self.num_items,
                 "embedding_dim": self.embedding_dim, "num_categories": self.num_categories,
                 "item_id_embeddings": self.item_id_embeddings,
-                **{name: {"shape": getattr(self, name).shape.as_list()} for name in (
-                    "item_category", "item_title_tokens", "item_title_vectors")}}
+                **{name: {"shape": getattr(self, name).shape.as_list()}
+                   for name in CATALOG_WEIGHTS}}
 
     @classmethod
     def from_config(cls, config):
         """A tower of the saved shape; the catalog features come with the weights."""
-        config = dict(config)
-        for name in ("item_category", "item_title_tokens"):
-            config[name] = np.zeros(config[name]["shape"], np.int64)
-        config["item_title_vectors"] = np.zeros(config["item_title_vectors"]["shape"], np.float32)
-        return cls(**config)
+        return cls(**with_catalog_placeholders(config))
+
+
+def with_catalog_placeholders(config: Dict) -> Dict:
+    """A saved config whose catalog weights ({"shape": ...}, CATALOG_WEIGHTS) are zeros of that
+    shape: what a tower or model is built with before its weights are loaded."""
+    return {**config, **{name: np.zeros(config[name]["shape"], dtype)
+                         for name, dtype in CATALOG_WEIGHTS.items()}}

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from trainer import catalog as catalog_lib, features, layer_cotangents
+from trainer import candidate_tower, catalog as catalog_lib, features, layer_cotangents
 from trainer.candidate_tower import CandidateTower
 from trainer.query_tower import QueryTower
 from trainer.retrieval_task import TEMPERATURE, CatalogNegativesRetrieval
@@ -97,17 +97,12 @@ class TwoTowerModel(tfrs.Model):
         candidate_config = self.candidate_tower.get_config()
         return {"config": self.config, "num_items": self.num_items,
                 "num_categories": self.num_categories,
-                **{name: candidate_config[name] for name in (
-                    "item_category", "item_title_tokens", "item_title_vectors")}}
+                **{name: candidate_config[name] for name in candidate_tower.CATALOG_WEIGHTS}}
 
     @classmethod
     def from_config(cls, config):
         """An instance of the saved shape; the catalog features come with the weights."""
-        config = dict(config)
-        for name in ("item_category", "item_title_tokens"):
-            config[name] = np.zeros(config[name]["shape"], np.int64)
-        config["item_title_vectors"] = np.zeros(config["item_title_vectors"]["shape"], np.float32)
-        return cls(**config)
+        return cls(**candidate_tower.with_catalog_placeholders(config))
 
     def get_build_config(self):
         return {"built_by": "__init__"}
