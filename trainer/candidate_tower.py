@@ -41,7 +41,6 @@ class CandidateTower(tf.keras.layers.Layer):
         self.embedding_dim = embedding_dim
         self.num_categories = num_categories or int(np.max(item_category)) + 1
         # Without it an item is its public features alone (trainer/title_lookup.py).
-        self.item_id_embeddings = item_id_embeddings
         self.item_embedding = (value_gather.Embedding(num_items, embedding_dim)
                                if item_id_embeddings else None)
         self.category_embedding = value_gather.Embedding(self.num_categories, CATEGORY_DIM)
@@ -64,6 +63,12 @@ class CandidateTower(tf.keras.layers.Layer):
         id_dim = embedding_dim if item_id_embeddings else 0
         self.mlp.build([None, id_dim + CATEGORY_DIM + self.item_title_vectors.shape[-1]])
         self.built = True
+
+    @property
+    def item_id_embeddings(self) -> bool:
+        """Whether an item's id has an embedding (`item_embedding`), or the item is its public
+        features alone."""
+        return self.item_embedding is not None
 
     @_no_autograph
     def call(self, item_idx: tf.Tensor, training=None) -> tf.Tensor:  # no dropout

@@ -63,3 +63,19 @@ def test_a_config_round_trip_gives_the_same_outputs_after_set_weights(tower):
     np.testing.assert_array_equal(clone(items).numpy(), tower(items).numpy())
     catalog = _catalog()
     assert clone.catalog_matches(catalog["item_category"], catalog["item_title_tokens"])
+
+
+def test_without_item_ids_the_flag_follows_the_tower_and_survives_a_config_round_trip():
+    """`item_id_embeddings` is whether the tower has an id embedding: read-only, and still the
+    saved config's key."""
+    tower = CandidateTower(NUM_ITEMS, DIM, item_id_embeddings=False, **_catalog())
+    assert tower.item_embedding is None and not tower.item_id_embeddings
+    with pytest.raises(AttributeError):
+        tower.item_id_embeddings = True
+    config = tower.get_config()
+    assert config["item_id_embeddings"] is False
+    clone = CandidateTower.from_config(config)
+    assert clone.item_embedding is None and clone.get_config() == config
+    clone.set_weights(tower.get_weights())
+    items = tf.constant([2, 5, 11], tf.int64)
+    np.testing.assert_array_equal(clone(items).numpy(), tower(items).numpy())
