@@ -3,8 +3,8 @@ recent items' embeddings, through an MLP, l2-normalised.
 
 The recent items are embedded with the candidate tower's item-id embedding, received here and
 not copied: an item is one vector whether it is a candidate or in a user's history. A model
-without item-id embeddings passes its items' title vectors instead (trainer/title_lookup.py). There is no
-user-id embedding: it would memorise individuals and cannot serve new users.
+without item-id embeddings passes its items' title vectors instead (trainer/title_lookup.py).
+There is no user-id embedding: it would memorise individuals and cannot serve new users.
 """
 from typing import Dict
 
