@@ -120,3 +120,27 @@ def test_a_finetune_that_validation_stops_still_writes_its_report(tmp_path, monk
     html = open(report, encoding="utf-8").read()
     assert "<td>[PHONE]</td><td class='num'>7</td>" in _section(html, "masking")
     assert re.search(r"<td>AnomalyGate</td><td>failed</td>", _section(html, "validation"))
+
+
+def test_only_a_validation_stop_is_a_validation_refusal(monkeypatch):
+    """common.run_pipeline names the validation stop (ValidationRefused, still a SystemExit
+    with the refusal as its code); a run over the privacy budget ends the command as before."""
+    from rich.console import Console
+    from privrec.app.commands import common
+    from privrec.privacy.span_ledger import PrivacyBudgetError
+
+    def refused_by(error):
+        def run(config, printer=print, **_):
+            raise error
+        return run
+
+    monkeypatch.setattr(local_runner, "run", refused_by(DataAnomaliesError(REFUSAL)))
+    with pytest.raises(common.ValidationRefused) as refused:
+        common.run_pipeline(None, "run", Console(quiet=True))
+    assert isinstance(refused.value, SystemExit)
+    assert refused.value.code == f"privrec run: {REFUSAL}"
+    monkeypatch.setattr(local_runner, "run", refused_by(PrivacyBudgetError("over budget")))
+    with pytest.raises(SystemExit) as stopped:
+        common.run_pipeline(None, "run", Console(quiet=True))
+    assert not isinstance(stopped.value, common.ValidationRefused)
+    assert stopped.value.code == "privrec run: over budget"

@@ -4,11 +4,17 @@ import os
 import sys
 
 
+class ValidationRefused(SystemExit):
+    """run_pipeline's stop when validation refused the data: a SystemExit whose code is the
+    command's message with the anomalies, which a command can tell from the other refusals
+    (it still has a run to report)."""
+
+
 def run_pipeline(config, command: str, terminal) -> None:
     """Runs the pipeline, one progress line per component on `terminal`; data that fails
-    validation ends the command with the anomalies, a run over the privacy budget with the
-    ledger's refusal, a second run on a busy root with the lock's (no traceback: nothing
-    failed)."""
+    validation ends the command with the anomalies (ValidationRefused), a run over the privacy
+    budget with the ledger's refusal, a second run on a busy root with the lock's (SystemExit,
+    no traceback: nothing failed)."""
     from components.validation.anomalies import DataAnomaliesError
     from pipeline import local_runner, root_lock
     from privrec.app import console
@@ -16,7 +22,9 @@ def run_pipeline(config, command: str, terminal) -> None:
     try:
         with console.ComponentProgress(terminal) as progress:
             local_runner.run(config, printer=progress)
-    except (DataAnomaliesError, PrivacyBudgetError, root_lock.ConcurrentRunError) as error:
+    except DataAnomaliesError as error:
+        raise ValidationRefused(f"privrec {command}: {error}") from error
+    except (PrivacyBudgetError, root_lock.ConcurrentRunError) as error:
         sys.exit(f"privrec {command}: {error}")
 
 

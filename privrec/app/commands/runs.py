@@ -39,13 +39,6 @@ def cmd_report(args):
     print(f"[privrec] run report: {target}")
 
 
-def _refused_by_validation(stop: SystemExit) -> bool:
-    """Whether common.run_pipeline ended the command because the data failed validation (the
-    AnomalyGate's DataAnomaliesError, which its sys.exit was raised while handling)."""
-    from components.validation.anomalies import DataAnomaliesError
-    return isinstance(stop.__context__, DataAnomaliesError)
-
-
 def _run(args, say, terminal) -> Optional[str]:
     """The pipeline, its report, then one query of the pushed model; returns why the command
     fails once the report is written (validation refused the data, or nothing to serve)."""
@@ -59,11 +52,9 @@ def _run(args, say, terminal) -> Optional[str]:
         generator.write_dataset(config.data_dir, args.size)
     try:
         common.run_pipeline(config, "run", terminal)
-    except SystemExit as stop:
-        if not _refused_by_validation(stop):
-            raise
+    except common.ValidationRefused as refusal:
         common.write_report(args.work_dir, say)  # what ran: data, masking, validation
-        return str(stop.code)
+        return str(refusal.code)
     summary = run_summary.read(config)
     common.write_report(args.work_dir, say)
     model_server = server.ModelServer(config.model_name, config.push_dir, port=0)
@@ -124,11 +115,9 @@ def _finetune(args, terminal) -> Optional[str]:
         trainer=dataclasses.replace(config.trainer, init_from=model_dir))
     try:
         common.run_pipeline(config, "finetune", terminal)
-    except SystemExit as stop:
-        if not _refused_by_validation(stop):
-            raise
+    except common.ValidationRefused as refusal:
         common.write_report(args.work_dir, terminal.print)  # what ran: masking, validation
-        return str(stop.code)
+        return str(refusal.code)
     summary = run_summary.read(config)
     common.write_report(args.work_dir, terminal.print)
     terminal.print("\n==== privrec finetune summary ====\n" + "\n".join(summary.lines()))
