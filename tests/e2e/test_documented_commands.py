@@ -13,13 +13,14 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Iterator, List
 
 import pytest
+
+from tests.support.serving_tools import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 MARKER = "<!-- runnable -->"
@@ -218,12 +219,6 @@ def test_the_command_parser_reads_the_shell_the_docs_use():
     assert words[6] == ["privrec", "run", "--size", "tiny", "--work-dir", "w"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.heavy
 def test_runnable_blocks_run_in_order_on_the_tiny_shop(tmp_path):
     for entry in REPO_ENTRIES:
@@ -232,7 +227,7 @@ def test_runnable_blocks_run_in_order_on_the_tiny_shop(tmp_path):
     for block in runnable_blocks():
         text = block.text
         for port in DOC_PORTS:
-            text = re.sub(rf"\b{port}\b", str(_free_port()), text)
+            text = re.sub(rf"\b{port}\b", str(free_port()), text)
         script += [f"echo {shlex.quote('### ' + block.where)}", text]
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("PRIVREC_")}

@@ -4,7 +4,6 @@ in multi-processing mode (2 worker processes) against the in-memory tiny run."""
 import collections
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from pipeline import configs
 from privrec.app import cli
 
 from tests.support.paths import ROOT
+from tests.support.serving_tools import free_port
 IMAGE = "europe-docker.pkg.dev/my-project/privrec/privrec:0.1.0"
 
 
@@ -116,12 +116,6 @@ def test_the_cli_picks_a_beam_runner_and_names_what_is_missing(tmp_path, capsys)
         cli._config(args)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 _BUILD_MULTI_WORKER = """
 import json, privrec, tensorflow as tf
 from trainer import devices
@@ -138,7 +132,7 @@ print(json.dumps({"multi_worker": isinstance(strategy, tf.distribute.MultiWorker
 def test_multi_worker_strategy_builds_from_a_single_worker_tf_config():
     """In a process of its own (TF_CONFIG is read when the strategy's server starts): one
     worker on a loopback port, one CPU replica, and an all-reduce across it runs."""
-    tf_config = {"cluster": {"worker": [f"127.0.0.1:{_free_port()}"]},
+    tf_config = {"cluster": {"worker": [f"127.0.0.1:{free_port()}"]},
                  "task": {"type": "worker", "index": 0}}
     done = subprocess.run([sys.executable, "-c", _BUILD_MULTI_WORKER], cwd=ROOT,
                           capture_output=True, text=True, timeout=600,
