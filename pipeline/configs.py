@@ -16,6 +16,7 @@ from components.validation.thresholds import DistributionThresholds
 from privrec.contract import (  # noqa: F401
     EVAL_SIGNATURE, MODEL_NAME, SERVING_MAX_BATCH_SIZE, SERVING_MAX_MESSAGE_BYTES, SERVING_PORT,
     SERVING_SIGNATURE, SERVING_TOKENS_FILE_ENV)
+from privrec import metadata_store
 from privrec.data import sources
 
 PIPELINE_NAME = "privrec"
@@ -306,7 +307,7 @@ def local_config(work_dir: str, data_dir: Optional[str] = None, **overrides) -> 
         data_dir=os.path.abspath(data_dir or os.path.join(work_dir, "data")),
         pipeline_root=os.path.join(work_dir, "pipeline_root"),
         serving_root=os.path.join(work_dir, "serving"),
-        metadata_path=os.path.join(work_dir, "metadata.sqlite"),
+        metadata_path=metadata_store.in_work_dir(work_dir),
         **overrides)
 
 

@@ -7,7 +7,7 @@ import os
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-METADATA_FILE = "metadata.sqlite"  # pipeline/configs.py
+from privrec import metadata_store
 
 
 class RecordedRun:
@@ -17,7 +17,7 @@ class RecordedRun:
         self.work_dir = work_dir
         os.makedirs(work_dir, exist_ok=True)
         config = pb.ConnectionConfig()
-        config.sqlite.filename_uri = os.path.join(work_dir, METADATA_FILE)
+        config.sqlite.filename_uri = metadata_store.in_work_dir(work_dir)
         config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
         self.store = mlmd.MetadataStore(config)
         self.run_type = self.store.put_context_type(pb.ContextType(name="pipeline_run"))

@@ -6,7 +6,8 @@ import sys
 def cmd_inventory(args):
     """Prints (or opens) the newest data asset inventory of a run's MLMD store."""
     from components.inventory import files, summary
-    metadata = args.metadata or os.path.join(args.work_dir, "metadata.sqlite")
+    from privrec import metadata_store
+    metadata = args.metadata or metadata_store.in_work_dir(args.work_dir)
     try:
         directory = summary.latest_uri(metadata)
     except LookupError as error:

@@ -6,6 +6,7 @@ import os
 from typing import List, Optional
 
 from pipeline import run_summary
+from privrec import metadata_store
 from privrec.app.report import charts, facts as facts_lib, metrics, page
 from privrec.app.report.sections import (data, evaluation, masking, privacy, release, studies,
                                          summary, validation)
@@ -59,7 +60,7 @@ def run_sections(facts: facts_lib.RunFacts) -> List[page.Section]:
 
 def _pipeline_dir(work_dir: str) -> Optional[str]:
     for candidate in (work_dir, os.path.join(work_dir, STUDY_PIPELINE)):
-        if os.path.exists(os.path.join(candidate, facts_lib.METADATA_FILE)):
+        if os.path.exists(metadata_store.in_work_dir(candidate)):
             return candidate
     return None
 
@@ -88,7 +89,7 @@ def write(work_dir: str) -> str:
     if curve:
         sections.append(studies.utility(curve))
     if not sections:
-        raise LookupError(f"nothing to report in {work_dir}: no {facts_lib.METADATA_FILE}, "
+        raise LookupError(f"nothing to report in {work_dir}: no {metadata_store.METADATA_FILE}, "
                           f"{AUDIT_JSON} or {UTILITY_JSON}")
     built = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     subtitle += [work_dir, f"built {built}"]

@@ -11,7 +11,6 @@ from ml_metadata.proto import metadata_store_pb2
 
 from privrec import metadata_store
 
-METADATA_FILE, PIPELINE_ROOT = "metadata.sqlite", "pipeline_root"   # pipeline/configs.py
 MASKING_REPORT, INVENTORY = "privrec.MaskingReport", "privrec.DataInventory"
 MASKING_JSON, INVENTORY_JSON = "masking_report.json", "inventory.json"
 PRIVACY_JSON = os.path.join("Format-Serving", "assets.extra", "privacy.json")  # trainer/export
@@ -68,11 +67,12 @@ def _settings(execution) -> Dict:
 def collect(work_dir: str) -> RunFacts:
     """The newest pipeline run of `work_dir` (its metadata.sqlite and pipeline_root)."""
     work_dir = os.path.abspath(work_dir)
-    metadata = metadata_store.read_only(os.path.join(work_dir, METADATA_FILE),
+    metadata_path = metadata_store.in_work_dir(work_dir)
+    metadata = metadata_store.read_only(metadata_path,
                                         "run the pipeline first (privrec run --work-dir …)")
     runs = metadata.get_contexts_by_type("pipeline_run")
     if not runs:
-        raise LookupError(f"no pipeline run recorded in {work_dir}/{METADATA_FILE}")
+        raise LookupError(f"no pipeline run recorded in {metadata_path}")
     run = max(runs, key=lambda c: c.id)
     executions = sorted(metadata.get_executions_by_context(run.id), key=lambda e: e.id)
     types = {t.id: t.name for t in metadata.get_execution_types()}

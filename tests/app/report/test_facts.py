@@ -1,5 +1,7 @@
 """privrec/app/report/facts.py: a small MLMD store written here the way a TFX run records one
 (tests/support/recorded_run.py) and the JSON files at artifact URIs."""
+import re
+
 import pytest
 from ml_metadata.proto import metadata_store_pb2 as pb
 
@@ -81,3 +83,20 @@ def test_the_runs_split_names_are_its_statistics(tmp_path):
         ("ExampleStatistics", str(tmp_path / "statistics"), {},
          {"split_names": '["train", "eval_recent"]'})])  # a declared property, as in TFX
     assert facts.collect(run.work_dir).split_names() == ["train", "eval_recent"]
+
+
+def test_the_report_and_privrec_inventory_look_for_the_store_where_a_local_run_keeps_it(
+        tmp_path, monkeypatch):
+    """One definition of a local run's MLMD store (privrec.metadata_store.in_work_dir): the
+    pipeline config writes it there, the report and `privrec inventory` read it there."""
+    from pipeline import configs
+    from privrec.app import cli
+    work = str(tmp_path / "work")
+    store = configs.local_config(work).metadata_path
+    run = RecordedRun(work)
+    assert run.store is not None and (tmp_path / "work" / "metadata.sqlite").exists()
+    assert store == str(tmp_path / "work" / "metadata.sqlite")
+    with pytest.raises(LookupError, match=re.escape(f"no pipeline run recorded in {store}")):
+        facts.collect(work)
+    with pytest.raises(SystemExit, match=re.escape(f"artifact in {store}: did the pipeline")):
+        cli.main(["inventory", "--work-dir", work])
