@@ -1,5 +1,6 @@
 """Membership inference audit: TF-Privacy's attack library on privrec's scores, the user
-hold-out, and `privrec audit` end to end on the tiny data set (DP and non-DP side by side)."""
+hold-out, and `privrec audit` end to end on the tiny data set (DP and non-DP side by side),
+quiet, with its section in the run report."""
 import csv
 import json
 import math
@@ -14,6 +15,7 @@ from audit import membership_inference, run as audit_run, user_holdout
 from components.masking import pseudonymizer
 from components.model_card import card as model_card
 from privrec.data import generator, schema, time_window
+from tests.support import quiet_command
 
 
 def _scores(rng, users, loss_mean, side):
@@ -81,15 +83,13 @@ def test_held_out_rows_are_masked_and_k_anonymised_like_the_members(tmp_path):
 
 
 @pytest.mark.heavy  # two pipeline runs of its own (DP and non-DP): CI, not `make test`
-def test_privrec_audit_attacks_the_dp_and_the_non_dp_model(tmp_path, monkeypatch, capsys):
-    from privrec.app import cli
-    monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
+def test_privrec_audit_attacks_the_dp_and_the_non_dp_model(tmp_path):
     work = tmp_path / "audit"
     # 43 member users at 16 per step spend a user-level ε of ~16 in 40 steps: above the default
     # budget of 10, which would leave the DP model unpushed and its card unwritten.
-    cli.main(["audit", "--size", "tiny", "--work-dir", str(work), "--train-steps", "40",
-              "--epsilon-budget", "30"])
-    printed = capsys.readouterr().out
+    audit = quiet_command.run(work, "audit", "--size", "tiny", "--train-steps", "40",
+                              "--epsilon-budget", "30")
+    printed = audit.stdout
     report = json.loads((work / audit_run.JSON_FILE).read_text())
     assert set(report["models"]) == {"DP", "non-DP"}
     dp, non_dp = report["models"]["DP"], report["models"]["non-DP"]
@@ -111,6 +111,10 @@ def test_privrec_audit_attacks_the_dp_and_the_non_dp_model(tmp_path, monkeypatch
     assert report["non_member_examples"] > 100 and report["member_examples"] > 100
     assert "non-DP" in printed and "logistic_regression" in printed
     assert "held-out users" in (work / audit_run.HTML_FILE).read_text()
+    # The run report: the audit's section beside its pipeline run's, with the ROC curves.
+    assert "id='audit'><h2>Membership inference audit</h2>" in audit.page
+    assert "id='privacy'><h2>Training and privacy</h2>" in audit.page
+    assert audit.page.count("true positive rate") >= 4
     # The pushed DP model's internal card carries the attack's results, read from this report;
     # the released card next to the pushed model only says where they are (exact AUCs on
     # private users are not DP).

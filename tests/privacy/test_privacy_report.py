@@ -1,11 +1,12 @@
-"""`privrec privacy-report`: the same Trainer at each ε, scored over the whole catalog, drawn."""
+"""`privrec privacy-report`: the same Trainer at each ε, scored over the whole catalog, drawn;
+quiet, with its section in the run report."""
 import json
 import math
 
 import pytest
 
 from audit import privacy_utility
-from components.masking import pseudonymizer
+from tests.support import quiet_command
 
 
 def test_epsilons_are_parsed_and_bad_ones_named():
@@ -17,14 +18,11 @@ def test_epsilons_are_parsed_and_bad_ones_named():
 
 
 @pytest.mark.heavy
-def test_privacy_report_trains_at_each_epsilon_and_draws_the_curve(tmp_path, monkeypatch,
-                                                                    capsys):
-    from privrec.app import cli
-    monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
+def test_privacy_report_trains_at_each_epsilon_and_draws_the_curve(tmp_path):
     work = tmp_path / "report"
-    cli.main(["privacy-report", "--size", "tiny", "--work-dir", str(work), "--train-steps", "40",
-              "--epsilons", "1,8,inf"])
-    printed = capsys.readouterr().out
+    study = quiet_command.run(work, "privacy-report", "--size", "tiny", "--train-steps", "40",
+                              "--epsilons", "1,8,inf")
+    printed = study.stdout
     points = json.loads((work / privacy_utility.JSON_FILE).read_text())["points"]
     assert [p["target_epsilon"] for p in points] == [1.0, 8.0, math.inf]
     for point in points[:2]:  # calibrated by the accountant: spends the target, not more
@@ -36,3 +34,6 @@ def test_privacy_report_trains_at_each_epsilon_and_draws_the_curve(tmp_path, mon
         assert 0 <= point["ndcg_at_10"] <= point["recall_at_10"] <= point["recall_at_100"] <= 1
     assert (work / privacy_utility.PNG_FILE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Recall@100" in printed and "privacy-utility" in printed
+    # The run report: the curve's section beside its pipeline run's.
+    assert "id='utility'><h2>Privacy-utility curve</h2>" in study.page
+    assert "no DP" in study.page
