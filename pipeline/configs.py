@@ -91,7 +91,7 @@ class TrainerConfig:
     # False: an item is its public title vector and category alone (trainer/title_lookup.py):
     # no item-id table (catalog × embedding_dim values), but a query MLP over 384-d title means
     # (+352 × 64). Fewer values for DP-SGD to noise above ~700 items (MovieLens 1M: 183k ->
-    # 79k; docs/benchmarks.md); trains on per-user gradients (no ghost clipping pass).
+    # 79k; docs/benchmarks.md); trains through the same ghost clipping pass.
     item_id_embeddings: bool = True
     users_per_step: float = 16      # expected users per DP-SGD step (Poisson sampling)
     max_examples_per_user: int = 8  # examples of a sampled user in one step (at most)

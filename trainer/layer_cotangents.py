@@ -15,6 +15,12 @@ own variables and gets, from one backward pass:
 The backward pass never goes into the frozen inputs (query and title vectors): their part of
 each first layer is computed outside the tape, and in the same matmul the label titles'
 products with the negatives' (a Gram cross term the norms need).
+
+A model without item-id embeddings (trainer/title_lookup.py) goes through the same pass with no
+item table: its history mean is of the items' title vectors, a frozen input of the query MLP's
+first layer like the query vector (nothing before that layer's pre-activations is watched, so
+the tape records no op there), and an item's candidate input is its category embedding and
+title vector; only the category embedding and the MLPs train.
 """
 from typing import Dict, List, Optional, Tuple
 
@@ -23,21 +29,29 @@ import tensorflow as tf
 from privrec.privacy.ghost_clipping import DenseUse, EmbeddingUse
 from trainer import features
 from trainer.query_vectors import QUERY_VECTOR
+from trainer.title_lookup import TitleLookup
+
+
+def _history_is_the_items(query, candidate) -> bool:
+    """Whether the query tower's history embedding is the candidate tower's item embedding
+    (one table, as the pass reads it) or, without one, its title vectors (TitleLookup)."""
+    if candidate.item_embedding is not None:
+        return query.item_embedding is candidate.item_embedding
+    return (isinstance(query.item_embedding, TitleLookup)
+            and query.item_embedding.item_title_vectors is candidate.item_title_vectors)
 
 
 def supported(model) -> bool:
     """Whether the trainable variables are exactly the towers' (embeddings and the two MLPs:
     Dense with bias and ReLU, then Dense with bias and no activation, as the hand-written pass
     computes them), all float32, and the query tower's history embedding is the candidate
-    tower's item embedding (one table, as the pass reads it)."""
+    tower's item embedding or, in a model without one, its title vectors."""
     query, candidate = model.query_tower, model.candidate_tower
-    if candidate.item_embedding is None:
-        return False  # no item-id embedding (trainer/title_lookup.py): per-user gradients
-    layers = [candidate.item_embedding, candidate.category_embedding,
+    layers = [*filter(None, [candidate.item_embedding]), candidate.category_embedding,
               *query.mlp.layers, *candidate.mlp.layers]
     own = {v.ref() for layer in layers for v in layer.trainable_variables}
     mlps = (query.mlp.layers, candidate.mlp.layers)
-    return (query.item_embedding is candidate.item_embedding
+    return (_history_is_the_items(query, candidate)
             and own == {v.ref() for v in model.trainable_variables}
             and all(len(mlp) == 2 for mlp in mlps)
             and all([tf.keras.activations.serialize(dense.activation) for dense in mlp]
@@ -55,12 +69,18 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
         return None
     slots, k = tf.shape(weights)[0], tf.shape(weights)[1]
     candidate = model.candidate_tower
-    item_table = tf.convert_to_tensor(candidate.item_embedding.embeddings)
     category_table = tf.convert_to_tensor(candidate.category_embedding.embeddings)
     item_category = tf.convert_to_tensor(candidate.item_category)
     title_vectors = tf.convert_to_tensor(candidate.item_title_vectors)
     query_hidden, query_out = model.query_tower.mlp.layers
     candidate_hidden, candidate_out = candidate.mlp.layers
+    # Without item ids (trainer/title_lookup.py) the history is the mean of the title vectors
+    # (frozen: no cotangent taken) and the item table has no columns: an item's rows below are
+    # then its category embedding and title vector alone, in the same pass.
+    with_ids = candidate.item_embedding is not None
+    item_table = (tf.convert_to_tensor(candidate.item_embedding.embeddings) if with_ids
+                  else title_vectors[:, :0])
+    history_table = item_table if with_ids else title_vectors
     item_dim = item_table.shape[-1]
     embedding_dim = item_dim + category_table.shape[-1]
 
@@ -93,7 +113,7 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
         tf.reduce_sum(tf.square(negative_out), -1, keepdims=True), 1e-12))
     negative = negative_out * negative_inverse_norm
 
-    text_dim = query_hidden.kernel.shape[0] - item_dim
+    text_dim = query_hidden.kernel.shape[0] - history_table.shape[-1]
     text_pre = tf.matmul(text, query_hidden.kernel[:text_dim]) + query_hidden.bias
     label_title = tf.gather(title_vectors, labels)
     title_products = tf.matmul(label_title, tf.concat(
@@ -105,11 +125,13 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
 
     with tf.GradientTape(watch_accessed_variables=False, persistent=False) as tape:
         history_mean = flat(tf.einsum("ukh,ukhd->ukd", history_weight,
-                                      tf.gather(item_table, history)))
+                                      tf.gather(history_table, history)))
         label_item = tf.gather(item_table, labels)
         label_category = tf.gather(category_table, label_categories)
-        tape.watch([history_mean, label_item, label_category])
+        tape.watch([history_mean, label_item] if with_ids else [])
+        tape.watch(label_category)
         query_pre = text_pre + tf.matmul(history_mean, query_hidden.kernel[text_dim:])
+        tape.watch(query_pre)  # before its uses: without ids no input of it is watched
         query_act = tf.nn.relu(query_pre)
         query_pre_out = dense(query_act, query_out)
         label_embedding = tf.concat([label_item, label_category], -1)
@@ -117,7 +139,7 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
                                           candidate_hidden.kernel[:embedding_dim])
         label_act = tf.nn.relu(label_pre)
         label_pre_out = dense(label_act, candidate_out)
-        tape.watch([query_pre, query_pre_out, label_pre, label_pre_out])
+        tape.watch([query_pre_out, label_pre, label_pre_out])
         query = tf.math.l2_normalize(query_pre_out, -1)
         negative_scores = tf.matmul(query, negative, transpose_b=True)           # [u * k, m]
         tape.watch(negative_scores)
@@ -144,11 +166,17 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
     d_negative_embedding = tf.einsum("umo,io->umi", d_negative_pre,
                                      candidate_hidden.kernel[:embedding_dim])
 
-    history_ids = tf.reshape(history, [slots, -1])
-    d_history_items = tf.reshape(
-        per_user(d_history_mean)[:, :, tf.newaxis] * history_weight[..., tf.newaxis],
-        [slots, -1, item_dim])
-    negative_ids = tf.broadcast_to(negatives, [slots, tf.size(negatives)])
+    item_uses = []
+    if with_ids:  # the item table: looked up by the history, the labels and the negatives
+        d_history_items = tf.reshape(
+            per_user(d_history_mean)[:, :, tf.newaxis] * history_weight[..., tf.newaxis],
+            [slots, -1, item_dim])
+        item_uses.append(EmbeddingUse(
+            candidate.item_embedding.embeddings,
+            tf.concat([tf.reshape(history, [slots, -1]), per_user(labels),
+                       tf.broadcast_to(negatives, [slots, tf.size(negatives)])], 1),
+            tf.concat([d_history_items, per_user(d_label_item),
+                       d_negative_embedding[..., :item_dim]], 1)))
     label_cross = title_cross + tf.matmul(label_embedding, negative_input[:, :embedding_dim],
                                           transpose_b=True)                   # [u * k, m]
     uses = [
@@ -163,10 +191,7 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
                      tf.matmul(negative_input, negative_input, transpose_b=True))),
         DenseUse(candidate_out.kernel, candidate_out.bias, label_act, d_label_pre_out,
                  negative_hidden, d_negative_out),
-        EmbeddingUse(candidate.item_embedding.embeddings,
-                     tf.concat([history_ids, per_user(labels), negative_ids], 1),
-                     tf.concat([d_history_items, per_user(d_label_item),
-                                d_negative_embedding[..., :item_dim]], 1)),
+        *item_uses,
         EmbeddingUse(candidate.category_embedding.embeddings,
                      tf.concat([per_user(label_categories), tf.broadcast_to(
                          negative_categories, [slots, tf.size(negatives)])], 1),

@@ -1,6 +1,7 @@
 """Ghost clipping (privrec/privacy/ghost_clipping.py, from the model's layer inputs and cotangents,
 trainer/layer_cotangents.py) gives the same clipped user sum as clipping each user's own
-gradient (DPTrainer.user_gradients), without per-user gradients."""
+gradient (DPTrainer.user_gradients), without per-user gradients, with item-id embeddings and
+without them (trainer/title_lookup.py: the history is a mean of frozen title vectors)."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,11 +20,13 @@ def _batch(model, rows_per_user, k):
     return model.prepare_batch(batch)
 
 
+@pytest.mark.parametrize("item_ids", [True, False])  # TrainerConfig.item_id_embeddings
 @pytest.mark.parametrize("prior", [False, True])  # with a popularity prior in the logits
 @pytest.mark.parametrize("clip", [1e-3, 1e3])  # every user clipped / none clipped
-def test_ghost_clipped_sum_equals_clipping_each_users_own_gradient(clip, prior):
+def test_ghost_clipped_sum_equals_clipping_each_users_own_gradient(clip, prior, item_ids):
     model = synthetic.model(negatives_per_step=12,  # 12 of 28 items: repeats, accidental hits
-                            popularity_prior_noise=1.0 if prior else None)
+                            popularity_prior_noise=1.0 if prior else None,
+                            item_id_embeddings=item_ids)
     if prior:
         model.item_log_popularity.assign(np.linspace(0, 4, synthetic.NUM_ITEMS))
     assert layer_cotangents.supported(model)
@@ -73,10 +76,11 @@ def test_ghost_clipping_does_not_apply_to_other_activations_or_layers_without_bi
     assert not layer_cotangents.supported(model)
 
 
-def test_a_dp_step_takes_the_ghost_clipped_sum(monkeypatch):
+@pytest.mark.parametrize("item_ids", [True, False])
+def test_a_dp_step_takes_the_ghost_clipped_sum(monkeypatch, item_ids):
     """DPTrainer.private_gradients (train_step's) uses ghost clipping and, without noise, gives
     the per-user path's private mean and loss."""
-    model = synthetic.model()
+    model = synthetic.model(item_id_embeddings=item_ids)
     users = _batch(model, [3, 6, 1], k=4)
     negatives = model.sample_negatives()
     trainer = synthetic.dp_trainer(model, privacy.UserLevelDP(1e-2, 0.0,

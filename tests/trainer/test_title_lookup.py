@@ -1,14 +1,15 @@
 """A model without item-id embeddings (TrainerConfig.item_id_embeddings = False,
 trainer/title_lookup.py): items are their public title vector and category, the history is the
-mean of the recent items' title vectors, DP-SGD noises far fewer values, and the model trains on
-per-user gradients and survives a Keras round trip."""
+mean of the recent items' title vectors, DP-SGD noises far fewer values, and the model trains
+through the ghost clipping pass (tests/trainer/test_ghost_clipping.py checks it against
+per-user gradients) and survives a Keras round trip."""
 import numpy as np
 import tensorflow as tf
 
 from privrec import privacy
 from privrec.privacy import user_sampling
 from tests.support import synthetic_two_tower as synthetic
-from trainer import export, features
+from trainer import export, features, layer_cotangents
 from trainer.model import TwoTowerModel
 from trainer.title_lookup import TitleLookup
 
@@ -35,8 +36,11 @@ def test_items_are_their_public_features_and_the_history_their_title_vectors():
     expected = np.mean(without.candidate_tower.item_title_vectors.numpy()[[2, 3]], axis=0)
     np.testing.assert_allclose(
         np.mean(lookup(history).numpy()[0, :2], axis=0), expected, rtol=1e-6)
-    assert without.layer_cotangents(_batch(without), without.sample_negatives(),
-                                    tf.ones([3, 2])) is None  # ghost pass: ids only
+    assert layer_cotangents.supported(without)  # ghost clipping, no per-user gradients
+    # A history lookup that is not the candidate tower's title vectors is not the pass's.
+    without.query_tower.item_embedding = TitleLookup(
+        without.candidate_tower.item_title_vectors.numpy())
+    assert not layer_cotangents.supported(without)
 
 
 def test_dp_training_moves_the_mlps_and_a_round_trip_keeps_the_outputs(tmp_path):
