@@ -1,11 +1,12 @@
-"""Request count and latency per API, method and status, in Prometheus text format
-(prometheus_client; one registry per server). gRPC calls are measured by a server interceptor,
+"""Request count and latency per API, method and status, and the requests in flight, in
+Prometheus text format (prometheus_client; one registry per server). gRPC calls are measured by a server interceptor,
 REST calls by the REST handler; both are served at GET /monitoring/prometheus/metrics on the
 REST port, the path TF Serving uses."""
 import time
+from typing import Callable, Optional
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 PATH = "/monitoring/prometheus/metrics"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -13,7 +14,8 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 
 
 class ServingMetrics:
-    def __init__(self, model_name: str):
+    def __init__(self, model_name: str, in_flight: Optional[Callable[[], int]] = None):
+        """`in_flight`: how many requests are being handled now (serving/in_flight.py)."""
         self.model_name = model_name
         self.registry = CollectorRegistry()
         self.requests = Counter("privrec_serving_requests", "Requests by API, method and status",
@@ -21,6 +23,9 @@ class ServingMetrics:
         self.latency = Histogram("privrec_serving_request_latency_seconds",
                                  "Request latency by API and method", ["model", "api", "method"],
                                  buckets=_LATENCY_BUCKETS, registry=self.registry)
+        if in_flight is not None:
+            Gauge("privrec_serving_requests_in_flight", "Requests being handled (gRPC and REST)",
+                  ["model"], registry=self.registry).labels(model_name).set_function(in_flight)
 
     def observe(self, api: str, method: str, status: str, seconds: float) -> None:
         self.requests.labels(self.model_name, api, method, status).inc()

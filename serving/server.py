@@ -193,7 +193,8 @@ class ModelServer:
         self.requests_in_flight = in_flight.InFlightLimit(max_in_flight)
         self.store = ModelStore(model_name, base_path, policy, version_labels)
         self.batcher = batching.Batcher(batching_parameters) if batching_parameters else None
-        self.metrics = metrics_lib.ServingMetrics(model_name)
+        self.metrics = metrics_lib.ServingMetrics(
+            model_name, in_flight=lambda: self.requests_in_flight.count)
         interceptors = [metrics_lib.GrpcMetricsInterceptor(self.metrics)]
         if tokens:
             interceptors.append(auth.BearerTokenInterceptor(tokens))

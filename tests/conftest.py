@@ -96,6 +96,20 @@ def tiny_run(tiny_cli_run):
     return tiny_cli_run.config, tiny_cli_run.stdout.splitlines(), tiny_cli_run.log_path
 
 
+SHARED_RUN_FIXTURES = {"tiny_cli_run", "tiny_run"}
+
+
+def pytest_collection_modifyitems(items):
+    """Groups for pytest-xdist's `--dist loadgroup` (pyproject.toml): every test of the shared
+    tiny run in one group, so one worker makes the run and its tests see it in file order as in
+    one process (some add runs to its pipeline); any other test with the rest of its file, so a
+    module's fixtures are built once."""
+    for item in items:
+        shared = SHARED_RUN_FIXTURES & set(item.fixturenames)
+        group = "tiny_run" if shared else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 SLOW_SECONDS = 60  # a default-suite test slower than this belongs to `heavy`
 _SLOW_TESTS = []
 

@@ -81,6 +81,8 @@ def test_prometheus_metrics_count_grpc_and_rest_requests(servers):
                  r'status="Not Found"\}') >= 1
     assert value(r'privrec_serving_request_latency_seconds_count\{api="grpc",'
                  r'method="Predict",model="privrec"\}') >= 3
+    assert re.search(r'^privrec_serving_requests_in_flight\{model="privrec"\} 0\.0$', text,
+                     re.M), text  # the metrics request itself holds no slot
 
 
 def test_rest_bearer_tokens(rest_with_token):

@@ -1,6 +1,7 @@
 """Graceful shutdown: a stopping server (SIGTERM to `privrec serve`) reports NOT_SERVING, refuses
 new calls, lets the calls in flight finish within the grace period, then exits 0."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -78,6 +79,15 @@ def _health(address):
         return None
 
 
+def _in_flight(rest_port) -> float:
+    """The server's privrec_serving_requests_in_flight gauge (serving/metrics.py)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{rest_port}/monitoring/prometheus/metrics",
+                                timeout=5) as response:
+        text = response.read().decode()
+    return float(re.search(r"^privrec_serving_requests_in_flight\{[^}]*\} (\S+)$", text,
+                           re.M).group(1))
+
+
 def _rest_predict(rest_port, micros, outcomes):
     body = json.dumps({"instances": [{"user_id": str(micros), "query": "red shoes",
                                       "recent_item_ids": ""}]}).encode()
@@ -91,8 +101,9 @@ def _rest_predict(rest_port, micros, outcomes):
 
 
 def test_sigterm_drains_calls_in_flight_then_exits_0(tmp_path):
-    """`privrec serve` with its default grace period: 4 gRPC calls and 1 REST call of ~1-2 s in
-    flight at SIGTERM all finish OK, and the process exits 0."""
+    """`privrec serve --drain-seconds 60`: 4 gRPC calls and 1 REST call of ~1-2 s each, all in
+    flight at SIGTERM, all finish OK, and the process exits 0. The echo model's sleeps run one
+    after another (~10 s for the five), so the drain period is set well above that."""
     root = tmp_path / "serving"
     echo_model.save(str(root / MODEL / "1"), echo_model.SlowEchoModel)
     port, rest_port = free_port(), free_port()
@@ -101,7 +112,8 @@ def test_sigterm_drains_calls_in_flight_then_exits_0(tmp_path):
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "privrec.app.cli", "serve", "--serving-root", str(root),
-             "--model-name", MODEL, "--port", str(port), "--rest-port", str(rest_port)],
+             "--model-name", MODEL, "--port", str(port), "--rest-port", str(rest_port),
+             "--drain-seconds", "60"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         assert wait_until(lambda: _health(address) == health_pb2.HealthCheckResponse.SERVING,
@@ -110,10 +122,11 @@ def test_sigterm_drains_calls_in_flight_then_exits_0(tmp_path):
         threads.append(threading.Thread(target=_rest_predict,
                                         args=(rest_port, 1_000_000, outcomes)))
         threads[-1].start()
-        time.sleep(0.5)  # the calls reach the server and start sleeping in the model
+        # SIGTERM once all five are in the model (the server's own gauge), however busy the CPU.
+        assert wait_until(lambda: _in_flight(rest_port) == 5, 30), outcomes
         process.send_signal(signal.SIGTERM)
         for thread in threads:
-            thread.join(60)
+            thread.join(90)
         assert process.wait(30) == 0, log_path.read_text()[-3000:]
         assert outcomes == ["OK"] * 5, (outcomes, log_path.read_text()[-3000:])
     finally:
