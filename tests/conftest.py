@@ -99,6 +99,7 @@ def tiny_run(tiny_cli_run):
 SHARED_RUN_FIXTURES = {"tiny_cli_run", "tiny_run"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
     """Groups for pytest-xdist's `--dist loadgroup` (pyproject.toml): every test of the shared
     tiny run in one group, so one worker makes the run and its tests see it in file order as in
