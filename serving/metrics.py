@@ -1,7 +1,7 @@
 """Request count and latency per API, method and status, and the requests in flight, in
-Prometheus text format (prometheus_client; one registry per server). gRPC calls are measured by a server interceptor,
-REST calls by the REST handler; both are served at GET /monitoring/prometheus/metrics on the
-REST port, the path TF Serving uses."""
+Prometheus text format (prometheus_client; one registry per server). gRPC calls are measured by
+a server interceptor, REST calls by the REST handler; both are served at
+GET /monitoring/prometheus/metrics on the REST port, the path TF Serving uses."""
 import time
 from typing import Callable, Optional
 
