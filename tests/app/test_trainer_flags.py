@@ -30,3 +30,19 @@ def test_the_flags_set_the_trainer_config(tmp_path):
 def test_a_value_below_one_is_refused_naming_the_flag(tmp_path, flag):
     with pytest.raises(SystemExit, match=f"privrec: {flag} takes a number above 0, got 0"):
         _config(tmp_path, flag, "0")
+
+
+def test_the_movielens_1m_policy_brings_its_benchmarked_settings_and_flags_override_them(
+        tmp_path):
+    (tmp_path / "interactions").mkdir()
+    (tmp_path / "interactions" / "time_window.json").write_text(
+        '{"start": 0, "end": 86400}')
+    policy = "components/masking/policies/movielens_1m.yaml"  # as the README writes it
+    config = _config(tmp_path, "--policy", policy)
+    assert {field: getattr(config.trainer, field) for field in configs.MOVIELENS_1M_TRAINER} \
+        == configs.MOVIELENS_1M_TRAINER
+    assert config.recall_floor == configs.MOVIELENS_1M_RECALL_FLOOR
+    chosen = _config(tmp_path, "--policy", policy, "--users-per-step", "512",
+                     "--recall-floor", "0.03")
+    assert (chosen.trainer.users_per_step, chosen.trainer.epochs, chosen.recall_floor) == (
+        512, configs.MOVIELENS_1M_TRAINER["epochs"], 0.03)
