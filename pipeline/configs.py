@@ -137,6 +137,14 @@ MOVIELENS_1M_TRAINER = {"users_per_step": 1024, "epochs": 40, "max_examples_per_
 MOVIELENS_1M_RECALL_FLOOR = 0.01
 
 
+def policy_preset(policy_path: str) -> Dict:
+    """The settings a committed policy's data set comes with, as PipelineConfig fields (the
+    trainer's as a dict of TrainerConfig fields); {} for a policy without a preset."""
+    if os.path.realpath(policy_path) == os.path.realpath(masking_policy.MOVIELENS_1M_POLICY):
+        return {"trainer": MOVIELENS_1M_TRAINER, "recall_floor": MOVIELENS_1M_RECALL_FLOOR}
+    return {}
+
+
 SPAN_FOLDER = "span-{SPAN}"  # incremental layout: interactions/span-1/*.csv, span-2/*.csv, ...
 
 

@@ -10,9 +10,10 @@ import dataclasses
 import hashlib
 import os
 import secrets
-from typing import Tuple
+from typing import TYPE_CHECKING, Tuple
 
-import tensorflow as tf
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 KEY_ENV = "PRIVREC_PSEUDONYM_KEY"
 KEY_FILE_ENV = "PRIVREC_PSEUDONYM_KEY_FILE"
@@ -71,7 +72,8 @@ def new_key_hex() -> str:
     return secrets.token_hex(16)
 
 
-def pseudonymize(ids: tf.Tensor, key: PseudonymKey) -> tf.Tensor:
+def pseudonymize(ids: "tf.Tensor", key: PseudonymKey) -> "tf.Tensor":
     """Maps a string tensor of ids to 'u<decimal SipHash>' pseudonyms under the key."""
+    import tensorflow as tf  # here: `privrec keygen` needs the key functions alone
     hashed = tf.strings.to_hash_bucket_strong(ids, _BUCKETS, key=list(key.words))
     return tf.strings.join(["u", tf.strings.as_string(hashed)])

@@ -1,7 +1,6 @@
 """The pipeline sub-commands' flags (run, finetune, audit, privacy-report, compile) as a
 PipelineConfig."""
 import dataclasses
-import os
 import sys
 
 
@@ -25,10 +24,10 @@ def from_args(args):
     if args.command == "run" and getattr(args, "size", None) == "default" \
             and args.data_dir is None:
         trainer.update(configs.DEFAULT_SHOP_TRAINER)  # the generated default shop's settings
-    elif args.policy and os.path.realpath(args.policy) == os.path.realpath(
-            policy.MOVIELENS_1M_POLICY):
-        trainer.update(configs.MOVIELENS_1M_TRAINER)  # MovieLens 1M's benchmarked settings
-        overrides["recall_floor"] = configs.MOVIELENS_1M_RECALL_FLOOR
+    elif args.policy:  # e.g. MovieLens 1M's benchmarked settings
+        preset = configs.policy_preset(args.policy)
+        trainer.update(preset.pop("trainer", {}))
+        overrides.update(preset)
     if getattr(args, "target_epsilon", None) is not None:
         trainer["target_epsilon"] = args.target_epsilon
     if getattr(args, "warm_start", False):
