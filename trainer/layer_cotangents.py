@@ -35,7 +35,7 @@ from trainer.title_lookup import TitleLookup
 def _history_is_the_items(query, candidate) -> bool:
     """Whether the query tower's history embedding is the candidate tower's item embedding
     (one table, as the pass reads it) or, without one, its title vectors (TitleLookup)."""
-    if candidate.item_embedding is not None:
+    if candidate.item_id_embeddings:
         return query.item_embedding is candidate.item_embedding
     return (isinstance(query.item_embedding, TitleLookup)
             and query.item_embedding.item_title_vectors is candidate.item_title_vectors)
@@ -77,7 +77,7 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
     # Without item ids (trainer/title_lookup.py) the history is the mean of the title vectors
     # (frozen: no cotangent taken) and the item table has no columns: an item's rows below are
     # then its category embedding and title vector alone, in the same pass.
-    with_ids = candidate.item_embedding is not None
+    with_ids = candidate.item_id_embeddings
     item_table = (tf.convert_to_tensor(candidate.item_embedding.embeddings) if with_ids
                   else title_vectors[:, :0])
     history_table = item_table if with_ids else title_vectors

@@ -1,10 +1,10 @@
 """TF Serving's REST API and the Prometheus metrics, over real HTTP, on a small real SavedModel."""
 import json
-import re
 
 import pytest
 
 from serving import server
+from tests.support import prometheus_text
 from tests.support.echo_model import MODEL
 from tests.support.serving_tools import http
 
@@ -71,18 +71,17 @@ def test_prometheus_metrics_count_grpc_and_rest_requests(servers):
     status, text = http(_url(servers, "/monitoring/prometheus/metrics"))
     assert status == 200
 
-    def value(pattern):
-        match = re.search(pattern + r" (\S+)", text)
-        return float(match.group(1)) if match else 0.0
+    def value(name, **labels):
+        return prometheus_text.sample(text, name, model="privrec", **labels)
 
-    assert value(r'privrec_serving_requests_total\{api="grpc",method="Predict",model="privrec",'
-                 r'status="OK"\}') >= 3
-    assert value(r'privrec_serving_requests_total\{api="rest",method="POST",model="privrec",'
-                 r'status="Not Found"\}') >= 1
-    assert value(r'privrec_serving_request_latency_seconds_count\{api="grpc",'
-                 r'method="Predict",model="privrec"\}') >= 3
-    assert re.search(r'^privrec_serving_requests_in_flight\{model="privrec"\} 0\.0$', text,
-                     re.M), text  # the metrics request itself holds no slot
+    assert value("privrec_serving_requests_total", api="grpc", method="Predict",
+                 status="OK") >= 3
+    assert value("privrec_serving_requests_total", api="rest", method="POST",
+                 status="Not Found") >= 1
+    assert value("privrec_serving_request_latency_seconds_count", api="grpc",
+                 method="Predict") >= 3
+    # The metrics request itself holds no in-flight slot.
+    assert value("privrec_serving_requests_in_flight") == 0, text
 
 
 def test_rest_bearer_tokens(rest_with_token):

@@ -1,7 +1,6 @@
 """Graceful shutdown: a stopping server (SIGTERM to `privrec serve`) reports NOT_SERVING, refuses
 new calls, lets the calls in flight finish within the grace period, then exits 0."""
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from serving import server
-from tests.support import echo_model
+from tests.support import echo_model, prometheus_text
 from tests.support.echo_model import MODEL
 from tests.support.paths import ROOT
 from tests.support.serving_tools import free_port, wait_until
@@ -84,8 +83,7 @@ def _in_flight(rest_port) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{rest_port}/monitoring/prometheus/metrics",
                                 timeout=5) as response:
         text = response.read().decode()
-    return float(re.search(r"^privrec_serving_requests_in_flight\{[^}]*\} (\S+)$", text,
-                           re.M).group(1))
+    return prometheus_text.sample(text, "privrec_serving_requests_in_flight")
 
 
 def _rest_predict(rest_port, micros, outcomes):

@@ -28,12 +28,19 @@ def run(work: Path, *command: str) -> QuietRun:
     result = subprocess.run([PRIVREC, *command, "--work-dir", str(work)], capture_output=True,
                             text=True, cwd=ROOT, env=env, timeout=1800)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    lines = result.stdout.splitlines()
-    log = work / "privrec.log"
-    assert lines[0] == f"[privrec] library logs go to {log} (--verbose shows them here)"
-    assert lines[-2] == f"[privrec] library logs: {log}"
-    report = work / "report" / "index.html"
-    assert lines[-1] == f"[privrec] run report: {report}"
+    report = assert_quiet(result.stdout, work)
     assert not re.search(r"Warning|WARNING|absl", result.stdout), result.stdout
     assert "finished: Trainer" in result.stdout
     return QuietRun(result.stdout, report.read_text(encoding="utf-8"))
+
+
+def assert_quiet(stdout: str, work) -> Path:
+    """A quiet command's frame: the work dir's log file named first and second to last, the run
+    report's path last. Returns that path."""
+    lines, work = stdout.splitlines(), Path(work)
+    log = work / "privrec.log"
+    assert lines[0] == f"[privrec] library logs go to {log} (--verbose shows them here)", stdout
+    assert lines[-2] == f"[privrec] library logs: {log}", stdout
+    report = work / "report" / "index.html"
+    assert lines[-1] == f"[privrec] run report: {report}", stdout
+    return report
