@@ -32,8 +32,8 @@ JSON_FILE, HTML_FILE = "mia.json", "mia.html"
 
 # The settings an audit takes over from the caller's config (paths are the audit's own).
 CARRIED_SETTINGS = ("masking_policy", "allow_dev_key", "train_steps", "trainer", "epsilon_budget",
-                    "eval_fraction_buckets", "time_window", "beam_pipeline_args", "schema_path",
-                    "string_length_checks")
+                    "recall_floor", "eval_fraction_buckets", "time_window", "beam_pipeline_args",
+                    "schema_path", "string_length_checks")
 
 
 def audit(data_dir: str, work_dir: str, holdout_share: float = 0.5, seed: int = 0,
