@@ -87,7 +87,8 @@ def plot(points: List[Dict], path: str) -> None:
     axis.set_xticks(xs)
     axis.set_xticklabels([f"{x:.2g}" if math.isfinite(p["epsilon"]) else "no DP"
                           for x, p in zip(xs, points)])
-    axis.set_xlabel("user-level ε (δ = 1/users, RDP accountant)")
+    deltas = sorted({f"{p['delta']:.0e}" for p in points if math.isfinite(p["epsilon"])})
+    axis.set_xlabel(f"user-level ε (δ = {', '.join(deltas) or '-'}, RDP accountant)")
     axis.set_ylabel("eval split, whole catalog")
     axis.set_title("privrec privacy-utility")
     axis.legend()
