@@ -4,8 +4,8 @@ Runs `privrec audit` (audit/run.py) on MovieLens 100K (or --data-dir, any privre
 half of the users held out, the pipeline on the rest, the same Trainer without DP, TF-Privacy's
 threshold and logistic-regression attacks at the user and the example level, and a memorisation
 control (the non-DP model trained --control-steps-factor times longer). Prints the table
-and the target check (issues #7, #32: DP user-level AUC <= 0.52 while the non-DP one is measurably
-higher), and writes every number as JSON with --json PATH.
+and the target check (issues #7, #32: DP user-level AUC <= 0.52 while the non-DP one is
+measurably higher), and writes every number as JSON with --json PATH.
 
     .venv/bin/python bench/membership_inference.py --train-steps 300 --json out/mia.json
 """

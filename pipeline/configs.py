@@ -240,7 +240,7 @@ class PipelineConfig:
     recall_metric: str = "recall_at_10"
     recall_floor: float = 0.05          # Evaluator blesses only models at or above this
     recall_max_regression: float = 0.01  # ... that lose at most this much vs. the last blessed
-    epsilon_budget: float = 10.0        # ... and whose DP ε (recorded by the Trainer) is at most this
+    epsilon_budget: float = 10.0        # ... and whose DP ε (the Trainer's record) is at most this
     beam_pipeline_args: List[str] = dataclasses.field(default_factory=beam_args)
     kubeflow_image: str = "privrec:latest"
     kubeflow_resources: Dict[str, Resources] = dataclasses.field(

@@ -2,8 +2,9 @@
 
 The same id maps to the same pseudonym under one key; without the key pseudonyms cannot be
 linked back. The same key, on other inputs, is the PRF behind per-user randomised response
-(randomize.py): a secret from os.urandom, not a seed the code or an adversary holds. The key is read from PRIVREC_PSEUDONYM_KEY (32 hex digits) or from the file named
-by PRIVREC_PSEUDONYM_KEY_FILE; it is never written to artifacts, logs or MLMD. Only its
+(randomize.py): a secret from os.urandom, not a seed the code or an adversary holds. The key is
+read from PRIVREC_PSEUDONYM_KEY (32 hex digits) or from the file named by
+PRIVREC_PSEUDONYM_KEY_FILE; it is never written to artifacts, logs or MLMD. Only its
 fingerprint (a SHA-256 prefix) is recorded, so runs under the same key can be recognised.
 """
 import dataclasses
