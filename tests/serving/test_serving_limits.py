@@ -12,6 +12,7 @@ from tensorflow.core.framework import tensor_pb2, types_pb2
 from serving import client, server
 from tests.support import echo_model
 from tests.support.echo_model import MODEL
+from tests.support.serving_tools import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -108,17 +109,19 @@ def test_requests_past_the_in_flight_cap_are_resource_exhausted(slow_base_path):
     model_server = server.ModelServer(MODEL, slow_base_path, port=0, max_in_flight=1)
     address, _ = model_server.start()
     try:
+        # 4 s: long enough for the second call to reach the server on a loaded machine.
         slow = threading.Thread(target=echo_model.predict,
-                                args=(address, echo_model.request(user_id=["1500000"])))
+                                args=(address, echo_model.request(user_id=["4000000"])))
         slow.start()
-        deadline = time.monotonic() + 10
-        while model_server.requests_in_flight.count == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert wait_until(lambda: model_server.requests_in_flight.count == 1, 10)
         code, _ = echo_model.status(address, echo_model.request(user_id=["0"]))
         slow.join()
         assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert echo_model.status(address, echo_model.request(user_id=["0"]))[0] \
-            == grpc.StatusCode.OK
+        # The slot frees up once the slow call is done. gRPC counts a call until it has
+        # finished on the server, which can be after its client got the answer; a loaded
+        # machine showed that gap.
+        assert wait_until(lambda: echo_model.status(
+            address, echo_model.request(user_id=["0"]))[0] == grpc.StatusCode.OK, 10)
     finally:
         model_server.stop()
 
