@@ -221,3 +221,29 @@ def test_membership_inference_bench_standard_error_matches_the_spread_of_aucs():
                                    "non_members": non_members})
     assert np.mean(aucs) == pytest.approx(0.6, abs=0.005)
     assert np.std(aucs) == pytest.approx(expected, rel=0.1)
+
+
+def test_dp_ftrl_noise_bench_calibrates_both_mechanisms_to_the_target_epsilon(tmp_path):
+    """bench/dp_ftrl_noise.py: each σ it prints reaches the target ε under its accountant
+    (recomputed here), DP-FTRL needs less noise than DP-SGD in one epoch (no amplification to
+    lose) and more over 80, and its signal-to-noise bound does not grow with user-epochs."""
+    sys.path.insert(0, ROOT)
+    from bench import dp_ftrl_noise
+    from privrec import privacy
+    out = tmp_path / "ftrl.json"
+    numbers = dp_ftrl_noise.main(["--users-per-step", "512", "--user-epochs", "1", "80",
+                                  "--epsilons", "8", "--json", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(numbers))
+    one, eighty = numbers["rows"]
+    for row in (one, eighty):
+        steps_per_epoch = row["steps"] // row["user_epochs"]
+        ftrl = dp_ftrl_noise.tree_accountant().compose(dp_ftrl_noise.dp_ftrl_event(
+            row["dp_ftrl_sigma"], steps_per_epoch, row["user_epochs"]))
+        assert 7.9 < ftrl.get_epsilon(1e-6) <= 8.0
+        sgd = privacy.composed_epsilon([privacy.run_record(
+            6038, 512, row["steps"], row["dp_sgd_sigma"])], 1e-6)
+        assert 7.9 < sgd <= 8.0
+    assert one["ftrl_over_sgd"] < 1 < eighty["ftrl_over_sgd"]
+    assert eighty["dp_ftrl_signal_to_noise"] == pytest.approx(one["dp_ftrl_signal_to_noise"],
+                                                              rel=0.01)
+    assert eighty["dp_sgd_signal_to_noise"] > one["dp_sgd_signal_to_noise"]
