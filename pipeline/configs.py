@@ -105,6 +105,11 @@ class TrainerConfig:
     # None: no prior. Its ε composes with DP-SGD's (README "Retrieval quality": it helps where
     # users are few, e.g. ~1,000, and costs budget where they are many).
     popularity_prior_noise: Optional[float] = None
+    # α > 0: a sampled user's k examples of a step are drawn with weight (1 + the item's DP
+    # count)^-α, rare items first (DP-ALS's per-user bounding), from the popularity prior's
+    # counts (needs popularity_prior_noise or a continued model with a prior; no new release).
+    # 0: uniformly.
+    rare_item_exponent: float = 0.0
     warm_start: bool = False        # continue from the last blessed model (ε composes with it)
     init_from: Optional[str] = None  # continue this model version dir instead (privrec finetune)
     delta: Optional[float] = None   # None: 1/(N·ln N) or 1e-6, the smaller (privacy.default_delta)

@@ -114,6 +114,22 @@ def continued_model(model_dir: str, config: Dict, catalog: catalog_lib.Catalog):
     return model, list(earlier)
 
 
+def weight_rare_items_first(sampler: user_sampling.UserSampler, model: TwoTowerModel,
+                            exponent: float) -> None:
+    """Each sampled user's k examples drawn with weight (1 + the item's DP count)^-exponent
+    (TrainerConfig.rare_item_exponent): rare items first, as DP-ALS bounds each user's
+    contribution. The counts are the model's popularity prior, already released and in ε."""
+    if model.item_log_popularity is None:
+        raise ValueError("TrainerConfig.rare_item_exponent weighs items by their DP count, "
+                         "which the popularity prior releases: set popularity_prior_noise "
+                         "(--popularity-prior-noise) too, or set the exponent to 0")
+    if exponent < 0:
+        raise ValueError(f"rare_item_exponent must be >= 0, got {exponent}")
+    labels = np.asarray(sampler.examples[features.LABEL]).reshape(-1)
+    # The prior holds log(1 + DP count): (1 + count)^-α = exp(-α · prior).
+    sampler.weight_rows(np.exp(-exponent * model.item_log_popularity.numpy()[labels]))
+
+
 @dataclasses.dataclass
 class Training:
     model: TwoTowerModel            # what is exported and served
@@ -145,6 +161,8 @@ def build(config: Dict, catalog: catalog_lib.Catalog, sampler: user_sampling.Use
         model.set_popularity_prior(privacy.popularity_prior(
             *sampler.user_items(features.LABEL), model.num_items, settings.prior_noise,
             first_item=catalog_lib.FIRST_ITEM_INDEX))
+    if config.get("rare_item_exponent"):
+        weight_rare_items_first(sampler, model, config["rare_item_exponent"])
     distinct_queries = None
     text_encoder = model.query_tower.text_encoder
     if not text_encoder.trainable_layers:

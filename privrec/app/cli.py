@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "DP item-popularity prior to the scores, released with this noise "
                        "multiplier; its ε is part of the run's (default: no prior; helps shops "
                        "with few users)")
+        p.add_argument("--rare-item-exponent", type=float, metavar="ALPHA", help="draw each "
+                       "sampled user's examples of a step with weight (1 + the item's DP "
+                       "count)^-ALPHA, rare items first; needs --popularity-prior-noise, whose "
+                       "counts it uses (default 0: uniformly)")
         p.add_argument("--epsilon-budget", type=float, help="the Evaluator refuses models whose "
                        "ε exceeds this (default: PipelineConfig.epsilon_budget)")
         p.add_argument("--recall-floor", type=float, help="the Evaluator blesses only models "

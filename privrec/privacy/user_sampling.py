@@ -3,7 +3,8 @@
 The privacy unit is the user. Each step includes every user independently with probability
 q = users_per_step / number of users (Poisson sampling, which is what the accountant assumes,
 so the sampling assumption in the privacy report is the one training actually used), and takes
-at most `max_examples_per_user` of that user's examples, drawn at random. Both draws come from
+at most `max_examples_per_user` of that user's examples, drawn at random: uniformly, or with
+`row_weights` (`weight_rows`, e.g. rare items first) when the run sets them. Both draws come from
 OS entropy (privrec.randomness): amplification by subsampling needs a sample that whoever has
 the code cannot predict, so the sampler takes no seed. A batch is
 [user slots, k, ...] with an example mask; slots are padded to a multiple of PAD_USERS (fewer
@@ -64,6 +65,21 @@ class UserSampler:
         # the user key only groups rows.
         self.examples = {name: values for name, values in examples.items()
                          if name != USER_KEY}
+        # Per example, the weight of drawing it among its user's examples when the user has
+        # more than k (weight_rows); None: uniform.
+        self.row_weights: Optional[np.ndarray] = None
+
+    def weight_rows(self, row_weights: np.ndarray) -> None:
+        """Draws a sampled user's k examples with probability proportional to `row_weights`
+        (one per example, > 0) instead of uniformly. Privacy: each weight must be a function of
+        that example alone and of released DP statistics (e.g. its item's DP count), so a
+        user's draw still depends on their own data and on what is already accounted for,
+        never on another user's rows."""
+        row_weights = np.asarray(row_weights, np.float64).reshape(-1)
+        if row_weights.shape != (self.num_examples,) or not np.all(row_weights > 0):
+            raise ValueError(f"row_weights must be {self.num_examples} positive weights, one "
+                             f"per example; got shape {row_weights.shape}")
+        self.row_weights = row_weights
 
     @property
     def expected_users_per_step(self) -> float:
@@ -87,7 +103,9 @@ class UserSampler:
             for slot, user in enumerate(chosen):
                 own = self.rows_of_user[user]
                 if len(own) > k:
-                    own = rng.choice(own, k, replace=False)
+                    weights = None if self.row_weights is None else self.row_weights[own]
+                    own = rng.choice(own, k, replace=False,
+                                     p=None if weights is None else weights / weights.sum())
                 rows[slot, :len(own)] = own
                 mask[slot, :len(own)] = 1.0
             batch = {name: values[rows] for name, values in self.examples.items()}

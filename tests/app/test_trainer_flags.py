@@ -1,5 +1,6 @@
 """The pipeline commands' DP-SGD shape flags (privrec/app/commands/settings.py): users per step,
-user-epochs, catalog negatives and items without id embeddings reach the Trainer's config; a
+user-epochs, catalog negatives, items without id embeddings, the prior and rare-items-first
+draws reach the Trainer's config; a
 value that cannot be is refused with the flag's name."""
 import pytest
 
@@ -17,13 +18,20 @@ def test_the_flags_set_the_trainer_config(tmp_path):
     (tmp_path / "interactions" / "time_window.json").write_text(
         '{"start": 0, "end": 86400}')
     trainer = _config(tmp_path, "--users-per-step", "1024", "--user-epochs", "40",
-                      "--negatives-per-step", "512", "--without-item-ids").trainer
+                      "--negatives-per-step", "512", "--without-item-ids",
+                      "--popularity-prior-noise", "10", "--rare-item-exponent", "0.5").trainer
     assert (trainer.users_per_step, trainer.epochs, trainer.negatives_per_step,
-            trainer.item_id_embeddings) == (1024, 40, 512, False)
+            trainer.item_id_embeddings, trainer.popularity_prior_noise,
+            trainer.rare_item_exponent) == (1024, 40, 512, False, 10, 0.5)
     assert configs.trainer_custom_config(_config(
         tmp_path, "--without-item-ids"))["item_id_embeddings"] is False
     default = _config(tmp_path).trainer
     assert default == configs.TrainerConfig() and default.item_id_embeddings
+
+
+def test_a_negative_rare_item_exponent_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="privrec: --rare-item-exponent takes a number >= 0"):
+        _config(tmp_path, "--rare-item-exponent", "-1")
 
 
 @pytest.mark.parametrize("flag", ["--users-per-step", "--user-epochs", "--negatives-per-step"])

@@ -139,3 +139,35 @@ def test_ranking_scores_are_cosine_plus_temperature_times_the_prior_and_survive_
     export.save_keras(model, str(tmp_path))
     loaded = export.load_keras(str(tmp_path))
     np.testing.assert_array_equal(loaded.item_log_popularity.numpy(), prior)
+
+
+def test_rare_items_first_draws_each_users_examples_by_their_items_dp_count():
+    """TrainerConfig.rare_item_exponent: a user with more than k examples has them drawn with
+    weight (1 + DP count)^-α from the model's prior, so rare items come first; users' draws
+    stay their own rows; α without a prior is refused."""
+    from trainer import training
+    model, prior = _model_with_prior()
+    rows_per_user = [40, 3, 25]
+    examples = synthetic.examples(rows_per_user)
+    sampler = user_sampling.UserSampler(examples, users_per_step=3, max_examples_per_user=4)
+    training.weight_rare_items_first(sampler, model, 1.5)
+    labels = examples[features.LABEL]
+    np.testing.assert_allclose(sampler.row_weights, np.exp(-1.5 * prior[labels]), rtol=1e-6)
+    drawn = np.zeros(len(labels))
+    batches = sampler.batches()
+    for _ in range(600):
+        batch = next(batches)
+        mask = batch[user_sampling.EXAMPLE_MASK]
+        for slot in np.flatnonzero(mask.sum(1)):
+            # Rows are told apart by their query tokens (random, so unique here).
+            for tokens in batch[features.QUERY_TOKENS][slot][mask[slot] > 0]:
+                drawn[np.flatnonzero((examples[features.QUERY_TOKENS] == tokens).all(1))] += 1
+    heavy = np.arange(40)  # user 0: 40 rows, 4 drawn a step
+    rare, common = heavy[prior[labels[heavy]] < 1.0], heavy[prior[labels[heavy]] > 2.0]
+    assert drawn[rare].mean() > 2.5 * drawn[common].mean()
+    light = np.arange(40, 43)  # user 1: 3 rows, all drawn whenever sampled
+    assert drawn[light].min() == drawn[light].max() > 0
+    with pytest.raises(ValueError, match="popularity_prior_noise"):
+        training.weight_rare_items_first(sampler, synthetic.model(), 1.0)
+    with pytest.raises(ValueError, match="one per example"):
+        sampler.weight_rows(np.ones(3))

@@ -46,6 +46,11 @@ def from_args(args):
         trainer["text_trainable_layers"] = args.text_trainable_layers
     if getattr(args, "popularity_prior_noise", None) is not None:
         trainer["popularity_prior_noise"] = args.popularity_prior_noise
+    if getattr(args, "rare_item_exponent", None) is not None:
+        if args.rare_item_exponent < 0:
+            sys.exit(f"privrec: --rare-item-exponent takes a number >= 0, got "
+                     f"{args.rare_item_exponent:g}")
+        trainer["rare_item_exponent"] = args.rare_item_exponent
     if trainer:
         overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
     if getattr(args, "epsilon_budget", None) is not None:
