@@ -57,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "of the query encoder under DP (default 0: frozen)")
         p.add_argument("--popularity-prior-noise", type=float, metavar="SIGMA", help="add a "
                        "DP item-popularity prior to the scores, released with this noise "
-                       "multiplier; its ε is part of the run's (default: no prior; helps shops "
-                       "with few users)")
+                       "multiplier; its ε is part of the run's (default: none, or the "
+                       "policy's preset; 0: none)")
         p.add_argument("--rare-item-exponent", type=float, metavar="ALPHA", help="draw each "
                        "sampled user's examples of a step with weight (1 + the item's DP "
                        "count)^-ALPHA, rare items first; needs --popularity-prior-noise, whose "

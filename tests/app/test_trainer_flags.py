@@ -29,9 +29,11 @@ def test_the_flags_set_the_trainer_config(tmp_path):
     assert default == configs.TrainerConfig() and default.item_id_embeddings
 
 
-def test_a_negative_rare_item_exponent_is_refused(tmp_path):
+def test_a_negative_rare_item_exponent_or_one_without_a_prior_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="privrec: --rare-item-exponent takes a number >= 0"):
         _config(tmp_path, "--rare-item-exponent", "-1")
+    with pytest.raises(SystemExit, match="it needs --popularity-prior-noise"):
+        _config(tmp_path, "--rare-item-exponent", "0.5")
 
 
 @pytest.mark.parametrize("flag", ["--users-per-step", "--user-epochs", "--negatives-per-step"])
@@ -54,3 +56,9 @@ def test_the_movielens_1m_policy_brings_its_benchmarked_settings_and_flags_overr
                      "--recall-floor", "0.03")
     assert (chosen.trainer.users_per_step, chosen.trainer.epochs, chosen.recall_floor) == (
         512, configs.MOVIELENS_1M_TRAINER["epochs"], 0.03)
+    # The preset's prior and its rare-first draws come off together, not one without the other.
+    without_prior = _config(tmp_path, "--policy", policy, "--popularity-prior-noise", "0",
+                            "--rare-item-exponent", "0").trainer
+    assert (without_prior.popularity_prior_noise, without_prior.rare_item_exponent) == (None, 0)
+    with pytest.raises(SystemExit, match="it needs --popularity-prior-noise"):
+        _config(tmp_path, "--policy", policy, "--popularity-prior-noise", "0")

@@ -45,12 +45,18 @@ def from_args(args):
     if getattr(args, "text_trainable_layers", None) is not None:
         trainer["text_trainable_layers"] = args.text_trainable_layers
     if getattr(args, "popularity_prior_noise", None) is not None:
-        trainer["popularity_prior_noise"] = args.popularity_prior_noise
+        if args.popularity_prior_noise < 0:
+            sys.exit(f"privrec: --popularity-prior-noise takes a noise multiplier above 0 (0: "
+                     f"no prior), got {args.popularity_prior_noise:g}")
+        trainer["popularity_prior_noise"] = args.popularity_prior_noise or None
     if getattr(args, "rare_item_exponent", None) is not None:
         if args.rare_item_exponent < 0:
             sys.exit(f"privrec: --rare-item-exponent takes a number >= 0, got "
                      f"{args.rare_item_exponent:g}")
         trainer["rare_item_exponent"] = args.rare_item_exponent
+    if trainer.get("rare_item_exponent") and trainer.get("popularity_prior_noise") is None:
+        sys.exit("privrec: --rare-item-exponent draws by the popularity prior's DP counts, so "
+                 "it needs --popularity-prior-noise (or --rare-item-exponent 0)")
     if trainer:
         overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
     if getattr(args, "epsilon_budget", None) is not None:
