@@ -151,6 +151,8 @@ def policy_preset(policy_path: str) -> Dict:
     trainer's as a dict of TrainerConfig fields); {} for a policy without a preset."""
     if os.path.realpath(policy_path) == os.path.realpath(masking_policy.MOVIELENS_1M_POLICY):
         return {"trainer": MOVIELENS_1M_TRAINER, "recall_floor": MOVIELENS_1M_RECALL_FLOOR}
+    if os.path.realpath(policy_path) == os.path.realpath(masking_policy.MOVIELENS_POLICY):
+        return {"skew": MOVIELENS_100K_SKEW_THRESHOLDS}
     return {}
 
 
@@ -215,6 +217,13 @@ DRIFT_THRESHOLDS = DistributionThresholds(
 SKEW_THRESHOLDS = DistributionThresholds(
     l_infinity={"event_type": 0.15, "gender": 0.15, "city": 0.2, "birth_date": 0.25},
     jensen_shannon={"order_amount": 0.6})
+# MovieLens 100K's eval split (the collection period's last tenth) holds ~150 of its 943 users, and
+# gender is randomised once per user (local DP at ε 2): that randomisation alone moves gender's
+# eval-vs-train L∞ past the default 0.15 in ~4 % of runs (median 0.06, 99.9th percentile ~0.22,
+# over 2,000 simulated releases). MovieLens 1M's eval split holds ~1,500 users (99th percentile
+# 0.04): the default holds there.
+MOVIELENS_100K_SKEW_THRESHOLDS = dataclasses.replace(
+    SKEW_THRESHOLDS, l_infinity={**SKEW_THRESHOLDS.l_infinity, "gender": 0.25})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The pipeline commands' DP-SGD shape flags (privrec/app/commands/settings.py): users per step,
 user-epochs, catalog negatives, items without id embeddings, the prior and rare-items-first
-draws reach the Trainer's config; a
-value that cannot be is refused with the flag's name."""
+draws reach the Trainer's config; a value that cannot be is refused with the flag's name. A
+committed policy brings its data set's preset."""
 import pytest
 
 from pipeline import configs
@@ -62,3 +62,14 @@ def test_the_movielens_1m_policy_brings_its_benchmarked_settings_and_flags_overr
     assert (without_prior.popularity_prior_noise, without_prior.rare_item_exponent) == (None, 0)
     with pytest.raises(SystemExit, match="it needs --popularity-prior-noise"):
         _config(tmp_path, "--policy", policy, "--popularity-prior-noise", "0")
+
+
+def test_the_movielens_100k_policy_allows_gender_its_local_dp_noise_in_the_skew_check(tmp_path):
+    (tmp_path / "interactions").mkdir()
+    (tmp_path / "interactions" / "time_window.json").write_text(
+        '{"start": 0, "end": 86400}')
+    config = _config(tmp_path, "--policy", "components/masking/policies/movielens.yaml")
+    assert config.skew.l_infinity["gender"] == 0.25
+    assert config.skew.l_infinity["city"] == configs.SKEW_THRESHOLDS.l_infinity["city"]
+    assert config.trainer == configs.TrainerConfig()
+    assert _config(tmp_path).skew == configs.SKEW_THRESHOLDS

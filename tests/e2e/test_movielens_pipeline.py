@@ -21,7 +21,8 @@ def test_movielens_pipeline_learns_and_serves(tmp_path, monkeypatch):
     quality")."""
     config = configs.local_config(str(tmp_path), data_dir=str(tmp_path / "ml"), train_steps=400,
                                   recall_floor=0.01, masking_policy=policy.MOVIELENS_POLICY,
-                                  trainer=configs.TrainerConfig(popularity_prior_noise=5.0))
+                                  trainer=configs.TrainerConfig(popularity_prior_noise=5.0),
+                                  **configs.policy_preset(policy.MOVIELENS_POLICY))
     movielens.write_dataset(ML_DIR, config.data_dir)
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
     local_runner.run(config, printer=lambda line: None)
