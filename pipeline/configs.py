@@ -110,6 +110,11 @@ class TrainerConfig:
     # counts (needs popularity_prior_noise or a continued model with a prior; no new release).
     # 0: uniformly.
     rare_item_exponent: float = 0.0
+    # Set: only items whose DP count (the popularity prior's) reaches it have an item-id row of
+    # their own; the rest share the unknown item's row (DP-FEST's frequency filter,
+    # trainer/selected_item_ids.py; needs item_id_embeddings and popularity_prior_noise; no new
+    # release). None: every item has its own row.
+    item_id_min_count: Optional[float] = None
     warm_start: bool = False        # continue from the last blessed model (ε composes with it)
     init_from: Optional[str] = None  # continue this model version dir instead (privrec finetune)
     delta: Optional[float] = None   # None: 1/(N·ln N) or 1e-6, the smaller (privacy.default_delta)

@@ -1,5 +1,7 @@
 """The candidate tower (TFRS's candidate model): an item's id embedding (unless the model has
-none: item_id_embeddings), category embedding and title vector, through an MLP, l2-normalised.
+none: item_id_embeddings; with selected_item_ids, frequent items' own rows only:
+trainer/selected_item_ids.py), category embedding and title vector, through an MLP,
+l2-normalised.
 
 The catalog's features per item index (`item_category`, `item_title_tokens` and the titles'
 MiniLM vectors `item_title_vectors`) are non-trainable weights of the tower, so a saved model
@@ -14,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer import value_gather
+from trainer.selected_item_ids import SelectedItemEmbedding
 
 # The tower's Python control flow is on Python values only, so it needs no AutoGraph (see
 # trainer/query_tower.py).
@@ -35,13 +38,17 @@ class CandidateTower(tf.keras.layers.Layer):
     def __init__(self, num_items: int, embedding_dim: int, item_category: np.ndarray,
                  item_title_tokens: np.ndarray, item_title_vectors: np.ndarray,
                  num_categories: Optional[int] = None, item_id_embeddings: bool = True,
-                 **kwargs):
+                 selected_item_ids: bool = False, **kwargs):
         super().__init__(**{**kwargs, "dtype": "float32", "autocast": False})
         self.num_items = num_items
         self.embedding_dim = embedding_dim
         self.num_categories = num_categories or int(np.max(item_category)) + 1
         # Without it an item is its public features alone (trainer/title_lookup.py).
-        self.item_embedding = (value_gather.Embedding(num_items, embedding_dim)
+        if selected_item_ids and not item_id_embeddings:
+            raise ValueError("selected_item_ids selects rows of the item-id embedding: the "
+                             "model needs item_id_embeddings")
+        id_embedding = SelectedItemEmbedding if selected_item_ids else value_gather.Embedding
+        self.item_embedding = (id_embedding(num_items, embedding_dim)
                                if item_id_embeddings else None)
         self.category_embedding = value_gather.Embedding(self.num_categories, CATEGORY_DIM)
         self.item_title_vectors = self.add_weight(
@@ -70,6 +77,11 @@ class CandidateTower(tf.keras.layers.Layer):
         features alone."""
         return self.item_embedding is not None
 
+    @property
+    def selected_item_ids(self) -> bool:
+        """Whether only selected items have id rows of their own (trainer/selected_item_ids.py)."""
+        return isinstance(self.item_embedding, SelectedItemEmbedding)
+
     @_no_autograph
     def call(self, item_idx: tf.Tensor, training=None) -> tf.Tensor:  # no dropout
         category_vec = self.category_embedding(value_gather.gather_value(self.item_category,
@@ -91,6 +103,7 @@ class CandidateTower(tf.keras.layers.Layer):
         return {**super().get_config(), "num_items": self.num_items,
                 "embedding_dim": self.embedding_dim, "num_categories": self.num_categories,
                 "item_id_embeddings": self.item_id_embeddings,
+                "selected_item_ids": self.selected_item_ids,
                 **{name: {"shape": getattr(self, name).shape.as_list()}
                    for name in CATALOG_WEIGHTS}}
 

@@ -81,6 +81,9 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
     item_table = (tf.convert_to_tensor(candidate.item_embedding.embeddings) if with_ids
                   else title_vectors[:, :0])
     history_table = item_table if with_ids else title_vectors
+    # With selected item ids (trainer/selected_item_ids.py) an item's table row is its id row.
+    item_rows = (candidate.item_embedding.rows if candidate.selected_item_ids
+                 else tf.identity)
     item_dim = item_table.shape[-1]
     embedding_dim = item_dim + category_table.shape[-1]
 
@@ -94,6 +97,7 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
         return tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], 0))
 
     history = users[features.HISTORY]                                            # [u, k, h]
+    history_rows = item_rows(history) if with_ids else history
     history_weight = tf.cast(tf.not_equal(history, 0), tf.float32)
     history_weight /= tf.maximum(tf.reduce_sum(history_weight, -1, keepdims=True), 1.0)
     labels = tf.reshape(users[features.LABEL], [-1])                             # [u * k]
@@ -102,7 +106,7 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
     text = flat(tf.cast(users[QUERY_VECTOR], tf.float32))
 
     # The negatives' candidate MLP, shared by all users (no per-row gradient).
-    negative_input = tf.concat([tf.gather(item_table, negatives),
+    negative_input = tf.concat([tf.gather(item_table, item_rows(negatives)),
                                 tf.gather(category_table, negative_categories),
                                 tf.gather(title_vectors, negatives)], -1)        # [m, in]
     negative_pre = dense(negative_input, candidate_hidden)
@@ -125,8 +129,8 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
 
     with tf.GradientTape(watch_accessed_variables=False, persistent=False) as tape:
         history_mean = flat(tf.einsum("ukh,ukhd->ukd", history_weight,
-                                      tf.gather(history_table, history)))
-        label_item = tf.gather(item_table, labels)
+                                      tf.gather(history_table, history_rows)))
+        label_item = tf.gather(item_table, item_rows(labels))
         label_category = tf.gather(category_table, label_categories)
         tape.watch([history_mean, label_item] if with_ids else [])
         tape.watch(label_category)
@@ -173,8 +177,8 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
             [slots, -1, item_dim])
         item_uses.append(EmbeddingUse(
             candidate.item_embedding.embeddings,
-            tf.concat([tf.reshape(history, [slots, -1]), per_user(labels),
-                       tf.broadcast_to(negatives, [slots, tf.size(negatives)])], 1),
+            item_rows(tf.concat([tf.reshape(history, [slots, -1]), per_user(labels),
+                                 tf.broadcast_to(negatives, [slots, tf.size(negatives)])], 1)),
             tf.concat([d_history_items, per_user(d_label_item),
                        d_negative_embedding[..., :item_dim]], 1)))
     label_cross = title_cross + tf.matmul(label_embedding, negative_input[:, :embedding_dim],

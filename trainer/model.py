@@ -47,9 +47,9 @@ def _mean_over_replicas(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
 # model saved before a key existed was built with.
 ARCHITECTURE_KEYS = ("embedding_dim", "negatives_per_step", "query_max_tokens",
                      "title_max_tokens", "text_trainable_layers", "popularity_prior_noise",
-                     "item_id_embeddings")
+                     "item_id_embeddings", "item_id_min_count")
 ARCHITECTURE_DEFAULTS = {"text_trainable_layers": 0, "popularity_prior_noise": None,
-                         "item_id_embeddings": True}
+                         "item_id_embeddings": True, "item_id_min_count": None}
 
 
 @tf.keras.utils.register_keras_serializable(package="privrec")
@@ -79,7 +79,8 @@ class TwoTowerModel(tfrs.Model):
             item_title_vectors = text_encoder.encode_in_batches(np.asarray(item_title_tokens))
         self.candidate_tower = CandidateTower(num_items, dim, item_category, item_title_tokens,
                                               item_title_vectors, num_categories,
-                                              self.config["item_id_embeddings"])
+                                              self.config["item_id_embeddings"],
+                                              self.config["item_id_min_count"] is not None)
         self.num_categories = self.candidate_tower.num_categories
         history_embedding = (self.candidate_tower.item_embedding
                              if self.config["item_id_embeddings"]

@@ -24,6 +24,7 @@ from privrec import privacy
 from privrec.privacy import user_sampling
 from privrec.privacy.dp_training import DPTrainer
 from trainer import catalog as catalog_lib, devices, export, features, query_vectors
+from trainer import selected_item_ids
 from trainer.model import TwoTowerModel
 
 
@@ -130,6 +131,20 @@ def weight_rare_items_first(sampler: user_sampling.UserSampler, model: TwoTowerM
     sampler.weight_rows(np.exp(-exponent * model.item_log_popularity.numpy()[labels]))
 
 
+def keep_ids_of_frequent_items(model: TwoTowerModel, min_count: float) -> None:
+    """Own item-id rows only for the items whose DP count reaches `min_count`
+    (TrainerConfig.item_id_min_count, trainer/selected_item_ids.py); the counts are the model's
+    popularity prior, already released and in ε."""
+    if model.item_log_popularity is None:
+        raise ValueError("TrainerConfig.item_id_min_count selects items by their DP count, "
+                         "which the popularity prior releases: set popularity_prior_noise "
+                         "(--popularity-prior-noise) too, or leave item_id_min_count unset")
+    kept = selected_item_ids.select_frequent_items(
+        model.candidate_tower.item_embedding, model.item_log_popularity.numpy(), min_count)
+    logging.info("Item-id rows of their own for %d of %d items (DP count >= %g)", kept,
+                 model.num_items - catalog_lib.FIRST_ITEM_INDEX, min_count)
+
+
 @dataclasses.dataclass
 class Training:
     model: TwoTowerModel            # what is exported and served
@@ -161,6 +176,8 @@ def build(config: Dict, catalog: catalog_lib.Catalog, sampler: user_sampling.Use
         model.set_popularity_prior(privacy.popularity_prior(
             *sampler.user_items(features.LABEL), model.num_items, settings.prior_noise,
             first_item=catalog_lib.FIRST_ITEM_INDEX))
+    if config.get("item_id_min_count") is not None:
+        keep_ids_of_frequent_items(model, config["item_id_min_count"])
     if config.get("rare_item_exponent"):
         weight_rare_items_first(sampler, model, config["rare_item_exponent"])
     distinct_queries = None

@@ -1,7 +1,8 @@
 """Ghost clipping (privrec/privacy/ghost_clipping.py, from the model's layer inputs and cotangents,
 trainer/layer_cotangents.py) gives the same clipped user sum as clipping each user's own
-gradient (DPTrainer.user_gradients), without per-user gradients, with item-id embeddings and
-without them (trainer/title_lookup.py: the history is a mean of frozen title vectors)."""
+gradient (DPTrainer.user_gradients), without per-user gradients, with item-id embeddings (for
+every item or frequent ones only) and without them (trainer/title_lookup.py: the history is a
+mean of frozen title vectors)."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -20,15 +21,22 @@ def _batch(model, rows_per_user, k):
     return model.prepare_batch(batch)
 
 
-@pytest.mark.parametrize("item_ids", [True, False])  # TrainerConfig.item_id_embeddings
+# TrainerConfig.item_id_embeddings, and "selected": own id rows for the frequent half of the
+# items only, the rest sharing the unknown item's row (trainer/selected_item_ids.py)
+@pytest.mark.parametrize("item_ids", [True, False, "selected"])
 @pytest.mark.parametrize("prior", [False, True])  # with a popularity prior in the logits
 @pytest.mark.parametrize("clip", [1e-3, 1e3])  # every user clipped / none clipped
 def test_ghost_clipped_sum_equals_clipping_each_users_own_gradient(clip, prior, item_ids):
     model = synthetic.model(negatives_per_step=12,  # 12 of 28 items: repeats, accidental hits
                             popularity_prior_noise=1.0 if prior else None,
-                            item_id_embeddings=item_ids)
+                            item_id_embeddings=bool(item_ids),
+                            item_id_min_count=0.0 if item_ids == "selected" else None)
     if prior:
         model.item_log_popularity.assign(np.linspace(0, 4, synthetic.NUM_ITEMS))
+    if item_ids == "selected":
+        kept = model.candidate_tower.item_embedding.select(
+            np.arange(synthetic.NUM_ITEMS) % 2 == 0)
+        assert 0 < kept < synthetic.NUM_ITEMS - 2
     assert layer_cotangents.supported(model)
     users = _batch(model, [5, 2, 8, 1], k=4)  # padding rows and padding slots included
     assert query_vectors.QUERY_VECTOR in users
