@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "sampled user's examples of a step with weight (1 + the item's DP "
                        "count)^-ALPHA, rare items first; needs --popularity-prior-noise, whose "
                        "counts it uses (default 0: uniformly)")
+        p.add_argument("--item-id-min-count", type=float, metavar="COUNT", help="only items "
+                       "whose DP count reaches COUNT get an item-id embedding of their own, "
+                       "the rest share one (DP-FEST's filter); needs --popularity-prior-noise, "
+                       "whose counts it uses (default: every item)")
         p.add_argument("--epsilon-budget", type=float, help="the Evaluator refuses models whose "
                        "ε exceeds this (default: PipelineConfig.epsilon_budget)")
         p.add_argument("--recall-floor", type=float, help="the Evaluator blesses only models "

@@ -1,6 +1,6 @@
 """The pipeline commands' DP-SGD shape flags (privrec/app/commands/settings.py): users per step,
-user-epochs, catalog negatives, items without id embeddings, the prior and rare-items-first
-draws reach the Trainer's config; a value that cannot be is refused with the flag's name. A
+user-epochs, catalog negatives, items without id embeddings or with them for frequent items
+only, the prior and rare-items-first draws reach the Trainer's config; a value that cannot be is refused with the flag's name. A
 committed policy brings its data set's preset."""
 import pytest
 
@@ -27,6 +27,22 @@ def test_the_flags_set_the_trainer_config(tmp_path):
         tmp_path, "--without-item-ids"))["item_id_embeddings"] is False
     default = _config(tmp_path).trainer
     assert default == configs.TrainerConfig() and default.item_id_embeddings
+
+
+def test_item_ids_for_frequent_items_only_need_the_prior_and_item_ids(tmp_path):
+    policy = "components/masking/policies/movielens_1m.yaml"  # its preset has no item ids
+    (tmp_path / "interactions").mkdir()
+    (tmp_path / "interactions" / "time_window.json").write_text('{"start": 0, "end": 86400}')
+    trainer = _config(tmp_path, "--policy", policy, "--item-id-min-count", "20").trainer
+    assert (trainer.item_id_embeddings, trainer.item_id_min_count) == (True, 20)
+    assert _config(tmp_path).trainer.item_id_min_count is None
+    with pytest.raises(SystemExit, match="it needs --popularity-prior-noise"):
+        _config(tmp_path, "--item-id-min-count", "20")
+    with pytest.raises(SystemExit, match="--without-item-ids gives none"):
+        _config(tmp_path, "--popularity-prior-noise", "10", "--item-id-min-count", "20",
+                "--without-item-ids")
+    with pytest.raises(SystemExit, match="takes a DP count >= 0, got -1"):
+        _config(tmp_path, "--popularity-prior-noise", "10", "--item-id-min-count", "-1")
 
 
 def test_a_negative_rare_item_exponent_or_one_without_a_prior_is_refused(tmp_path):

@@ -54,9 +54,22 @@ def from_args(args):
             sys.exit(f"privrec: --rare-item-exponent takes a number >= 0, got "
                      f"{args.rare_item_exponent:g}")
         trainer["rare_item_exponent"] = args.rare_item_exponent
+    if getattr(args, "item_id_min_count", None) is not None:
+        if args.item_id_min_count < 0:
+            sys.exit(f"privrec: --item-id-min-count takes a DP count >= 0, got "
+                     f"{args.item_id_min_count:g}")
+        if getattr(args, "without_item_ids", False):
+            sys.exit("privrec: --item-id-min-count selects the items that get item-id "
+                     "embeddings; --without-item-ids gives none: take one of the two")
+        # Item ids on, for the frequent items (a preset may have had them off).
+        trainer.update(item_id_embeddings=True, item_id_min_count=args.item_id_min_count)
     if trainer.get("rare_item_exponent") and trainer.get("popularity_prior_noise") is None:
         sys.exit("privrec: --rare-item-exponent draws by the popularity prior's DP counts, so "
                  "it needs --popularity-prior-noise (or --rare-item-exponent 0)")
+    if trainer.get("item_id_min_count") is not None \
+            and trainer.get("popularity_prior_noise") is None:
+        sys.exit("privrec: --item-id-min-count selects items by the popularity prior's DP "
+                 "counts, so it needs --popularity-prior-noise")
     if trainer:
         overrides["trainer"] = dataclasses.replace(configs.TrainerConfig(), **trainer)
     if getattr(args, "epsilon_budget", None) is not None:
