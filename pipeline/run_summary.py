@@ -11,6 +11,7 @@ from components.masking import cleaning, report
 from components.masking.component import MaskingReport
 from components.model_card.evaluation import candidate_metrics
 from pipeline import configs
+from privrec.privacy.report import prior_use_text
 from trainer import export
 
 
@@ -43,6 +44,9 @@ class RunSummary:
                + (f"; with a popularity prior released at noise multiplier "
                   f"{self.privacy['popularity_noise_multiplier']:.3g}"
                   if self.privacy.get("popularity_noise_multiplier") is not None else "") + ")")
+        uses = prior_use_text(self.privacy.get("prior_uses"))
+        if uses:
+            yield f"prior's counts: {uses} (post-processing of the released prior: no ε)"
         yield ("ε covers      : the trained weights and what is computed from them alone (the "
                "served answers, the released model card); not the Evaluator's metrics")
         if self.privacy.get("randomness"):

@@ -1,5 +1,6 @@
 """TFX Trainer entry point: `run_fn` trains the two-tower model with user-level DP-SGD
 (built by trainer/training.py, as every bench builds it) and exports it."""
+import dataclasses
 import os
 
 from absl import logging
@@ -74,7 +75,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                    step_progress.StepProgress(settings.steps, lambda k: settings.epsilon_spent(
                        k, built.earlier_runs))])
 
-    report = settings.account(sampler.num_examples, built.earlier_runs)
+    report = dataclasses.replace(settings.account(sampler.num_examples, built.earlier_runs),
+                                 prior_uses=training.prior_uses(config, built.model))
     logging.info("Privacy: user-level epsilon=%.3f at delta=%.2e", report.epsilon, report.delta)
     module = export.ExportModule(built.model, tft_output, catalog, config, report.epsilon)
     # privacy.json travels with the model (released); exact counts stay in training.json.

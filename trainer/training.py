@@ -145,6 +145,20 @@ def keep_ids_of_frequent_items(model: TwoTowerModel, min_count: float) -> None:
                  model.num_items - catalog_lib.FIRST_ITEM_INDEX, min_count)
 
 
+def prior_uses(config: Dict, model: TwoTowerModel) -> Dict:
+    """What training read from the popularity prior's DP counts besides the logits
+    (PrivacyReport.prior_uses): rare-first draws and the items given own id rows."""
+    uses = {}
+    if config.get("rare_item_exponent"):
+        uses["rare_item_exponent"] = config["rare_item_exponent"]
+    if model.candidate_tower.selected_item_ids:
+        id_rows = model.candidate_tower.item_embedding.id_rows.numpy()
+        first = catalog_lib.FIRST_ITEM_INDEX
+        uses.update(item_id_min_count=config.get("item_id_min_count"),
+                    items_with_own_id_rows=int(np.sum(id_rows[first:] >= first)))
+    return uses
+
+
 @dataclasses.dataclass
 class Training:
     model: TwoTowerModel            # what is exported and served

@@ -38,6 +38,9 @@ class PrivacyReport:
     runs: Tuple[Dict, ...] = ()
     # Set when this run released a popularity prior (`popularity_prior`): in `epsilon`.
     popularity_noise_multiplier: Optional[float] = None
+    # What training also read from the prior's released counts (post-processing, no ε of its
+    # own): {"rare_item_exponent": α, "item_id_min_count": c, "items_with_own_id_rows": n}.
+    prior_uses: Dict = dataclasses.field(default_factory=dict)
     # Where the noise and the user sampling came from (privrec.randomness): OS entropy, or
     # "reproducible: NOT PRIVATE" under the test-only seed.
     randomness: str = dataclasses.field(default_factory=randomness.status)
@@ -51,3 +54,17 @@ class PrivacyReport:
         """What may travel with the model (assets.extra/privacy.json): DP outputs and public
         settings only, no exact count of the private data (num_examples stays internal)."""
         return {k: v for k, v in self.to_dict().items() if k != "num_examples"}
+
+
+def prior_use_text(uses: Optional[Dict]) -> str:
+    """What training read from the DP popularity prior's counts (PrivacyReport.prior_uses),
+    e.g. "examples drawn rare items first (α 0.5); own item-id rows for 512 items (DP count
+    >= 20)"; "" for none."""
+    uses = uses or {}
+    parts = []
+    if uses.get("rare_item_exponent"):
+        parts.append(f"examples drawn rare items first (α {uses['rare_item_exponent']:g})")
+    if uses.get("items_with_own_id_rows") is not None:
+        parts.append(f"own item-id rows for {uses['items_with_own_id_rows']} items (DP count "
+                     f">= {uses['item_id_min_count']:g}), the rest share one")
+    return "; ".join(parts)

@@ -1,6 +1,7 @@
 """Heavy: the whole pipeline on real MovieLens 100K data, then recommendations over gRPC."""
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -18,10 +19,12 @@ from trainer import export
 @pytest.mark.skipif(not os.path.exists(ML_DIR), reason="../shared/data/movielens-100k absent")
 def test_movielens_pipeline_learns_and_serves(tmp_path, monkeypatch):
     """With the DP popularity prior, as suits a shop of ~1,000 users (README "Retrieval
-    quality")."""
+    quality"), and item-id rows for the items its DP counts find frequent, through to the
+    served SavedModel."""
     config = configs.local_config(str(tmp_path), data_dir=str(tmp_path / "ml"), train_steps=400,
                                   recall_floor=0.01, masking_policy=policy.MOVIELENS_POLICY,
-                                  trainer=configs.TrainerConfig(popularity_prior_noise=5.0),
+                                  trainer=configs.TrainerConfig(popularity_prior_noise=5.0,
+                                                                item_id_min_count=10.0),
                                   **configs.policy_preset(policy.MOVIELENS_POLICY))
     movielens.write_dataset(ML_DIR, config.data_dir)
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
@@ -37,6 +40,8 @@ def test_movielens_pipeline_learns_and_serves(tmp_path, monkeypatch):
     # ε composes the prior's release with the DP-SGD steps: more than the steps alone.
     assert summary.privacy["popularity_noise_multiplier"] == 5.0, report
     assert "popularity prior released at noise multiplier 5" in report
+    kept = summary.privacy["prior_uses"]["items_with_own_id_rows"]
+    assert 0 < kept < 1682 and f"own item-id rows for {kept} items" in report, report
     sgd_alone = {k: v for k, v in summary.privacy["runs"][-1].items()
                  if k != "popularity_noise_multiplier"}
     assert summary.privacy["epsilon"] > privacy.composed_epsilon(
@@ -45,6 +50,8 @@ def test_movielens_pipeline_learns_and_serves(tmp_path, monkeypatch):
     assert card.read(pushed)["differential_privacy"]["popularity_noise_multiplier"] == 5.0
     model = export.load_keras(pushed)
     prior = model.item_log_popularity.numpy()[2:]
+    own_rows = model.candidate_tower.item_embedding.id_rows.numpy()[2:] >= 2
+    assert own_rows.sum() == kept and prior[own_rows].min() >= np.log1p(10.0), report
     assert prior.max() > 1 and tf.math.reduce_std(prior) > 0.3, report  # popular films stand out
     assert summary.pushed, report
     version, _, items = serve_once.recommend_once(config.push_dir, "", ["m50", "m172", "m181"])

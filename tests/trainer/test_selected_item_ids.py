@@ -74,3 +74,17 @@ def test_selecting_needs_the_prior_and_item_ids():
                                             MIN_COUNT)
     with pytest.raises(ValueError, match="needs item_id_embeddings"):
         synthetic.model(item_id_embeddings=False, item_id_min_count=MIN_COUNT)
+
+
+def test_the_privacy_report_says_what_training_read_from_the_priors_counts():
+    from privrec.privacy.report import prior_use_text
+    model = _model()
+    evens = len(range(catalog_lib.FIRST_ITEM_INDEX, synthetic.NUM_ITEMS, 2))
+    uses = training.prior_uses({"rare_item_exponent": 0.5, "item_id_min_count": MIN_COUNT},
+                               model)
+    assert uses == {"rare_item_exponent": 0.5, "item_id_min_count": MIN_COUNT,
+                    "items_with_own_id_rows": evens}
+    assert prior_use_text(uses) == (
+        f"examples drawn rare items first (α 0.5); own item-id rows for {evens} items (DP "
+        "count >= 5), the rest share one")
+    assert training.prior_uses({}, synthetic.model()) == {} and prior_use_text({}) == ""

@@ -4,7 +4,7 @@ chart of ε spent per run."""
 from typing import Dict, List, Optional
 
 from privrec.app.report import charts, page, text
-from privrec.privacy import accounting
+from privrec.privacy import accounting, report
 
 
 def ledger_epsilons(ledger: Dict) -> List[Dict]:
@@ -59,6 +59,8 @@ def section(privacy: Dict, training: Optional[Dict], ledger: Optional[Dict]) -> 
          is None else text.epsilon(privacy["target_epsilon"])),
         ("popularity prior", "none" if privacy.get("popularity_noise_multiplier") is None
          else f"released at noise multiplier {privacy['popularity_noise_multiplier']:.3g}"),
+        ("prior's counts also used for", report.prior_use_text(
+            privacy.get("prior_uses")) or "nothing else"),
         ("randomness", privacy.get("randomness"))])]
     if privacy.get("epsilon_covers"):
         parts += [page.heading("What ε covers"), page.note(privacy["epsilon_covers"])]
