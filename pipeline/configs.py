@@ -102,8 +102,8 @@ class TrainerConfig:
     noise_multiplier: float = 1.5   # ε < 10 at δ 1e-6 on the tiny shop (40 steps, q ≈ 0.2)
     target_epsilon: Optional[float] = None  # set: noise_multiplier is calibrated to reach it
     # Noise multiplier of a DP popularity prior (privacy.popularity_prior) added to the logits;
-    # None: no prior. Its ε composes with DP-SGD's (README "Retrieval quality": it helps where
-    # users are few, e.g. ~1,000, and costs budget where they are many).
+    # None: no prior. Its ε composes with DP-SGD's (docs/training.md: it pays on MovieLens 1M
+    # at ε <= 3, and is not worth its budget on the generated 20k shop).
     popularity_prior_noise: Optional[float] = None
     # α > 0: a sampled user's k examples of a step are drawn with weight (1 + the item's DP
     # count)^-α, rare items first (DP-ALS's per-user bounding), from the popularity prior's

@@ -103,9 +103,10 @@ class UserSampler:
             for slot, user in enumerate(chosen):
                 own = self.rows_of_user[user]
                 if len(own) > k:
-                    weights = None if self.row_weights is None else self.row_weights[own]
-                    own = rng.choice(own, k, replace=False,
-                                     p=None if weights is None else weights / weights.sum())
+                    p = None
+                    if self.row_weights is not None:  # rare items first: weighted draw
+                        p = self.row_weights[own] / self.row_weights[own].sum()
+                    own = rng.choice(own, k, replace=False, p=p)
                 rows[slot, :len(own)] = own
                 mask[slot, :len(own)] = 1.0
             batch = {name: values[rows] for name, values in self.examples.items()}
