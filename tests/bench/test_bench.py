@@ -68,11 +68,14 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
          str(dataset), "--epochs", "1", "--tutorial-epochs", "1", "--dp-epochs", "2",
          "--epsilons", "8", "--users-per-step", "8", "--max-examples-per-user", "4",
          "--step-rounds", "20", "--popularity-prior-noise", "2", "--negatives-per-step",
-         "24", "--without-item-ids", "--json", str(out)],
+         "24", "--without-item-ids", "--variant", "rare-first, frequent ids:"
+         "popularity_prior_noise=2,rare_item_exponent=0.5,item_id_min_count=1",
+         "--json", str(out)],
         capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("most-popular", "TFRS tutorial", "privrec non-DP", "privrec DP ε=8",
-                 "privrec DP ε=8 + prior", "privrec DP ε=8, no item ids"):
+                 "privrec DP ε=8 + prior", "privrec DP ε=8, no item ids",
+                 "privrec DP ε=8, rare-first, frequent ids"):
         assert name in result.stdout
     assert "targets:" in result.stdout
     numbers = json.loads(out.read_text())
@@ -107,6 +110,13 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
     low, high = numbers["dp"]["step_ratio_quartiles"]  # per-round DP/non-DP, 20 rounds
     assert 0 < low <= high and numbers["dp"]["step_rounds"] == 20
     assert "interleaved rounds" in result.stdout
+    # A --variant: its TrainerConfig fields, its own row and target line.
+    assert numbers["variants"] == {"rare-first, frequent ids": {
+        "popularity_prior_noise": 2, "rare_item_exponent": 0.5, "item_id_min_count": 1}}
+    variant = results["privrec DP ε=8, rare-first, frequent ids"]
+    assert 7.6 <= variant["epsilon"] <= 8.0
+    assert variant["noise_multiplier"] == pytest.approx(with_prior["noise_multiplier"])
+    assert "DP ε=8, rare-first, frequent ids R@100 >=" in result.stdout
 
 
 def test_retrieval_quality_bench_reads_a_generated_privrec_data_folder(tmp_path):
