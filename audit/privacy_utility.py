@@ -17,6 +17,7 @@ from tfx.types import artifact_utils
 from audit import membership_inference, retrain
 from audit.run import CARRIED_SETTINGS
 from pipeline import configs, local_runner
+from privrec.privacy import accounting
 from trainer import export
 from trainer.retrieval_metrics import metrics_from_ranks
 
@@ -38,10 +39,28 @@ def parse_epsilons(text: str) -> List[float]:
     return sorted(set(values))
 
 
+def check_reachable(epsilons: Sequence[float], trainer: configs.TrainerConfig) -> None:
+    """Refuses, before any run, the ε points the releases made before training (the popularity
+    prior, the DP user count) already spend (at δ 1e-6, the largest default δ, or the
+    configured one: a lower bound of what the run would spend)."""
+    floor = accounting.epsilon_before_training(trainer.popularity_prior_noise,
+                                               trainer.user_count_noise, trainer.delta or 1e-6)
+    unreachable = [epsilon for epsilon in epsilons if epsilon <= floor]
+    if unreachable:
+        prior = trainer.popularity_prior_noise
+        raise ValueError(
+            f"ε = {', '.join(f'{e:g}' for e in unreachable)} cannot be reached: before any "
+            "training step " + (f"the popularity prior (σ_pop {prior:g}) and " if prior else "")
+            + f"the DP count of users already spend ε {floor:.3g}. Drop those points from "
+            "--epsilons" + (", or release the prior with more noise (--popularity-prior-noise "
+                            "SIGMA; 0: no prior)" if prior else ""))
+
+
 def curve(data_dir: str, work_dir: str, epsilons: Sequence[float], printer=print,
           settings: Optional[configs.PipelineConfig] = None) -> Dict:
     work_dir = os.path.abspath(work_dir)
     carried = {k: getattr(settings, k) for k in CARRIED_SETTINGS} if settings else {}
+    check_reachable(epsilons, settings.trainer if settings else configs.TrainerConfig())
     config = configs.local_config(os.path.join(work_dir, "pipeline"), data_dir=data_dir,
                                   **carried)
     local_runner.run(config, printer)

@@ -62,6 +62,20 @@ def run_record(num_users: int, users_per_step: float, steps: int, noise_multipli
     return run
 
 
+def epsilon_before_training(popularity_noise: Optional[float],
+                            user_count_noise: Optional[float], delta: float) -> float:
+    """ε of what a run releases before its first DP-SGD step (the DP count of users, the
+    popularity prior): no target ε at or below it can be reached; 0 when it releases neither."""
+    events = [dp_accounting.GaussianDpEvent(sigma) for sigma in (user_count_noise,
+                                                                 popularity_noise)
+              if sigma is not None]
+    if not events:
+        return 0.0
+    accountant = dp_accounting.rdp.RdpAccountant()
+    accountant.compose(dp_accounting.ComposedDpEvent(events))
+    return float(accountant.get_epsilon(delta))
+
+
 def composed_epsilon(runs: Sequence[Dict], delta: float) -> float:
     """ε of the runs one after the other (RDP composition; a user may be in all of them)."""
     if any(run["noise_multiplier"] <= 0 for run in runs):

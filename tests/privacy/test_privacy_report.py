@@ -17,6 +17,31 @@ def test_epsilons_are_parsed_and_bad_ones_named():
         privacy_utility.parse_epsilons("0,1")
 
 
+def test_an_epsilon_the_releases_before_training_already_spend_is_refused_before_any_run(
+        tmp_path):
+    """MovieLens 1M's preset releases a prior at σ_pop 10: with the DP user count that is ε ≈ 0.6
+    at δ 1e-6 before any step, so ε = 0.5 cannot be a point of its curve."""
+    import subprocess
+    from components.masking import policy
+    from privrec.privacy import accounting
+    prior = accounting.epsilon_before_training(10.0, 10.0, 1e-6)
+    assert 0.5 < prior < 1.0
+    assert accounting.epsilon_before_training(None, 10.0, 1e-6) < prior
+    assert accounting.epsilon_before_training(None, None, 1e-6) == 0.0
+    data = tmp_path / "data"  # a time window only: nothing is read before the refusal
+    (data / "interactions").mkdir(parents=True)
+    (data / "interactions" / "time_window.json").write_text('{"start": 0, "end": 86400}')
+    result = subprocess.run(
+        [quiet_command.PRIVREC, "privacy-report", "--work-dir", str(tmp_path / "work"),
+         "--data-dir", str(data), "--policy", policy.MOVIELENS_1M_POLICY, "--epsilons",
+         "0.5,1,inf"], capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "ε = 0.5 cannot be reached" in result.stderr, result.stderr
+    assert f"popularity prior (σ_pop 10) and the DP count of users already spend ε {prior:.3g}" \
+        in result.stderr
+    assert not (tmp_path / "work" / "pipeline").exists()  # refused before the pipeline ran
+
+
 @pytest.mark.heavy
 def test_privacy_report_trains_at_each_epsilon_and_draws_the_curve(tmp_path):
     work = tmp_path / "report"

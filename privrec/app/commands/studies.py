@@ -53,6 +53,10 @@ def _privacy_report(args, epsilons, terminal):
     from privrec.app import console
     from privrec.data import generator
     config = settings.from_args(args)
+    try:
+        privacy_utility.check_reachable(epsilons, config.trainer)
+    except ValueError as error:
+        sys.exit(f"privrec privacy-report: {error}")
     data_dir = args.data_dir or generator.write_dataset(os.path.join(args.work_dir, "data"),
                                                         args.size)
     with console.ComponentProgress(terminal) as progress:
