@@ -10,6 +10,18 @@ from trainer import minilm
 _no_autograph = tf.autograph.experimental.do_not_convert
 
 
+def has_words(mask: tf.Tensor) -> tf.Tensor:
+    """[batch, tokens] real-token mask -> [batch] whether a text has a word between [CLS] and
+    [SEP].
+
+    MiniLM gives the empty text a unit vector like any other, so a shop's clicks and orders (no
+    query) would all share one constant query vector. Under DP-SGD that constant is costly: the
+    query MLP's weights on it learn only a bias, yet take a share of each user's clipped
+    gradient and are noised every step (docs/benchmarks.md, MovieLens 1M: it has no queries).
+    The zero vector gives those weights no gradient and no say in the query embedding."""
+    return tf.reduce_sum(tf.cast(mask, tf.int32), -1) > 2
+
+
 @tf.keras.utils.register_keras_serializable(package="privrec")
 class TextEncoder(tf.keras.layers.Layer):
     """Pretrained MiniLM (trainer/minilm.py): WordPiece ids -> sentence embedding.
@@ -52,10 +64,11 @@ class TextEncoder(tf.keras.layers.Layer):
 
     @_no_autograph
     def upper(self, hidden, mask):
-        """The trained top layers (none when frozen), then mean pooling."""
+        """The trained top layers (none when frozen), then mean pooling; a text without words
+        ([CLS] [SEP] alone: no query) is the zero vector."""
         for layer in self.top:
             hidden = layer(hidden, padding_mask=mask, training=False)
-        return minilm.pool(hidden, mask)
+        return minilm.pool(hidden, mask) * tf.cast(has_words(mask), hidden.dtype)[:, tf.newaxis]
 
     def call(self, token_ids):
         return self.upper(*self.lower(token_ids))

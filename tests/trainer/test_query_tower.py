@@ -59,6 +59,27 @@ def test_the_query_text_paths_agree(tower):
         tower({features.HISTORY: history, features.QUERY_TOKENS: tokens}).numpy(), atol=1e-5)
 
 
+def test_an_empty_query_is_the_zero_vector_and_trains_no_text_weight(tower):
+    """A query without words ([CLS] [SEP]: a click or order) encodes to zeros on every path,
+    so the query MLP's weights on the text get no gradient from it; a real query's vector is a
+    unit vector."""
+    tokens = tf.constant([[101, 102, 0, 0], [101, 2000, 3000, 102]], tf.int64)
+    vectors = tower.text_encoder(tokens).numpy()
+    np.testing.assert_array_equal(vectors[0], 0.0)
+    np.testing.assert_allclose(np.linalg.norm(vectors[1]), 1.0, rtol=1e-5)
+    history = tf.constant([[1, 2], [3, 0]], tf.int64)
+    prepared = tower.prepare_batch({features.HISTORY: history[:, tf.newaxis],
+                                    features.QUERY_TOKENS: tokens[:, tf.newaxis]})
+    np.testing.assert_array_equal(prepared[QUERY_VECTOR].numpy()[0], 0.0)
+    kernel = tower.mlp.layers[0].kernel
+    for row, expect_gradient in ((0, False), (1, True)):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tower({features.HISTORY: history[row:row + 1],
+                                        features.QUERY_TOKENS: tokens[row:row + 1]}))
+        text_rows = tape.gradient(loss, kernel).numpy()[:384]
+        assert np.any(text_rows != 0) == expect_gradient
+
+
 def test_the_item_embedding_given_is_the_one_used():
     items = value_gather.Embedding(NUM_ITEMS, DIM)
     tower = QueryTower(DIM, items, TextEncoder())
