@@ -115,6 +115,10 @@ class TrainerConfig:
     # trainer/selected_item_ids.py; needs item_id_embeddings and popularity_prior_noise; no new
     # release). None: every item has its own row.
     item_id_min_count: Optional[float] = None
+    # Set: title and query vectors are projected onto the catalog titles' top principal
+    # directions (trainer/title_projection.py: public, no privacy budget) before the towers'
+    # first layers: fewer values to noise and a cheaper DP step. None: the 384-d vectors.
+    title_dims: Optional[int] = None
     warm_start: bool = False        # continue from the last blessed model (ε composes with it)
     init_from: Optional[str] = None  # continue this model version dir instead (privrec finetune)
     delta: Optional[float] = None   # None: 1/(N·ln N) or 1e-6, the smaller (privacy.default_delta)

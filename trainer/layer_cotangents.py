@@ -103,7 +103,7 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
     labels = tf.reshape(users[features.LABEL], [-1])                             # [u * k]
     label_categories = tf.gather(item_category, labels)
     negative_categories = tf.gather(item_category, negatives)
-    text = flat(tf.cast(users[QUERY_VECTOR], tf.float32))
+    text = model.query_tower.text_input(flat(tf.cast(users[QUERY_VECTOR], tf.float32)))
 
     # The negatives' candidate MLP, shared by all users (no per-row gradient).
     negative_input = tf.concat([tf.gather(item_table, item_rows(negatives)),
@@ -120,12 +120,15 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
     text_dim = query_hidden.kernel.shape[0] - history_table.shape[-1]
     text_pre = tf.matmul(text, query_hidden.kernel[:text_dim]) + query_hidden.bias
     label_title = tf.gather(title_vectors, labels)
+    # Each user's norm over the shared negatives comes from their Gram matrix (users × m² ×
+    # hidden) or from the user's kernel gradient itself (users × m × in × hidden), the cheaper;
+    # the Grams need the label titles' products with the negatives', in the same matmul.
+    by_grams = negatives.shape[0] is None or negative_input.shape[-1] > negatives.shape[0]
     title_products = tf.matmul(label_title, tf.concat(
         [candidate_hidden.kernel[embedding_dim:],
-         tf.transpose(negative_input[:, embedding_dim:])], 1))
+         *([tf.transpose(negative_input[:, embedding_dim:])] if by_grams else [])], 1))
     hidden_units = candidate_hidden.kernel.shape[1]
     title_pre = title_products[:, :hidden_units] + candidate_hidden.bias
-    title_cross = title_products[:, hidden_units:]                                 # [u * k, m]
 
     with tf.GradientTape(watch_accessed_variables=False, persistent=False) as tape:
         history_mean = flat(tf.einsum("ukh,ukhd->ukd", history_weight,
@@ -181,18 +184,18 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
                                  tf.broadcast_to(negatives, [slots, tf.size(negatives)])], 1)),
             tf.concat([d_history_items, per_user(d_label_item),
                        d_negative_embedding[..., :item_dim]], 1)))
-    label_cross = title_cross + tf.matmul(label_embedding, negative_input[:, :embedding_dim],
-                                          transpose_b=True)                   # [u * k, m]
+    candidate_grams = (
+        tf.matmul(per_user(label_input), per_user(label_input), transpose_b=True),
+        per_user(title_products[:, hidden_units:] + tf.matmul(
+            label_embedding, negative_input[:, :embedding_dim], transpose_b=True)),  # [u, k, m]
+        tf.matmul(negative_input, negative_input, transpose_b=True)) if by_grams else None
     uses = [
         DenseUse(query_hidden.kernel, query_hidden.bias, query_input, d_query_pre, grams=(
             tf.matmul(per_user(query_input), per_user(query_input), transpose_b=True),
             None, None)),
         DenseUse(query_out.kernel, query_out.bias, query_act, d_query_pre_out),
         DenseUse(candidate_hidden.kernel, candidate_hidden.bias, label_input, d_label_pre,
-                 negative_input, d_negative_pre, grams=(
-                     tf.matmul(per_user(label_input), per_user(label_input), transpose_b=True),
-                     per_user(label_cross),
-                     tf.matmul(negative_input, negative_input, transpose_b=True))),
+                 negative_input, d_negative_pre, grams=candidate_grams),
         DenseUse(candidate_out.kernel, candidate_out.bias, label_act, d_label_pre_out,
                  negative_hidden, d_negative_out),
         *item_uses,

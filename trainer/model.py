@@ -22,7 +22,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from trainer import candidate_tower, catalog as catalog_lib, features, layer_cotangents
+from trainer import (candidate_tower, catalog as catalog_lib, features, layer_cotangents,
+                     title_projection)
 from trainer.candidate_tower import CandidateTower
 from trainer.query_tower import QueryTower
 from trainer.retrieval_task import TEMPERATURE, CatalogNegativesRetrieval
@@ -47,9 +48,10 @@ def _mean_over_replicas(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
 # model saved before a key existed was built with.
 ARCHITECTURE_KEYS = ("embedding_dim", "negatives_per_step", "query_max_tokens",
                      "title_max_tokens", "text_trainable_layers", "popularity_prior_noise",
-                     "item_id_embeddings", "item_id_min_count")
+                     "item_id_embeddings", "item_id_min_count", "title_dims")
 ARCHITECTURE_DEFAULTS = {"text_trainable_layers": 0, "popularity_prior_noise": None,
-                         "item_id_embeddings": True, "item_id_min_count": None}
+                         "item_id_embeddings": True, "item_id_min_count": None,
+                         "title_dims": None}
 
 
 @tf.keras.utils.register_keras_serializable(package="privrec")
@@ -77,6 +79,13 @@ class TwoTowerModel(tfrs.Model):
         text_encoder = TextEncoder(self.config["text_trainable_layers"])
         if item_title_vectors is None:
             item_title_vectors = text_encoder.encode_in_batches(np.asarray(item_title_tokens))
+        # With title_dims, titles and queries are projected onto the titles' principal
+        # directions (trainer/title_projection.py); a saved model's vectors come projected.
+        text_dims, projection = self.config["title_dims"], None
+        if text_dims is not None and np.shape(item_title_vectors)[-1] == text_encoder.dim:
+            projection = title_projection.principal_directions(
+                np.asarray(item_title_vectors)[catalog_lib.FIRST_ITEM_INDEX:], text_dims)
+            item_title_vectors = np.asarray(item_title_vectors, np.float32) @ projection
         self.candidate_tower = CandidateTower(num_items, dim, item_category, item_title_tokens,
                                               item_title_vectors, num_categories,
                                               self.config["item_id_embeddings"],
@@ -85,7 +94,9 @@ class TwoTowerModel(tfrs.Model):
         history_embedding = (self.candidate_tower.item_embedding
                              if self.config["item_id_embeddings"]
                              else TitleLookup(self.candidate_tower.item_title_vectors))
-        self.query_tower = QueryTower(dim, history_embedding, text_encoder)
+        self.query_tower = QueryTower(dim, history_embedding, text_encoder, text_dims)
+        if projection is not None:
+            self.query_tower.text_projection.assign(projection)
         # log(1 + DP count) per item index, added to the logits (set_popularity_prior);
         # all 0 until the Trainer sets it. Only in models configured with a prior.
         self.item_log_popularity = None

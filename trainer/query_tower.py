@@ -6,7 +6,7 @@ not copied: an item is one vector whether it is a candidate or in a user's histo
 without item-id embeddings passes its items' title vectors instead (trainer/title_lookup.py).
 There is no user-id embedding: it would memorise individuals and cannot serve new users.
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import tensorflow as tf
 
@@ -40,18 +40,23 @@ class QueryTower(tf.keras.layers.Layer):
     mixed precision (trainer/devices.py), its output does not."""
 
     def __init__(self, embedding_dim: int, item_embedding: tf.keras.layers.Layer,
-                 text_encoder: TextEncoder, **kwargs):
+                 text_encoder: TextEncoder, text_dims: Optional[int] = None, **kwargs):
         super().__init__(**{**kwargs, "dtype": "float32", "autocast": False})
         self.embedding_dim = embedding_dim
         self.item_embedding = item_embedding
         self.text_encoder = text_encoder
+        # Set: query vectors are projected onto the catalog titles' principal directions, as
+        # the titles are (trainer/title_projection.py; TwoTowerModel sets the weight).
+        self.text_projection = None if text_dims is None else self.add_weight(
+            "text_projection", shape=[text_encoder.dim, text_dims], dtype=tf.float32,
+            trainable=False, initializer="zeros")
         # The output layer is float32: embeddings, logits and the loss stay float32.
         self.mlp = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
                                         tf.keras.layers.Dense(embedding_dim, dtype="float32")])
         # Every variable exists now, so saved weights load into a fresh instance.
         if not item_embedding.built:
             item_embedding(tf.zeros([1], tf.int64))  # built in its name scope, as on a first call
-        self.mlp.build([None, text_encoder.dim + item_embedding.output_dim])
+        self.mlp.build([None, (text_dims or text_encoder.dim) + item_embedding.output_dim])
         self.built = True
 
     @_no_autograph
@@ -64,8 +69,14 @@ class QueryTower(tf.keras.layers.Layer):
             text_vec = self.text_encoder.upper(inputs[QUERY_HIDDEN], inputs[QUERY_TOKEN_MASK])
         else:
             text_vec = self.text_encoder(inputs[features.QUERY_TOKENS])
-        text_vec = tf.cast(text_vec, history_vec.dtype)  # both the layers' compute dtype
+        text_vec = tf.cast(self.text_input(text_vec), history_vec.dtype)  # the layers' dtype
         return tf.math.l2_normalize(self.mlp(tf.concat([text_vec, history_vec], -1)), -1)
+
+    def text_input(self, text_vec: tf.Tensor) -> tf.Tensor:
+        """[..., encoder dim] query vectors -> the MLP's text input (projected, if set)."""
+        if self.text_projection is None:
+            return text_vec
+        return tf.einsum("...i,io->...o", tf.cast(text_vec, tf.float32), self.text_projection)
 
     def prepare_batch(self, users: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         """A [slots, k] batch with the encoder's frozen part run once for every query, outside
@@ -88,6 +99,8 @@ class QueryTower(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "embedding_dim": self.embedding_dim,
+                "text_dims": (None if self.text_projection is None
+                              else int(self.text_projection.shape[-1])),
                 "item_embedding": tf.keras.layers.serialize(self.item_embedding),
                 "text_encoder": tf.keras.layers.serialize(self.text_encoder)}
 
