@@ -386,11 +386,13 @@ def run(args) -> Dict:
         min(len(rows_of), args.max_examples_per_user) for rows_of in sampler.rows_of_user])
         * sampler.expected_users_per_step)
     seconds_per_step = {"non_dp": None, "dp": None}  # measured only when DP models run
+    # The model timed: the default one, or --time-variant's (both steps on that model).
+    timed = {**config, **dict(args.variant).get(args.time_variant, {})}
     if "dp" in args.models:  # on throw-away models: the step's cost does not depend on σ
         seconds_per_step = step_cost(step_seconds({
-            "non_dp": (non_dp_step(privrec_model(catalog, config), config["learning_rate"]),
+            "non_dp": (non_dp_step(privrec_model(catalog, timed), config["learning_rate"]),
                        iter(batches(inputs, examples_per_dp_step, shuffle=False))),
-            "dp": (tf.function(dp_training(catalog, {**config, "noise_multiplier": 1.0},
+            "dp": (tf.function(dp_training(catalog, {**timed, "noise_multiplier": 1.0},
                                            sampler, steps).trainer.train_step,
                                reduce_retracing=True), iter(sampler.dataset()))},
             args.step_rounds))
@@ -406,6 +408,7 @@ def run(args) -> Dict:
     if args.without_item_ids:
         variants.append((NO_IDS_ROW, {"item_id_embeddings": False}))
     variants += [(f", {name}", change) for name, change in args.variant]
+    timed_row = f", {args.time_variant}" if args.time_variant else ""
     for epsilon, (suffix, change) in itertools.product(
             args.epsilons if "dp" in args.models else (), variants):
         name = f"privrec DP ε={epsilon:g}{suffix}"
@@ -422,7 +425,7 @@ def run(args) -> Dict:
                noise_multiplier=accounted.noise_multiplier,
                noise_norm_over_clip=built.noise_norm_over_clip,
                **({"dp_step_vs_non_dp_step": seconds_per_step["ratio"]}
-                  if suffix in ("", PRIOR_ROW) else {}))  # the step timed is the default model's
+                  if suffix == timed_row else {}))  # the rows of the model timed
     return {"dataset": os.path.abspath(args.dataset), "interactions": len(rows),
             "users": sampler.num_users, "items": items, "test_examples": len(test),
             "cold_start_examples": int(cold.sum()), "dp": {
@@ -438,7 +441,8 @@ def run(args) -> Dict:
             "negatives_per_step": config["negatives_per_step"],
             "popularity_prior_noise": args.popularity_prior_noise,
             "without_item_ids": args.without_item_ids,
-            "variants": {name: change for name, change in args.variant}, "results": results}
+            "variants": {name: change for name, change in args.variant},
+            "timed_variant": args.time_variant, "results": results}
 
 
 def print_table(numbers: Dict) -> None:
@@ -553,6 +557,9 @@ def main(argv=None):
                         help="also train each DP model with these TrainerConfig fields "
                              "(values in JSON; rows ', NAME'), e.g. 'prior + rare-first:"
                              "popularity_prior_noise=10,rare_item_exponent=0.5'; repeatable")
+    parser.add_argument("--time-variant", metavar="NAME",
+                        help="time the DP and the non-DP step on this --variant's model "
+                             "(default: the default model)")
     parser.add_argument("--text-trainable-layers", type=int, default=0,
                         help="privrec: train MiniLM's top N query-encoder layers (default 0)")
     parser.add_argument("--models", default=",".join(MODELS),
@@ -562,6 +569,8 @@ def main(argv=None):
     parser.add_argument("--json", help="write the numbers here")
     args = parser.parse_args(argv)
     args.epsilons = [float(e) for e in args.epsilons.split(",") if e.strip()]
+    if args.time_variant and args.time_variant not in dict(args.variant):
+        parser.error(f"--time-variant {args.time_variant!r}: no --variant of that name")
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = sorted(set(args.models) - set(MODELS))
     if unknown or not args.models:

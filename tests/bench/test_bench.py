@@ -70,7 +70,8 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
          "--step-rounds", "20", "--popularity-prior-noise", "2", "--negatives-per-step",
          "24", "--without-item-ids", "--variant", "rare-first, frequent ids:"
          "popularity_prior_noise=2,rare_item_exponent=0.5,item_id_min_count=1",
-         "--json", str(out)],
+         "--variant", "8-d titles:item_id_embeddings=false,title_dims=8",
+         "--time-variant", "8-d titles", "--json", str(out)],
         capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("most-popular", "TFRS tutorial", "privrec non-DP", "privrec DP ε=8",
@@ -105,18 +106,30 @@ def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json
     assert numbers["without_item_ids"] and 7.6 <= no_ids["epsilon"] <= 8.0
     assert no_ids["noise_multiplier"] == pytest.approx(dp["noise_multiplier"])
     assert no_ids["noise_norm_over_clip"] > dp["noise_norm_over_clip"]
-    assert "dp_step_vs_non_dp_step" not in no_ids  # the step timed is the default model's
-    assert dp["dp_step_vs_non_dp_step"] > 0 and numbers["dp"]["non_dp_step_seconds"] > 0
+    # The step timed is --time-variant's model: only its rows carry the ratio.
+    assert numbers["timed_variant"] == "8-d titles"
+    assert "dp_step_vs_non_dp_step" not in no_ids and "dp_step_vs_non_dp_step" not in dp
+    small = results["privrec DP ε=8, 8-d titles"]
+    assert small["dp_step_vs_non_dp_step"] > 0 and numbers["dp"]["non_dp_step_seconds"] > 0
+    # 8-d projected titles: far fewer noised values than the 384-d ones (same σ).
+    assert small["noise_norm_over_clip"] < no_ids["noise_norm_over_clip"] / 2
     low, high = numbers["dp"]["step_ratio_quartiles"]  # per-round DP/non-DP, 20 rounds
     assert 0 < low <= high and numbers["dp"]["step_rounds"] == 20
     assert "interleaved rounds" in result.stdout
     # A --variant: its TrainerConfig fields, its own row and target line.
     assert numbers["variants"] == {"rare-first, frequent ids": {
-        "popularity_prior_noise": 2, "rare_item_exponent": 0.5, "item_id_min_count": 1}}
+        "popularity_prior_noise": 2, "rare_item_exponent": 0.5, "item_id_min_count": 1},
+        "8-d titles": {"item_id_embeddings": False, "title_dims": 8}}
     variant = results["privrec DP ε=8, rare-first, frequent ids"]
     assert 7.6 <= variant["epsilon"] <= 8.0
     assert variant["noise_multiplier"] == pytest.approx(with_prior["noise_multiplier"])
     assert "DP ε=8, rare-first, frequent ids R@100 >=" in result.stdout
+
+
+def test_retrieval_quality_bench_refuses_to_time_a_variant_it_does_not_train():
+    from bench import retrieval_quality
+    with pytest.raises(SystemExit):
+        retrieval_quality.main(["--variant", "small:title_dims=8", "--time-variant", "big"])
 
 
 def test_retrieval_quality_bench_reads_a_generated_privrec_data_folder(tmp_path):
