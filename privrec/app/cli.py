@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--without-item-ids", action="store_true", help="items are their public "
                        "title and category alone, no item-id embeddings: fewer values for DP "
                        "to noise on a large catalog")
+        p.add_argument("--title-dims", type=int, metavar="N", help="project title and query "
+                       "vectors onto the catalog titles' top N principal directions before "
+                       "the towers: fewer values for DP to noise, a cheaper DP step (default: "
+                       "none, or the policy's preset; 0: the full 384-d vectors)")
         p.add_argument("--text-trainable-layers", type=int, help="train MiniLM's top N layers "
                        "of the query encoder under DP (default 0: frozen)")
         p.add_argument("--popularity-prior-noise", type=float, metavar="SIGMA", help="add a "

@@ -1,7 +1,8 @@
 """The pipeline commands' DP-SGD shape flags (privrec/app/commands/settings.py): users per step,
 user-epochs, catalog negatives, items without id embeddings or with them for frequent items
-only, the prior and rare-items-first draws reach the Trainer's config; a value that cannot be is refused with the flag's name. A
-committed policy brings its data set's preset."""
+only, projected title vectors, the prior and rare-items-first draws reach the Trainer's config;
+a value that cannot be is refused with the flag's name. A committed policy brings its data
+set's preset."""
 import pytest
 
 from pipeline import configs
@@ -50,6 +51,18 @@ def test_a_negative_rare_item_exponent_or_one_without_a_prior_is_refused(tmp_pat
         _config(tmp_path, "--rare-item-exponent", "-1")
     with pytest.raises(SystemExit, match="it needs --popularity-prior-noise"):
         _config(tmp_path, "--rare-item-exponent", "0.5")
+
+
+def test_title_dims_reach_the_trainer_and_0_gives_the_full_vectors(tmp_path):
+    (tmp_path / "interactions").mkdir()
+    (tmp_path / "interactions" / "time_window.json").write_text('{"start": 0, "end": 86400}')
+    assert _config(tmp_path, "--title-dims", "64").trainer.title_dims == 64
+    policy = "components/masking/policies/movielens_1m.yaml"
+    preset = configs.MOVIELENS_1M_TRAINER.get("title_dims")
+    assert _config(tmp_path, "--policy", policy).trainer.title_dims == preset
+    assert _config(tmp_path, "--policy", policy, "--title-dims", "0").trainer.title_dims is None
+    with pytest.raises(SystemExit, match="--title-dims takes a number of dimensions in 1..383"):
+        _config(tmp_path, "--title-dims", "384")
 
 
 @pytest.mark.parametrize("flag", ["--users-per-step", "--user-epochs", "--negatives-per-step"])

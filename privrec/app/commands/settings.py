@@ -42,6 +42,11 @@ def from_args(args):
             trainer[field] = value
     if getattr(args, "without_item_ids", False):
         trainer["item_id_embeddings"] = False
+    if getattr(args, "title_dims", None) is not None:
+        if not 0 <= args.title_dims < 384:
+            sys.exit(f"privrec: --title-dims takes a number of dimensions in 1..383 (below "
+                     f"MiniLM's 384; 0: the full vectors), got {args.title_dims}")
+        trainer["title_dims"] = args.title_dims or None
     if getattr(args, "text_trainable_layers", None) is not None:
         trainer["text_trainable_layers"] = args.text_trainable_layers
     if getattr(args, "popularity_prior_noise", None) is not None:
