@@ -97,7 +97,7 @@ def layer_cotangents(model, users: Dict[str, tf.Tensor], negatives: tf.Tensor,
         return tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], 0))
 
     history = users[features.HISTORY]                                            # [u, k, h]
-    history_rows = item_rows(history) if with_ids else history
+    history_rows = item_rows(history)  # the identity unless ids are selected
     history_weight = tf.cast(tf.not_equal(history, 0), tf.float32)
     history_weight /= tf.maximum(tf.reduce_sum(history_weight, -1, keepdims=True), 1.0)
     labels = tf.reshape(users[features.LABEL], [-1])                             # [u * k]

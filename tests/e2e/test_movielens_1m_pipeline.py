@@ -1,12 +1,15 @@
 """Heavy: the whole pipeline on a user-sampled slice of real MovieLens 1M, then an answer over
 gRPC (docs/benchmarks.md: a larger sample's times and the full set's estimate)."""
+import json
 import os
+import zipfile
 
 import pytest
 
 from components.masking import policy, pseudonymizer
 from pipeline import configs, local_runner, run_summary
 from privrec.data import movielens_1m
+from trainer import export
 from tests.data.test_movielens_1m import ML_1M_DIR
 from tests.support import serve_once
 
@@ -22,7 +25,7 @@ def test_movielens_1m_slice_runs_end_to_end_and_serves(tmp_path, monkeypatch):
     config = configs.local_config(
         str(tmp_path), data_dir=str(tmp_path / "ml"), train_steps=200, recall_floor=0.01,
         masking_policy=policy.MOVIELENS_1M_POLICY,
-        trainer=configs.TrainerConfig(popularity_prior_noise=5.0))
+        trainer=configs.TrainerConfig(popularity_prior_noise=5.0, title_dims=32))
     data = movielens_1m.load(ML_1M_DIR, USER_SHARE)
     movielens_1m.write_dataset(ML_1M_DIR, config.data_dir, data=data)
     monkeypatch.setenv(pseudonymizer.KEY_ENV, pseudonymizer.new_key_hex())
@@ -47,4 +50,9 @@ def test_movielens_1m_slice_runs_end_to_end_and_serves(tmp_path, monkeypatch):
     loaded, served, items = serve_once.recommend_once(config.push_dir, "",
                                                       ["m2858", "m260", "m1196"])
     assert loaded == served == int(summary.pushed_version), report
+    # The pushed model carries the titles' 32-d projection it was trained and served with.
+    with zipfile.ZipFile(os.path.join(config.push_dir, summary.pushed_version,
+                                      export.KERAS_FILE)) as keras_file:
+        saved = json.loads(keras_file.read("config.json"))["config"]["config"]
+    assert saved["title_dims"] == 32, report
     assert len(items) == 10 and {item for item, _ in items} <= movies
