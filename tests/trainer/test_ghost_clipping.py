@@ -26,16 +26,19 @@ def _batch(model, rows_per_user, k):
 @pytest.mark.parametrize("item_ids", [True, False, "selected"])
 @pytest.mark.parametrize("prior", [False, True])  # with a popularity prior in the logits
 @pytest.mark.parametrize("clip", [1e-3, 1e3])  # every user clipped / none clipped
-# TrainerConfig.title_dims: 4-d projected titles and queries (trainer/title_projection.py) make
-# the candidate MLP's input narrower than the 12 negatives, so its norms take the other route
+# TrainerConfig.title_dims: 4-d projected titles and queries (trainer/title_projection.py), with
+# 4-d embeddings, make the candidate MLP's input (16 wide with item ids) narrower than 20
+# negatives, so its norms take the other route (each user's kernel gradient, not the Grams)
 @pytest.mark.parametrize("title_dims", [None, 4])
 def test_ghost_clipped_sum_equals_clipping_each_users_own_gradient(title_dims, clip, prior,
                                                                     item_ids):
-    model = synthetic.model(negatives_per_step=12,  # 12 of 28 items: repeats, accidental hits
+    model = synthetic.model(negatives_per_step=12 if title_dims is None else 20,  # of 28 items:
+                            # repeats, accidental hits
                             popularity_prior_noise=1.0 if prior else None,
                             item_id_embeddings=bool(item_ids),
                             item_id_min_count=0.0 if item_ids == "selected" else None,
-                            title_dims=title_dims)
+                            title_dims=title_dims,
+                            embedding_dim=32 if title_dims is None else 4)
     if prior:
         model.item_log_popularity.assign(np.linspace(0, 4, synthetic.NUM_ITEMS))
     if item_ids == "selected":
@@ -61,6 +64,8 @@ def test_ghost_clipped_sum_equals_clipping_each_users_own_gradient(title_dims, c
     uses, losses = model.layer_cotangents(users, negatives, mask)
     sums = ghost_clipping.clipped_sum(uses, mask.shape[0], mask.shape[1], clip_weights)
     assert len(sums) == len(model.trainable_variables)
+    candidate_input = model.candidate_tower.mlp.layers[0].kernel.shape[0]
+    assert (candidate_input > negatives.shape[0]) == (title_dims is None)  # the route taken
     got = [sums[v.ref()] for v in model.trainable_variables]
     np.testing.assert_allclose(seen[0], norms, rtol=1e-4, atol=1e-6)
     assert np.all(norms[:4] > 0) and not np.any(norms[4:])  # four users, then padding slots
