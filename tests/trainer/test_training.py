@@ -75,3 +75,39 @@ def test_the_evaluation_loss_is_the_softmax_over_the_whole_catalog():
     true = logits[np.arange(len(logits)), examples[features.LABEL] - catalog_lib.FIRST_ITEM_INDEX]
     expected = np.mean(np.log(np.exp(logits).sum(1)) - true)
     assert float(first) == pytest.approx(expected, rel=1e-5)
+
+
+def test_with_ema_momentum_training_ends_on_the_moving_average_of_the_steps_weights():
+    """TrainerConfig.ema_momentum: fit leaves the weights' exponential moving average over the
+    steps (from the initial weights), not the last step's weights."""
+    import tensorflow as tf
+    config = {**CONFIG, "popularity_prior_noise": None, "ema_momentum": 0.5,
+              "learning_rate": 0.05, "query_max_tokens": synthetic.TOKENS,
+              "title_max_tokens": synthetic.TOKENS}
+    sampler = _sampler()
+    settings = training.dp_settings(config, sampler, steps=4)
+    items = synthetic.NUM_ITEMS - catalog_lib.FIRST_ITEM_INDEX  # the examples' item indices
+    catalog = catalog_lib.Catalog([f"i{i}" for i in range(items)],
+                                  [f"title {i}" for i in range(items)], ["a", "b"] * (items // 2))
+    built = training.build(config, catalog, sampler, settings)
+    variables = built.model.trainable_variables
+    average = [v.numpy() for v in variables]
+    steps_weights = []
+
+    class RecordWeights(tf.keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            steps_weights.append([v.numpy() for v in variables])
+
+    built.trainer.fit(sampler.dataset(), steps_per_epoch=4, epochs=1, verbose=0,
+                      callbacks=[RecordWeights()])
+    for weights in steps_weights:
+        average = [0.5 * a + 0.5 * w for a, w in zip(average, weights)]
+    assert len(steps_weights) == 4
+    assert any(not np.allclose(v.numpy(), w) for v, w in zip(variables, steps_weights[-1]))
+    for v, want in zip(variables, average):
+        np.testing.assert_allclose(v.numpy(), want, rtol=1e-5, atol=1e-7)
+
+
+def test_ema_momentum_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError, match="ema_momentum"):
+        privacy.make_optimizer({"learning_rate": 0.01, "ema_momentum": 1.0})
