@@ -77,6 +77,9 @@ def beam_args(runner: str = "direct", **settings) -> List[str]:
     return args
 
 
+TEXT_VECTOR_DIMS = 384  # MiniLM's sentence vectors (trainer/minilm.py; tests/trainer/test_minilm.py)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
     """Model and user-level DP-SGD hyperparameters; passed to the Trainer as custom_config."""

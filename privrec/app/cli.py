@@ -56,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--title-dims", type=int, metavar="N", help="project title and query "
                        "vectors onto the catalog titles' top N principal directions before "
                        "the towers: fewer values for DP to noise, a cheaper DP step (default: "
-                       "none, or the policy's preset; 0: the full 384-d vectors)")
+                       "none, or the policy's preset; 0: the full MiniLM vectors)")
+        p.add_argument("--ema-momentum", type=float, metavar="M", help="end training on the "
+                       "weights' exponential moving average at momentum M (0 < M < 1; "
+                       "post-processing, no ε; default: none, or the policy's preset; 0: the "
+                       "last step's weights)")
         p.add_argument("--text-trainable-layers", type=int, help="train MiniLM's top N layers "
                        "of the query encoder under DP (default 0: frozen)")
         p.add_argument("--popularity-prior-noise", type=float, metavar="SIGMA", help="add a "

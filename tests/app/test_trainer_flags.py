@@ -65,6 +65,20 @@ def test_title_dims_reach_the_trainer_and_0_gives_the_full_vectors(tmp_path):
         _config(tmp_path, "--title-dims", "384")
 
 
+def test_ema_momentum_reaches_the_trainer_and_0_gives_the_last_steps_weights(tmp_path):
+    (tmp_path / "interactions").mkdir()
+    (tmp_path / "interactions" / "time_window.json").write_text('{"start": 0, "end": 86400}')
+    assert _config(tmp_path).trainer.ema_momentum is None
+    assert _config(tmp_path, "--ema-momentum", "0.9").trainer.ema_momentum == 0.9
+    policy = "components/masking/policies/movielens_1m.yaml"
+    assert _config(tmp_path, "--policy", policy).trainer.ema_momentum == \
+        configs.MOVIELENS_1M_TRAINER["ema_momentum"]
+    assert _config(tmp_path, "--policy", policy, "--ema-momentum", "0").trainer.ema_momentum \
+        is None
+    with pytest.raises(SystemExit, match=r"--ema-momentum takes a momentum in \[0, 1\)"):
+        _config(tmp_path, "--ema-momentum", "1")
+
+
 @pytest.mark.parametrize("flag", ["--users-per-step", "--user-epochs", "--negatives-per-step"])
 def test_a_value_below_one_is_refused_naming_the_flag(tmp_path, flag):
     with pytest.raises(SystemExit, match=f"privrec: {flag} takes a number above 0, got 0"):

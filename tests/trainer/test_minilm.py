@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from pipeline import configs
 from trainer import minilm
 
 from tests.support.paths import FIXTURES
@@ -28,6 +29,7 @@ def test_embeddings_match_sentence_transformers_within_1e_4_cosine_distance(tmp_
     np.testing.assert_allclose(from_cache, converted[:3], atol=1e-5)
     # Not trivially equal: different sentences give clearly different embeddings.
     assert np.sum(converted[0] * converted[1]) < 0.5
+    assert converted.shape[1] == configs.TEXT_VECTOR_DIMS  # what the CLI checks --title-dims by
 
 
 def test_tokenizer_is_bert_uncased_with_cls_sep_and_truncation():

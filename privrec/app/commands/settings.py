@@ -43,10 +43,16 @@ def from_args(args):
     if getattr(args, "without_item_ids", False):
         trainer["item_id_embeddings"] = False
     if getattr(args, "title_dims", None) is not None:
-        if not 0 <= args.title_dims < 384:
-            sys.exit(f"privrec: --title-dims takes a number of dimensions in 1..383 (below "
-                     f"MiniLM's 384; 0: the full vectors), got {args.title_dims}")
+        if not 0 <= args.title_dims < configs.TEXT_VECTOR_DIMS:
+            sys.exit(f"privrec: --title-dims takes a number of dimensions in "
+                     f"1..{configs.TEXT_VECTOR_DIMS - 1} (below MiniLM's "
+                     f"{configs.TEXT_VECTOR_DIMS}; 0: the full vectors), got {args.title_dims}")
         trainer["title_dims"] = args.title_dims or None
+    if getattr(args, "ema_momentum", None) is not None:
+        if not 0 <= args.ema_momentum < 1:
+            sys.exit(f"privrec: --ema-momentum takes a momentum in [0, 1) (0: the last step's "
+                     f"weights), got {args.ema_momentum:g}")
+        trainer["ema_momentum"] = args.ema_momentum or None
     if getattr(args, "text_trainable_layers", None) is not None:
         trainer["text_trainable_layers"] = args.text_trainable_layers
     if getattr(args, "popularity_prior_noise", None) is not None:
