@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from privrec import randomness
 from privrec.privacy.noise import EntropyGaussianSumQuery
+from privrec.privacy.weight_averaging import WeightAveragingAdam
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,9 +89,10 @@ def noise_norm_over_clip(noise_multiplier: float, expected_users_per_step: float
 def make_optimizer(config: Dict) -> tf.keras.optimizers.Optimizer:
     """Adam on already privatised gradients (UserLevelDP.noised_mean); post-processing of a DP
     gradient stays DP, so the optimizer itself needs no privacy. With config["ema_momentum"]
-    it keeps the weights' moving average, which `fit` writes into the weights at its end."""
+    training ends on the weights' moving average (privrec/privacy/weight_averaging.py)."""
     momentum = config.get("ema_momentum")
-    if momentum is not None and not 0 < momentum < 1:
+    if momentum is None:
+        return tf.keras.optimizers.Adam(learning_rate=config["learning_rate"])
+    if not 0 < momentum < 1:
         raise ValueError(f"ema_momentum must be in (0, 1) or None, got {momentum}")
-    return tf.keras.optimizers.Adam(learning_rate=config["learning_rate"],
-                                    use_ema=momentum is not None, ema_momentum=momentum or 0.99)
+    return WeightAveragingAdam(config["learning_rate"], momentum)

@@ -79,13 +79,14 @@ def test_the_evaluation_loss_is_the_softmax_over_the_whole_catalog():
 
 def test_with_ema_momentum_training_ends_on_the_moving_average_of_the_steps_weights():
     """TrainerConfig.ema_momentum: fit leaves the weights' exponential moving average over the
-    steps (from the initial weights), not the last step's weights."""
+    steps (from the initial weights, the momentum of update n min(momentum, (1 + n) / (10 + n))
+    as tf.train.ExponentialMovingAverage's num_updates), not the last step's weights."""
     import tensorflow as tf
-    config = {**CONFIG, "popularity_prior_noise": None, "ema_momentum": 0.5,
+    config = {**CONFIG, "popularity_prior_noise": None, "ema_momentum": 0.45,
               "learning_rate": 0.05, "query_max_tokens": synthetic.TOKENS,
               "title_max_tokens": synthetic.TOKENS}
     sampler = _sampler()
-    settings = training.dp_settings(config, sampler, steps=4)
+    settings = training.dp_settings(config, sampler, steps=12)
     items = synthetic.NUM_ITEMS - catalog_lib.FIRST_ITEM_INDEX  # the examples' item indices
     catalog = catalog_lib.Catalog([f"i{i}" for i in range(items)],
                                   [f"title {i}" for i in range(items)], ["a", "b"] * (items // 2))
@@ -98,11 +99,12 @@ def test_with_ema_momentum_training_ends_on_the_moving_average_of_the_steps_weig
         def on_train_batch_end(self, batch, logs=None):
             steps_weights.append([v.numpy() for v in variables])
 
-    built.trainer.fit(sampler.dataset(), steps_per_epoch=4, epochs=1, verbose=0,
+    built.trainer.fit(sampler.dataset(), steps_per_epoch=12, epochs=1, verbose=0,
                       callbacks=[RecordWeights()])
-    for weights in steps_weights:
-        average = [0.5 * a + 0.5 * w for a, w in zip(average, weights)]
-    assert len(steps_weights) == 4
+    for n, weights in enumerate(steps_weights):
+        momentum = min(0.45, (1 + n) / (10 + n))  # 0.1, 0.18, ..., 0.44, then 0.45
+        average = [momentum * a + (1 - momentum) * w for a, w in zip(average, weights)]
+    assert len(steps_weights) == 12
     assert any(not np.allclose(v.numpy(), w) for v, w in zip(variables, steps_weights[-1]))
     for v, want in zip(variables, average):
         np.testing.assert_allclose(v.numpy(), want, rtol=1e-5, atol=1e-7)
@@ -111,3 +113,10 @@ def test_with_ema_momentum_training_ends_on_the_moving_average_of_the_steps_weig
 def test_ema_momentum_outside_zero_to_one_is_refused():
     with pytest.raises(ValueError, match="ema_momentum"):
         privacy.make_optimizer({"learning_rate": 0.01, "ema_momentum": 1.0})
+
+
+def test_the_averages_momentum_ramps_up_to_the_configured_one():
+    from privrec.privacy.weight_averaging import momentum_at
+    assert float(momentum_at(0.99, 0)) == pytest.approx(0.1)
+    assert float(momentum_at(0.99, 90)) == pytest.approx(0.91)
+    assert float(momentum_at(0.99, 2000)) == pytest.approx(0.99)
