@@ -402,7 +402,7 @@ def run(args) -> Dict:
     # Each ε as configured and, as asked: with the DP popularity prior (its ε is part of the
     # target: DP-SGD gets what the prior leaves); without item-id embeddings (items are their
     # public features, trainer/title_lookup.py).
-    variants = [("", {})]
+    variants = [] if args.variants_only else [("", {})]
     if args.popularity_prior_noise:
         variants.append((PRIOR_ROW, {"popularity_prior_noise": args.popularity_prior_noise}))
     if args.without_item_ids:
@@ -557,6 +557,8 @@ def main(argv=None):
                         help="also train each DP model with these TrainerConfig fields "
                              "(values in JSON; rows ', NAME'), e.g. 'prior + rare-first:"
                              "popularity_prior_noise=10,rare_item_exponent=0.5'; repeatable")
+    parser.add_argument("--variants-only", action="store_true",
+                        help="DP rows for the --variant models only, not the default model")
     parser.add_argument("--time-variant", metavar="NAME",
                         help="time the DP and the non-DP step on this --variant's model "
                              "(default: the default model)")
@@ -571,6 +573,8 @@ def main(argv=None):
     args.epsilons = [float(e) for e in args.epsilons.split(",") if e.strip()]
     if args.time_variant and args.time_variant not in dict(args.variant):
         parser.error(f"--time-variant {args.time_variant!r}: no --variant of that name")
+    if args.variants_only and not args.variant:
+        parser.error("--variants-only: give the DP models with --variant NAME:FIELD=VALUE,...")
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = sorted(set(args.models) - set(MODELS))
     if unknown or not args.models:

@@ -35,6 +35,3 @@ class WeightAveragingAdam(tf.keras.optimizers.Adam):
             self._distribution_strategy.extended.update(average, update_average, args=(var,),
                                                         group=False)
 
-    def get_config(self):
-        config = super().get_config()
-        return {"learning_rate": config["learning_rate"], "ema_momentum": config["ema_momentum"]}

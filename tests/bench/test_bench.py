@@ -130,6 +130,26 @@ def test_retrieval_quality_bench_refuses_to_time_a_variant_it_does_not_train():
     from bench import retrieval_quality
     with pytest.raises(SystemExit):
         retrieval_quality.main(["--variant", "small:title_dims=8", "--time-variant", "big"])
+    with pytest.raises(SystemExit):  # --variants-only with no --variant: no DP rows at all
+        retrieval_quality.main(["--variants-only"])
+
+
+@pytest.mark.heavy
+def test_retrieval_quality_bench_trains_only_the_variants_when_asked(tmp_path):
+    """--variants-only: the DP rows are the --variant models', the default model is not trained."""
+    dataset, out = tmp_path / "ml", tmp_path / "quality.json"
+    _write_movielens_csv_layout(dataset)
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "retrieval_quality.py"), "--dataset",
+         str(dataset), "--models", "dp", "--dp-epochs", "1", "--epsilons", "8",
+         "--users-per-step", "8", "--max-examples-per-user", "4", "--step-rounds", "3",
+         "--variants-only", "--variant", "8-d titles:item_id_embeddings=false,title_dims=8",
+         "--time-variant", "8-d titles", "--json", str(out)],
+        capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(out.read_text())["results"]
+    assert list(results) == ["privrec DP ε=8, 8-d titles"]
+    assert results["privrec DP ε=8, 8-d titles"]["dp_step_vs_non_dp_step"] > 0
 
 
 def test_retrieval_quality_bench_reads_a_generated_privrec_data_folder(tmp_path):

@@ -32,8 +32,8 @@ def _batch(model, rows_per_user, k):
 @pytest.mark.parametrize("title_dims", [None, 4])
 def test_ghost_clipped_sum_equals_clipping_each_users_own_gradient(title_dims, clip, prior,
                                                                     item_ids):
-    model = synthetic.model(negatives_per_step=12 if title_dims is None else 20,  # of 28 items:
-                            # repeats, accidental hits
+    # 12 or 20 negatives of 28 items: repeats and accidental hits.
+    model = synthetic.model(negatives_per_step=12 if title_dims is None else 20,
                             popularity_prior_noise=1.0 if prior else None,
                             item_id_embeddings=bool(item_ids),
                             item_id_min_count=0.0 if item_ids == "selected" else None,
