@@ -57,29 +57,35 @@ def _write_movielens_csv_layout(folder, users=40, movies=150, per_user=25, seed=
                     tags.write(f"{u},{m + 1},{genres[m % 5].lower()} classic,{1_000_000 + j}\n")
 
 
-@pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
-def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json(tmp_path):
-    """bench/retrieval_quality.py on a small MovieLens-CSV-layout data set: one table with
-    most-popular, the TFRS tutorial, privrec non-DP and privrec DP, with ε as accounted."""
+def _retrieval_bench(tmp_path, *args):
+    """bench/retrieval_quality.py on a small MovieLens-CSV-layout data set (40 users, 150
+    items), 8 users per step with at most 4 examples each: (its run, its --json numbers)."""
     dataset, out = tmp_path / "ml", tmp_path / "quality.json"
     _write_movielens_csv_layout(dataset)
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, "bench", "retrieval_quality.py"), "--dataset",
-         str(dataset), "--epochs", "1", "--tutorial-epochs", "1", "--dp-epochs", "2",
-         "--epsilons", "8", "--users-per-step", "8", "--max-examples-per-user", "4",
-         "--step-rounds", "20", "--popularity-prior-noise", "2", "--negatives-per-step",
-         "24", "--without-item-ids", "--variant", "rare-first, frequent ids:"
-         "popularity_prior_noise=2,rare_item_exponent=0.5,item_id_min_count=1",
-         "--variant", "8-d titles:item_id_embeddings=false,title_dims=8",
-         "--time-variant", "8-d titles", "--json", str(out)],
-        capture_output=True, text=True, cwd=ROOT)
+         str(dataset), "--users-per-step", "8", "--max-examples-per-user", "4", *args,
+         "--json", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
+    return result, json.loads(out.read_text())
+
+
+@pytest.mark.heavy  # a pipeline run or subprocess of its own: CI, not `make test`
+def test_retrieval_quality_bench_prints_every_model_side_by_side_and_writes_json(tmp_path):
+    """bench/retrieval_quality.py on a small MovieLens-CSV-layout data set: one table with
+    most-popular, the TFRS tutorial, privrec non-DP and privrec DP, with ε as accounted."""
+    result, numbers = _retrieval_bench(
+        tmp_path, "--epochs", "1", "--tutorial-epochs", "1", "--dp-epochs", "2",
+        "--epsilons", "8", "--step-rounds", "20", "--popularity-prior-noise", "2",
+        "--negatives-per-step", "24", "--without-item-ids", "--variant",
+        "rare-first, frequent ids:popularity_prior_noise=2,rare_item_exponent=0.5,"
+        "item_id_min_count=1", "--variant", "8-d titles:item_id_embeddings=false,title_dims=8",
+        "--time-variant", "8-d titles")
     for name in ("most-popular", "TFRS tutorial", "privrec non-DP", "privrec DP ε=8",
                  "privrec DP ε=8 + prior", "privrec DP ε=8, no item ids",
                  "privrec DP ε=8, rare-first, frequent ids"):
         assert name in result.stdout
     assert "targets:" in result.stdout
-    numbers = json.loads(out.read_text())
     assert numbers["users"] == 40 and numbers["items"] == 150
     assert numbers["negatives_per_step"] == 24 and "24 catalog negatives per step" in result.stdout
     assert numbers["test_examples"] == 40 * 5  # the last 20 % of each user's 25
@@ -137,17 +143,10 @@ def test_retrieval_quality_bench_refuses_to_time_a_variant_it_does_not_train():
 @pytest.mark.heavy
 def test_retrieval_quality_bench_trains_only_the_variants_when_asked(tmp_path):
     """--variants-only: the DP rows are the --variant models', the default model is not trained."""
-    dataset, out = tmp_path / "ml", tmp_path / "quality.json"
-    _write_movielens_csv_layout(dataset)
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bench", "retrieval_quality.py"), "--dataset",
-         str(dataset), "--models", "dp", "--dp-epochs", "1", "--epsilons", "8",
-         "--users-per-step", "8", "--max-examples-per-user", "4", "--step-rounds", "3",
-         "--variants-only", "--variant", "8-d titles:item_id_embeddings=false,title_dims=8",
-         "--time-variant", "8-d titles", "--json", str(out)],
-        capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    results = json.loads(out.read_text())["results"]
+    results = _retrieval_bench(
+        tmp_path, "--models", "dp", "--dp-epochs", "1", "--epsilons", "8", "--step-rounds", "3",
+        "--variants-only", "--variant", "8-d titles:item_id_embeddings=false,title_dims=8",
+        "--time-variant", "8-d titles")[1]["results"]
     assert list(results) == ["privrec DP ε=8, 8-d titles"]
     assert results["privrec DP ε=8, 8-d titles"]["dp_step_vs_non_dp_step"] > 0
 
