@@ -157,9 +157,9 @@ DEFAULT_SHOP_TRAINER = {"users_per_step": 1024, "epochs": 8, "target_epsilon": 3
 # 0.061); the 64-d titles shorten a DP step by a third (at ε 1 Recall@100 0.214 against 0.210
 # with 384-d ones); the weights' moving average over the steps (momentum 0.99) adds
 # 0.002-0.008 at ε 1-8; 256 shared negatives instead of 512 keep Recall@100 at ε 1-8 and
-# make a DP step 36 % shorter (2.24× a non-DP one instead of 2.45×). Its Recall@10 sits near most-popular's (~0.02;
-# random ranking of the 3,883 movies: 0.003), so the Evaluator's floor is set for that, not for
-# the generated shop.
+# make a DP step 36 % shorter (2.24× a non-DP one instead of 2.45×). Its Recall@10 sits near
+# most-popular's (~0.02; random ranking of the 3,883 movies: 0.003), so the Evaluator's floor
+# is set for that, not for the generated shop.
 MOVIELENS_1M_TRAINER = {"users_per_step": 512, "epochs": 80, "max_examples_per_user": 32,
                         "negatives_per_step": 256, "item_id_embeddings": False,
                         "title_dims": 64, "learning_rate": 0.01, "popularity_prior_noise": 10.0,
